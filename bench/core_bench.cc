@@ -42,6 +42,7 @@ std::string ReplicatedFile(const std::string& sub, const std::string& name, int6
     std::stringstream buffer;
     buffer << in.rdbuf();
     all += buffer.str();
+    if (!all.empty() && all.back() != '\n') all += '\n';  // a last line may lack its newline
   }
   std::ofstream out(path + ".tmp", std::ios::binary);
   for (int64_t written = 0; written < min_bytes; written += all.size()) out << all;

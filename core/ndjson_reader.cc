@@ -203,7 +203,15 @@ bool ParseQuickDrawTimestamp(std::string_view text, int64_t* seconds) {
 
 // ---- Field decoders: each returns the reason a value is wrong, without the position. ----
 
-absl::Status DecodeWord(element value, const SketchLimits&, Sketch* sketch) {
+// What the field decoders work with besides the value.
+struct DecodeContext {
+  const SketchLimits& limits;
+  // Strokes that earlier records had and the current one does not, with their vectors'
+  // capacity: a reused Sketch stops allocating once warm. See ResizeStrokes.
+  std::vector<Stroke>* spare_strokes;
+};
+
+absl::Status DecodeWord(element value, const DecodeContext&, Sketch* sketch) {
   std::string_view word;
   if (value.get_string().get(word)) return absl::InvalidArgumentError("\"word\" is not a string");
   if (word.empty()) return absl::InvalidArgumentError("\"word\" is empty");
@@ -211,7 +219,7 @@ absl::Status DecodeWord(element value, const SketchLimits&, Sketch* sketch) {
   return absl::OkStatus();
 }
 
-absl::Status DecodeCountry(element value, const SketchLimits&, Sketch* sketch) {
+absl::Status DecodeCountry(element value, const DecodeContext&, Sketch* sketch) {
   std::string_view code;
   if (value.get_string().get(code)) {
     return absl::InvalidArgumentError("\"countrycode\" is not a string");
@@ -226,7 +234,7 @@ absl::Status DecodeCountry(element value, const SketchLimits&, Sketch* sketch) {
   return absl::OkStatus();
 }
 
-absl::Status DecodeTimestamp(element value, const SketchLimits&, Sketch* sketch) {
+absl::Status DecodeTimestamp(element value, const DecodeContext&, Sketch* sketch) {
   int64_t seconds = 0;
   std::string_view text;
   if (!value.get_int64().get(seconds)) {
@@ -243,7 +251,7 @@ absl::Status DecodeTimestamp(element value, const SketchLimits&, Sketch* sketch)
   return absl::OkStatus();
 }
 
-absl::Status DecodeRecognized(element value, const SketchLimits&, Sketch* sketch) {
+absl::Status DecodeRecognized(element value, const DecodeContext&, Sketch* sketch) {
   if (value.get_bool().get(sketch->recognized)) {
     return absl::InvalidArgumentError("\"recognized\" is not a boolean");
   }
@@ -255,16 +263,16 @@ bool ParseDecimalU64(std::string_view text, uint64_t* out) {
   if (text.empty() || text.size() > 20) return false;
   uint64_t v = 0;
   for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - digit) / 10) return false;
-    v = v * 10 + digit;
+    if (!IsDigit(c)) return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');  // wraps only for 20 digits, rejected below
   }
+  // Same length, so comparing the text compares the values: above UINT64_MAX overflowed.
+  if (text.size() == 20 && text > "18446744073709551615") return false;
   *out = v;
   return true;
 }
 
-absl::Status DecodeKeyId(element value, const SketchLimits&, Sketch* sketch) {
+absl::Status DecodeKeyId(element value, const DecodeContext&, Sketch* sketch) {
   std::string_view text;
   if (!value.get_string().get(text)) {
     if (ParseDecimalU64(text, &sketch->key_id)) return absl::OkStatus();
@@ -275,7 +283,20 @@ absl::Status DecodeKeyId(element value, const SketchLimits&, Sketch* sketch) {
   return absl::InvalidArgumentError("\"key_id\" is not a string of digits or an unsigned integer");
 }
 
-// One of a stroke's x, y or t arrays into `out`, reusing its capacity.
+// Why `value`, the `index`th number of a stroke's x, y or t array, was rejected. Kept out of
+// line so that the loop below stays small.
+[[gnu::noinline]] absl::Status NumberError(element value, size_t stroke, size_t index,
+                                           const char* axis) {
+  double d;
+  if (value.get_double().get(d)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stroke ", stroke, " point ", index, " ", axis, " is not a number"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("stroke ", stroke, " point ", index, " ", axis, " = ", d, " is out of range"));
+}
+
+// One of a stroke's x, y or t arrays into `out`, reusing its capacity: the reader's hot loop.
 absl::Status DecodeNumbers(element value, size_t stroke, const char* axis,
                            const SketchLimits& limits, std::vector<float>* out) {
   simdjson::dom::array values;
@@ -283,28 +304,40 @@ absl::Status DecodeNumbers(element value, size_t stroke, const char* axis,
     return absl::InvalidArgumentError(
         absl::StrCat("stroke ", stroke, " ", axis, " is not an array"));
   }
-  const size_t n = values.size();
+  size_t n = values.size();  // exact below 2^24 - 1, where it saturates
   if (n > limits.max_points_per_stroke) {
     return absl::InvalidArgumentError(absl::StrCat(
         "stroke ", stroke, " has ", n, " points, the limit is ", limits.max_points_per_stroke));
   }
-  out->clear();
-  out->reserve(n);
+  out->resize(n);  // no allocation once the reused vector is big enough; all n are overwritten
+  float* dst = out->data();
+  size_t i = 0;
   for (element v : values) {
     double d;
-    if (v.get_double().get(d)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("stroke ", stroke, " point ", out->size(), " ", axis, " is not a number"));
+    int64_t k;
+    if (!v.get_int64().get(k)) {   // simplified data: integers, always within float range
+      d = static_cast<double>(k);  // rounded as get_double() would, then to float below
+    } else if (v.get_double().get(d) || !(std::fabs(d) <= FLT_MAX)) {
+      // Converting a double beyond float range is undefined behaviour, so reject it first.
+      return NumberError(v, stroke, i, axis);
     }
-    // Converting a double beyond float range is undefined behaviour, so reject it first.
-    if (!(std::fabs(d) <= FLT_MAX)) {
-      return absl::InvalidArgumentError(absl::StrCat("stroke ", stroke, " point ", out->size(), " ",
-                                                     axis, " = ", d, " is out of range"));
+    if (i == n) {  // only after a saturated size()
+      if (n >= limits.max_points_per_stroke) {
+        return absl::InvalidArgumentError(absl::StrCat("stroke ", stroke, " has more than ", n,
+                                                       " points, the limit is ",
+                                                       limits.max_points_per_stroke));
+      }
+      out->resize(++n);
+      dst = out->data();
     }
-    out->push_back(static_cast<float>(d));
+    dst[i++] = static_cast<float>(d);
   }
   return absl::OkStatus();
 }
+
+// Bounds on the pool of recycled strokes; real strokes rarely reach a thousand points.
+constexpr size_t kMaxSpareStrokes = 256;
+constexpr size_t kMaxSparePoints = 1024;
 
 // One stroke; `*arity` is 0 before the first stroke, then 2 (simplified) or 3 (raw).
 absl::Status DecodeStroke(element value, size_t index, const SketchLimits& limits, size_t* arity,
@@ -346,7 +379,27 @@ absl::Status DecodeStroke(element value, size_t index, const SketchLimits& limit
   return absl::OkStatus();
 }
 
-absl::Status DecodeDrawing(element value, const SketchLimits& limits, Sketch* sketch) {
+// Gives `*strokes` n entries, parking extra ones in `*spare` and taking new ones from it, so
+// that their vectors keep their capacity from record to record. The pool holds at most
+// kMaxSpareStrokes strokes of at most kMaxSparePoints points each (~3 MB), whatever the input.
+void ResizeStrokes(size_t n, std::vector<Stroke>* strokes, std::vector<Stroke>* spare) {
+  while (strokes->size() > n) {
+    const Stroke& last = strokes->back();
+    if (spare->size() < kMaxSpareStrokes && last.x.capacity() <= kMaxSparePoints &&
+        last.y.capacity() <= kMaxSparePoints && last.t.capacity() <= kMaxSparePoints) {
+      spare->push_back(std::move(strokes->back()));
+    }
+    strokes->pop_back();
+  }
+  while (strokes->size() < n && !spare->empty()) {
+    strokes->push_back(std::move(spare->back()));
+    spare->pop_back();
+  }
+  strokes->resize(n);
+}
+
+absl::Status DecodeDrawing(element value, const DecodeContext& context, Sketch* sketch) {
+  const SketchLimits& limits = context.limits;
   simdjson::dom::array strokes;
   if (value.get_array().get(strokes)) {
     return absl::InvalidArgumentError("\"drawing\" is not an array");
@@ -357,7 +410,7 @@ absl::Status DecodeDrawing(element value, const SketchLimits& limits, Sketch* sk
     return absl::InvalidArgumentError(
         absl::StrCat("drawing has ", n, " strokes, the limit is ", limits.max_strokes));
   }
-  sketch->strokes.resize(n);  // keeps the capacity of a reused Sketch
+  ResizeStrokes(n, &sketch->strokes, context.spare_strokes);
   size_t index = 0;
   size_t arity = 0;
   size_t total_points = 0;
@@ -373,7 +426,7 @@ absl::Status DecodeDrawing(element value, const SketchLimits& limits, Sketch* sk
 
 struct FieldSpec {
   std::string_view name;
-  absl::Status (*decode)(element, const SketchLimits&, Sketch*);
+  absl::Status (*decode)(element, const DecodeContext&, Sketch*);
 };
 
 constexpr FieldSpec kFields[] = {
@@ -382,7 +435,7 @@ constexpr FieldSpec kFields[] = {
     {"key_id", DecodeKeyId},        {"drawing", DecodeDrawing},
 };
 
-absl::Status DecodeRecord(element root, const SketchLimits& limits, Sketch* sketch) {
+absl::Status DecodeRecord(element root, const DecodeContext& context, Sketch* sketch) {
   simdjson::dom::object object;
   if (root.get_object().get(object)) return absl::InvalidArgumentError("line is not a JSON object");
   unsigned seen = 0;
@@ -394,7 +447,7 @@ absl::Status DecodeRecord(element root, const SketchLimits& limits, Sketch* sket
             absl::StrCat("duplicate field \"", AsAbsl(field.key), "\""));
       }
       seen |= 1u << i;
-      RETURN_IF_ERROR(kFields[i].decode(field.value, limits, sketch));
+      RETURN_IF_ERROR(kFields[i].decode(field.value, context, sketch));
       break;
     }
   }
@@ -417,10 +470,7 @@ class NdjsonReader : public SketchReader {
  public:
   NdjsonReader(std::unique_ptr<std::istream> in, std::string name, const ReaderOptions& options,
                const NdjsonTuning& tuning)
-      : lines_(std::move(in), tuning.max_line_bytes),
-        name_(std::move(name)),
-        options_(options),
-        fast_path_(tuning.fast_path) {}
+      : lines_(std::move(in), tuning.max_line_bytes), name_(std::move(name)), options_(options) {}
 
   absl::StatusOr<bool> Next(Sketch* sketch) override;
 
@@ -431,16 +481,13 @@ class NdjsonReader : public SketchReader {
  private:
   // The reason the line is not a valid record, or OK with `*sketch` filled and validated.
   absl::Status DecodeLine(std::string_view line, Sketch* sketch);
-  // DecodeLine's general path: any JSON, precise errors.
-  absl::Status SimdjsonDecodeLine(std::string_view line, Sketch* sketch);
 
   LineSource lines_;
   const std::string name_;
   const ReaderOptions options_;
-  const bool fast_path_;
-  simdjson::dom::parser parser_;
+  simdjson::dom::parser parser_;  // reused: its buffers are sized by the longest line so far
   std::optional<StrokeFrame> file_frame_;  // set by the first good record
-  std::vector<Stroke> spare_strokes_;      // see FastDecodeNdjsonRecord
+  std::vector<Stroke> spare_strokes_;      // see DecodeContext
 };
 
 absl::StatusOr<bool> NdjsonReader::Next(Sketch* sketch) {
@@ -467,25 +514,17 @@ absl::StatusOr<bool> NdjsonReader::Next(Sketch* sketch) {
   }
 }
 
-absl::Status NdjsonReader::SimdjsonDecodeLine(std::string_view line, Sketch* sketch) {
+absl::Status NdjsonReader::DecodeLine(std::string_view line, Sketch* sketch) {
+  sketch->bitmap.size = 0;
+  sketch->bitmap.pixels.clear();
   element root;
   // The line lives in LineSource's padded buffer, so no copy is needed (realloc_if_needed false).
   const simdjson::error_code error = parser_.parse(line.data(), line.size(), false).get(root);
   absl::Status status = error ? absl::InvalidArgumentError(absl::StrCat(
                                     "malformed JSON: ", simdjson::error_message(error)))
-                              : DecodeRecord(root, options_.limits, sketch);
+                              : DecodeRecord(root, {options_.limits, &spare_strokes_}, sketch);
   if (line.size() > kShrinkParserAbove) parser_ = simdjson::dom::parser();  // frees its buffers
-  return status;
-}
-
-absl::Status NdjsonReader::DecodeLine(std::string_view line, Sketch* sketch) {
-  sketch->bitmap.size = 0;
-  sketch->bitmap.pixels.clear();
-  // The fast path handles the common shape; any other line (errors included) is decoded and
-  // reported by simdjson, so both paths give the same sketches and the same messages.
-  if (!fast_path_ || !FastDecodeNdjsonRecord(line, options_.limits, sketch, &spare_strokes_)) {
-    RETURN_IF_ERROR(SimdjsonDecodeLine(line, sketch));
-  }
+  RETURN_IF_ERROR(status);
   RETURN_IF_ERROR(ValidateSketch(*sketch, options_.limits));
   if (file_frame_.has_value() && *file_frame_ != sketch->frame) {
     return absl::InvalidArgumentError(

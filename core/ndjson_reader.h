@@ -1,5 +1,6 @@
 // Streaming reader for Quick, Draw! ndjson: one JSON drawing per line, simplified strokes
-// [[x..],[y..]] or raw strokes [[x..],[y..],[t..]], detected per record.
+// [[x..],[y..]] or raw strokes [[x..],[y..],[t..]], detected per record. Lines are parsed with
+// simdjson.
 #ifndef SKETCH_CORE_NDJSON_READER_H_
 #define SKETCH_CORE_NDJSON_READER_H_
 
@@ -19,10 +20,6 @@ inline constexpr size_t kDefaultMaxNdjsonLineBytes = size_t{64} << 20;
 // Knobs that only tests, fuzzers and benchmarks need to turn.
 struct NdjsonTuning {
   size_t max_line_bytes = kDefaultMaxNdjsonLineBytes;
-  // Decode the common record shape with the hand-written fast path (core/ndjson_fast_path.h),
-  // falling back to simdjson for anything else. Off: every line goes through simdjson. The
-  // results are the same either way; only the speed differs.
-  bool fast_path = true;
 };
 
 // Reads ndjson records from `in` (a file or any other stream), naming them "<name>:line N"
@@ -32,8 +29,9 @@ struct NdjsonTuning {
 // unknown fields are ignored. Every record is checked with ValidateSketch(options.limits), and
 // all records of one stream must share one frame (a mix is an error naming the line).
 // Blank lines, CRLF endings and a last line without a newline are accepted.
-// Memory stays bounded by tuning.max_line_bytes plus one decoded record. On an error the
-// contents of the caller's Sketch are unspecified. Never fails to construct.
+// Memory stays bounded by tuning.max_line_bytes plus one decoded record and a few MB of stroke
+// vectors recycled between records (see ndjson_reader.cc). On an error the contents of the
+// caller's Sketch are unspecified. Never fails to construct.
 std::unique_ptr<SketchReader> MakeNdjsonReader(std::unique_ptr<std::istream> in, std::string name,
                                                const ReaderOptions& options,
                                                const NdjsonTuning& tuning = {});

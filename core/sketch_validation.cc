@@ -2,7 +2,6 @@
 
 #include <cfloat>
 #include <cmath>
-#include <cstdint>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -13,30 +12,37 @@ namespace {
 
 // ---- The hot path: plain predicates over a stroke's floats, no Status per point. ----
 
-// Every value an integer in 0..255 (so also finite). Branch-free, so the compiler may vectorize.
-bool AllSimplified(const std::vector<float>& values) {
-  bool ok = true;
-  for (const float v : values) {
-    const bool in_range = v >= 0.0f && v <= 255.0f;  // false for NaN
-    const float c = in_range ? v : 0.0f;             // keeps the int conversion defined
-    ok &= in_range & (static_cast<float>(static_cast<int32_t>(c)) == v);
+// Every x and y an integer in 0..255 (so also finite). Adding and subtracting 2^23 rounds a
+// float of that range to an integer, so the loop has no branch nor conversion and vectorizes.
+// (That rounding needs float arithmetic done in float, as with SSE, not in x87's wider format.)
+static_assert(FLT_EVAL_METHOD == 0, "AllSimplified needs float math in float precision");
+bool AllSimplified(const float* x, const float* y, size_t n) {
+  constexpr float kRound = 8388608.0f;  // 2^23
+  int ok = 1;  // an int, not a bool, or gcc does not vectorize the reduction
+  for (size_t i = 0; i < n; ++i) {
+    // All false for NaN.
+    const bool x_ok = (x[i] >= 0.0f) & (x[i] <= 255.0f) & ((x[i] + kRound) - kRound == x[i]);
+    const bool y_ok = (y[i] >= 0.0f) & (y[i] <= 255.0f) & ((y[i] + kRound) - kRound == y[i]);
+    ok &= x_ok & y_ok;
   }
-  return ok;
+  return ok != 0;
 }
 
 // Every |value| <= bound; with bound <= FLT_MAX that also rules out NaN and infinities.
-bool AllWithin(const std::vector<float>& values, float bound) {
-  bool ok = true;
-  for (const float v : values) ok &= std::fabs(v) <= bound;
-  return ok;
+bool AllWithin(const float* values, size_t n, float bound) {
+  int ok = 1;
+  for (size_t i = 0; i < n; ++i) ok &= std::fabs(values[i]) <= bound;
+  return ok != 0;
 }
 
-// Exactly the rules CheckCoordinate and the time check below apply, over a whole stroke.
+// Exactly the rules of CheckPoints below, over a whole stroke whose sizes are already checked.
 bool StrokeIsValid(const Stroke& stroke, StrokeFrame frame, float raw_bound) {
-  const bool xy = frame == StrokeFrame::kSimplified
-                      ? AllSimplified(stroke.x) & AllSimplified(stroke.y)
-                      : AllWithin(stroke.x, raw_bound) & AllWithin(stroke.y, raw_bound);
-  return xy && AllWithin(stroke.t, FLT_MAX);
+  const size_t n = stroke.size();
+  const bool xy =
+      frame == StrokeFrame::kSimplified
+          ? AllSimplified(stroke.x.data(), stroke.y.data(), n)
+          : AllWithin(stroke.x.data(), n, raw_bound) && AllWithin(stroke.y.data(), n, raw_bound);
+  return xy && AllWithin(stroke.t.data(), stroke.t.size(), FLT_MAX);
 }
 
 // ---- The error path: finds the first bad point, in point order, and says what is wrong. ----

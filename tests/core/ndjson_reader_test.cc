@@ -10,8 +10,8 @@
 #include <tuple>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "core/sketch_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -32,11 +32,9 @@ std::string Line(const std::string& drawing = "[[[0,10,255],[5,6,7]],[[1],[2]]]"
 }
 
 std::unique_ptr<SketchReader> ReaderOf(const std::string& text, ReaderOptions options = {},
-                                       size_t max_line_bytes = kDefaultMaxNdjsonLineBytes,
-                                       bool fast_path = true) {
+                                       size_t max_line_bytes = kDefaultMaxNdjsonLineBytes) {
   NdjsonTuning tuning;
   tuning.max_line_bytes = max_line_bytes;
-  tuning.fast_path = fast_path;
   return MakeNdjsonReader(std::make_unique<std::istringstream>(text), "mem.ndjson", options,
                           tuning);
 }
@@ -162,14 +160,29 @@ TEST(NdjsonReaderTest, EmptyInputHasNoRecords) {
   EXPECT_TRUE(records.empty());
 }
 
-TEST(NdjsonReaderTest, ReusedSketchShrinks) {
-  auto reader = ReaderOf(Line() + "\n" + Line("[[[3],[4]]]") + "\n");
+// The reader recycles stroke vectors between records: nothing of an earlier record may leak in.
+TEST(NdjsonReaderTest, ReusedSketchShrinksAndGrows) {
+  auto reader =
+      ReaderOf(Line() + "\n" + Line("[[[3],[4]]]") + "\n" +
+               Line("[[[5],[6]],[[7,8],[9,10]],[[11],[12]]]") + "\n" + Line("[[[1],[2],[0]]]"));
   Sketch sketch;
   ASSERT_TRUE(*reader->Next(&sketch));
   EXPECT_EQ(sketch.strokes.size(), 2u);
   ASSERT_TRUE(*reader->Next(&sketch));
   ASSERT_EQ(sketch.strokes.size(), 1u);
   EXPECT_THAT(sketch.strokes[0].x, ElementsAre(3));
+  ASSERT_TRUE(*reader->Next(&sketch));
+  ASSERT_EQ(sketch.strokes.size(), 3u);
+  EXPECT_THAT(sketch.strokes[0].x, ElementsAre(5));
+  EXPECT_THAT(sketch.strokes[1].x, ElementsAre(7, 8));
+  EXPECT_THAT(sketch.strokes[1].y, ElementsAre(9, 10));
+  EXPECT_THAT(sketch.strokes[2].y, ElementsAre(12));
+  for (const Stroke& stroke : sketch.strokes) EXPECT_TRUE(stroke.t.empty());
+  // A fresh Sketch gets recycled strokes too, with nothing left over in them.
+  Sketch fresh;
+  absl::StatusOr<bool> got = reader->Next(&fresh);
+  ASSERT_FALSE(got.ok());  // a raw record in a simplified file
+  EXPECT_THAT(got.status().message(), HasSubstr("raw strokes"));
 }
 
 TEST(NdjsonReaderTest, AcceptsNumericKeyIdAndTimestampForms) {
@@ -198,34 +211,27 @@ struct BadLine {
 
 class MalformedLineTest : public ::testing::TestWithParam<BadLine> {};
 
-// Each bad line comes second, after a good one, so the error must name line 2. Both decoding
-// paths must report it the same way.
+// Each bad line comes second, after a good one, so the error must name line 2.
 TEST_P(MalformedLineTest, IsInvalidArgumentNamingFileAndLine) {
-  for (bool fast_path : {true, false}) {
-    auto reader = ReaderOf(Line() + "\n" + GetParam().line + "\n" + Line() + "\n", {},
-                           kDefaultMaxNdjsonLineBytes, fast_path);
-    Sketch sketch;
-    ASSERT_TRUE(*reader->Next(&sketch));
-    absl::StatusOr<bool> got = reader->Next(&sketch);
-    ASSERT_FALSE(got.ok());
-    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(got.status().message(), HasSubstr("mem.ndjson:line 2: "));
-    EXPECT_THAT(got.status().message(), HasSubstr(GetParam().reason));
-  }
+  auto reader = ReaderOf(Line() + "\n" + GetParam().line + "\n" + Line() + "\n");
+  Sketch sketch;
+  ASSERT_TRUE(*reader->Next(&sketch));
+  absl::StatusOr<bool> got = reader->Next(&sketch);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(got.status().message(), HasSubstr("mem.ndjson:line 2: "));
+  EXPECT_THAT(got.status().message(), HasSubstr(GetParam().reason));
 }
 
 // ... and with skip_invalid it is counted and the good lines around it survive.
 TEST_P(MalformedLineTest, IsSkippedAndCounted) {
   ReaderOptions options;
   options.skip_invalid = true;
-  for (bool fast_path : {true, false}) {
-    auto reader = ReaderOf(Line() + "\n" + GetParam().line + "\n" + Line() + "\n", options,
-                           kDefaultMaxNdjsonLineBytes, fast_path);
-    std::vector<Sketch> records;
-    ASSERT_TRUE(ReadAll(*reader, &records).ok());
-    EXPECT_EQ(records.size(), 2u);
-    EXPECT_EQ(reader->skipped(), 1);
-  }
+  auto reader = ReaderOf(Line() + "\n" + GetParam().line + "\n" + Line() + "\n", options);
+  std::vector<Sketch> records;
+  ASSERT_TRUE(ReadAll(*reader, &records).ok());
+  EXPECT_EQ(records.size(), 2u);
+  EXPECT_EQ(reader->skipped(), 1);
 }
 
 std::string Field(const std::string& name, const std::string& value) {
@@ -269,6 +275,8 @@ INSTANTIATE_TEST_SUITE_P(
         {"KeyIdNegative", Field("key_id", "-1"), "\"key_id\""},
         {"KeyIdSigned", Field("key_id", "\"+12\""), "\"key_id\""},
         {"KeyIdOverflow", Field("key_id", "\"18446744073709551616\""), "\"key_id\""},
+        {"KeyIdFarOverflow", Field("key_id", "\"99999999999999999999\""), "\"key_id\""},
+        {"KeyIdTooLong", Field("key_id", "\"000000000000000000001\""), "\"key_id\""},
         {"KeyIdFloat", Field("key_id", "1.0"), "\"key_id\""},
         {"DrawingNotArray", Field("drawing", "{}"), "\"drawing\" is not an array"},
         {"EmptyDrawing", Field("drawing", "[]"), "no strokes"},
@@ -296,40 +304,9 @@ INSTANTIATE_TEST_SUITE_P(
     }),
     [](const ::testing::TestParamInfo<BadLine>& info) { return info.param.name; });
 
-bool SameRecord(const Sketch& a, const Sketch& b) {
-  if (a.key_id != b.key_id || a.word != b.word || a.countrycode != b.countrycode ||
-      a.recognized != b.recognized || a.timestamp != b.timestamp || a.frame != b.frame ||
-      a.strokes.size() != b.strokes.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.strokes.size(); ++i) {
-    if (a.strokes[i].x != b.strokes[i].x || a.strokes[i].y != b.strokes[i].y ||
-        a.strokes[i].t != b.strokes[i].t) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void ExpectPathsAgree(const std::string& text, size_t expected_records) {
-  std::vector<Sketch> fast;
-  std::vector<Sketch> slow;
-  ASSERT_TRUE(ReadAll(*ReaderOf(text, {}, kDefaultMaxNdjsonLineBytes, true), &fast).ok());
-  ASSERT_TRUE(ReadAll(*ReaderOf(text, {}, kDefaultMaxNdjsonLineBytes, false), &slow).ok());
-  ASSERT_EQ(fast.size(), expected_records);
-  ASSERT_EQ(slow.size(), expected_records);
-  for (size_t i = 0; i < fast.size(); ++i) EXPECT_TRUE(SameRecord(fast[i], slow[i])) << i;
-}
-
-// The fast path must decode real data exactly as simdjson does, and lines it does not handle
-// (unknown fields, escapes, UTF-8, unusual numbers) must still be read through simdjson.
-TEST(NdjsonReaderTest, FastPathAgreesWithSimdjson) {
-  for (const char* file : {"/simplified/cat.ndjson", "/simplified/paint can.ndjson",
-                           "/raw/bird.ndjson", "/raw/The Eiffel Tower.ndjson"}) {
-    std::ifstream in(kData + file, std::ios::binary);
-    ExpectPathsAgree(std::string(std::istreambuf_iterator<char>(in), {}),
-                     absl::StrContains(file, "raw") ? 25 : 120);
-  }
+// Valid JSON in less common spellings: escapes, UTF-8, unknown fields, other number forms,
+// whitespace, unusual timestamps and key_ids.
+TEST(NdjsonReaderTest, ReadsUnusualButValidLines) {
   const std::string unusual[] = {
       Field("word", R"("caf\u00e9 \"au lait\"")"),
       Field("word", "\"gar\xc3\xa7on\""),
@@ -341,20 +318,91 @@ TEST(NdjsonReaderTest, FastPathAgreesWithSimdjson) {
       Field("timestamp", "-86400"),
       Field("key_id", "12345678901234567890"),
       Field("key_id", "\"12345678901234567890\""),
+      Field("key_id", "\"18446744073709551615\""),
+      Field("key_id", "\"00000000000000000042\""),
+      R"({"w\u006frd":"cat","countrycode":"VE","timestamp":0,"recognized":true,"key_id":1,)"
+      R"("drawing":[[[1],[2]]]})",
   };
   std::string text;
   for (const std::string& line : unusual) text += line + "\n";
-  ExpectPathsAgree(text, std::size(unusual));
   std::vector<Sketch> records;
   ASSERT_TRUE(ReadAll(*ReaderOf(text), &records).ok());
+  ASSERT_EQ(records.size(), std::size(unusual));
   EXPECT_EQ(records[0].word, "caf\xc3\xa9 \"au lait\"");
   EXPECT_EQ(records[1].word, "gar\xc3\xa7on");
+  EXPECT_EQ(records[2].countrycode, "VE");
   EXPECT_THAT(records[3].strokes[0].x, ElementsAre(0, 100, 2, 0, 25));
+  EXPECT_THAT(records[4].strokes[0].y, ElementsAre(3, 4));
   EXPECT_EQ(records[5].timestamp, 1456704000);
   EXPECT_EQ(records[6].timestamp, 1483228800);  // the leap second rolls over, as in ParseTime
   EXPECT_EQ(records[7].timestamp, -86400);
   EXPECT_EQ(records[8].key_id, 12345678901234567890u);
   EXPECT_EQ(records[9].key_id, 12345678901234567890u);
+  EXPECT_EQ(records[10].key_id, 18446744073709551615u);
+  EXPECT_EQ(records[11].key_id, 42u);
+  EXPECT_EQ(records[12].word, "cat");  // keys are compared unescaped
+}
+
+// What absl::ParseTime alone makes of `text`: the reference the reader's timestamps must match.
+bool ReferenceTime(const std::string& text, int64_t* seconds) {
+  absl::Time time;
+  std::string error;
+  if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S UTC", text, &time, &error) ||
+      time == absl::InfiniteFuture() || time == absl::InfinitePast()) {
+    return false;
+  }
+  *seconds = absl::ToUnixSeconds(time);
+  return true;
+}
+
+// The reader decodes the canonical form itself (ParseTime is slow); edge cases must still come
+// out exactly as ParseTime reads them, or be rejected as it rejects them.
+TEST(NdjsonReaderTest, TimestampsMatchAbslParseTime) {
+  for (const std::string text : {"2017-03-02 23:25:10.07453 UTC",
+                                 "2017-03-02 23:25:10 UTC",
+                                 "2017-03-02 23:25:10.9 UTC",
+                                 "2017-03-02 23:25:10.123456789 UTC",
+                                 "2017-03-02 23:25:10.1234567891234 UTC",
+                                 "1970-01-01 00:00:00 UTC",
+                                 "1969-12-31 23:59:59.5 UTC",
+                                 "1000-01-01 00:00:00 UTC",
+                                 "2016-02-29 12:00:00 UTC",
+                                 "2017-02-29 12:00:00 UTC",
+                                 "2017-04-31 12:00:00 UTC",
+                                 "2017-13-01 12:00:00 UTC",
+                                 "2017-00-01 12:00:00 UTC",
+                                 "2017-01-00 12:00:00 UTC",
+                                 "2017-01-01 24:00:00 UTC",
+                                 "2017-01-01 23:60:00 UTC",
+                                 "2016-12-31 23:59:60 UTC",
+                                 "2017-01-01 23:59:61 UTC",
+                                 "2017-03-02 23:25:10. UTC",
+                                 "2017-03-02 23:25:10.5",
+                                 "",
+                                 "2017-3-2 23:25:10 UTC",
+                                 " 2017-03-02 23:25:10 UTC",
+                                 "2017-03-02 23:25:10 UTC ",
+                                 "2017-03-02T23:25:10 UTC",
+                                 "2017-03-02 23:25:10 utc",
+                                 "infinite-future",
+                                 "99999-01-01 00:00:00 UTC",
+                                 "-2017-03-02 23:25:10 UTC",
+                                 "2017-03-02 23:25:10 UTC\n"}) {
+    std::string json = text;
+    if (!json.empty() && json.back() == '\n') json.replace(json.size() - 1, 1, "\\n");
+    std::vector<Sketch> records;
+    const absl::Status status =
+        ReadAll(*ReaderOf(Field("timestamp", "\"" + json + "\"")), &records);
+    int64_t expected = 0;
+    if (ReferenceTime(text, &expected)) {
+      ASSERT_TRUE(status.ok()) << text << ": " << status;
+      ASSERT_EQ(records.size(), 1u);
+      EXPECT_EQ(records[0].timestamp, expected) << text;
+    } else {
+      EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << text;
+      EXPECT_THAT(status.message(), HasSubstr("\"timestamp\"")) << text;
+    }
+  }
 }
 
 TEST(NdjsonReaderTest, SimplifiedAfterRawIsAnError) {
