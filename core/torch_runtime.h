@@ -1,0 +1,63 @@
+// CPU runtime knobs for the CNNs: thread counts, bf16 autocast and the channels-last layout.
+// Each is a measured choice (see bench/models_bench.cc), not a default to apply blindly.
+#ifndef SKETCH_CORE_TORCH_RUNTIME_H_
+#define SKETCH_CORE_TORCH_RUNTIME_H_
+
+#include <c10/core/ScalarType.h>
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace sketch {
+
+// True when the CPU has native bf16 arithmetic (avx512_bf16 or amx_bf16 in /proc/cpuinfo).
+// Without it oneDNN emulates bf16 and it is slower than fp32. Read once; thread-safe.
+bool CpuSupportsBf16();
+
+enum class Precision { kAuto, kFp32, kBf16 };
+
+// "auto", "fp32", "bf16" (as the flags spell them); InvalidArgument otherwise.
+absl::StatusOr<Precision> ParsePrecision(absl::string_view name);
+// The inverse of ParsePrecision.
+absl::string_view PrecisionName(Precision precision);
+// kAuto -> kBf16 when CpuSupportsBf16(), else kFp32. kFp32 and kBf16 are kept as asked.
+Precision ResolvePrecision(Precision precision);
+
+// Sets ATen's intra-op threads (the ones a conv uses) to `threads`, or to the CPUs this process
+// may run on when threads <= 0. Also sets the inter-op pool to the same count on the first call;
+// torch allows that only before any inter-op work, so later calls change intra-op only.
+// Process-wide: call it at startup, not per request.
+void SetTorchThreads(int threads);
+
+// While alive on this thread, ops run under CPU bf16 autocast (convs and linears in bf16,
+// precision-sensitive ops in fp32) when `precision` resolves to kBf16; a no-op for kFp32.
+// Restores the previous autocast state on destruction and, when it was the outermost scope,
+// drops autocast's cache of bf16 weight copies (stale once the weights change). Autocast state
+// is thread-local: create the scope on the thread that runs Forward. Not movable.
+class AutocastScope {
+ public:
+  explicit AutocastScope(Precision precision);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+  bool active() const { return active_; }
+
+ private:
+  bool active_ = false;
+  bool previous_enabled_ = false;
+  c10::ScalarType previous_dtype_ = c10::ScalarType::BFloat16;
+};
+
+// Converts every 4-d parameter and buffer of `module` (conv weights) to the channels-last
+// (NHWC) layout in place, which oneDNN convolves without reordering. Shapes and values do not
+// change. Call outside InferenceMode; not thread-safe with a concurrent Forward.
+void ToChannelsLast(torch::nn::Module* module);
+// images: [N, C, H, W] -> the same values, channels-last strides.
+torch::Tensor ToChannelsLast(const torch::Tensor& images);
+
+}  // namespace sketch
+
+#endif  // SKETCH_CORE_TORCH_RUNTIME_H_

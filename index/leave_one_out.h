@@ -1,0 +1,27 @@
+// The study's retrieval score computed offline: each item queries all the others by L2 distance
+// (itself excluded, ties broken by id), relevant = same label; the mean average precision.
+#ifndef SKETCH_INDEX_LEAVE_ONE_OUT_H_
+#define SKETCH_INDEX_LEAVE_ONE_OUT_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/retrieval_metrics.h"
+
+namespace sketch {
+
+// features: float [labels.size(), dimension]. With l2_normalize every row is scaled to unit norm
+// first (a zero row stays zero). Memory is bounded by `chunk` queries' full rankings.
+// InvalidArgument for a shape mismatch, fewer than 2 items or non-finite features.
+absl::StatusOr<RetrievalReport> LeaveOneOutMapOfFeatures(absl::Span<const float> features,
+                                                         int dimension,
+                                                         absl::Span<const int> labels,
+                                                         bool l2_normalize, int chunk = 256);
+
+// Scales each row of float [n, dimension] to unit L2 norm in place.
+void L2NormalizeRows(std::vector<float>* rows, int dimension);
+
+}  // namespace sketch
+
+#endif  // SKETCH_INDEX_LEAVE_ONE_OUT_H_

@@ -1,0 +1,81 @@
+// Tests core/torch_runtime.h.
+#include "core/torch_runtime.h"
+
+#include <ATen/autocast_mode.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace sketch {
+namespace {
+
+TEST(PrecisionTest, ParsesAndNamesEveryValue) {
+  for (Precision p : {Precision::kAuto, Precision::kFp32, Precision::kBf16}) {
+    const auto parsed = ParsePrecision(PrecisionName(p));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, p);
+  }
+  EXPECT_EQ(ParsePrecision("fp16").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParsePrecision("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PrecisionTest, AutoFollowsTheCpu) {
+  EXPECT_EQ(ResolvePrecision(Precision::kAuto),
+            CpuSupportsBf16() ? Precision::kBf16 : Precision::kFp32);
+  EXPECT_EQ(ResolvePrecision(Precision::kFp32), Precision::kFp32);
+  EXPECT_EQ(ResolvePrecision(Precision::kBf16), Precision::kBf16);
+}
+
+TEST(CpuSupportsBf16Test, AgreesWithCpuinfo) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::stringstream text;
+  text << cpuinfo.rdbuf();
+  const std::string all = text.str();
+  const bool listed =
+      all.find(" avx512_bf16") != std::string::npos || all.find(" amx_bf16") != std::string::npos;
+  EXPECT_EQ(CpuSupportsBf16(), listed);
+}
+
+TEST(AutocastScopeTest, Fp32IsANoOp) {
+  AutocastScope scope(Precision::kFp32);
+  EXPECT_FALSE(scope.active());
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+}
+
+TEST(AutocastScopeTest, Bf16ConvRunsInBf16AndNestedScopesRestore) {
+  const torch::Tensor x = torch::rand({1, 2, 8, 8});
+  const torch::Tensor w = torch::rand({3, 2, 3, 3});
+  {
+    AutocastScope outer(Precision::kBf16);
+    {
+      AutocastScope inner(Precision::kBf16);
+      EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kBFloat16);
+    }
+    EXPECT_TRUE(at::autocast::is_cpu_enabled()) << "the inner scope restores the outer one";
+    EXPECT_EQ(at::autocast::get_autocast_cpu_dtype(), at::kBFloat16);
+  }
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kFloat);
+}
+
+TEST(SetTorchThreadsTest, SetsIntraOpThreads) {
+  const int before = at::get_num_threads();
+  SetTorchThreads(1);
+  EXPECT_EQ(at::get_num_threads(), 1);
+  SetTorchThreads(0);
+  EXPECT_GE(at::get_num_threads(), 1);
+  SetTorchThreads(before);
+}
+
+TEST(ChannelsLastTest, ConvertsImagesWithoutChangingValues) {
+  const torch::Tensor images = torch::rand({2, 3, 4, 4});
+  const torch::Tensor nhwc = ToChannelsLast(images);
+  EXPECT_TRUE(nhwc.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(torch::equal(nhwc, images));
+}
+
+}  // namespace
+}  // namespace sketch

@@ -1,0 +1,117 @@
+#include "trainer/augment.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace sketch {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kSimplifiedExtent = 255.0;
+
+double UniformIn(Rng* rng, double lo, double hi) { return lo + (hi - lo) * rng->UniformDouble(); }
+
+absl::Status CheckBound(const char* name, double value, double max) {
+  if (!std::isfinite(value) || value < 0.0f || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("augmentation ", name, " must be in [0, ", max, "], got ", value));
+  }
+  return absl::OkStatus();
+}
+
+struct Box {
+  double min_x = HUGE_VAL, min_y = HUGE_VAL, max_x = -HUGE_VAL, max_y = -HUGE_VAL;
+};
+
+// out's strokes = in's points mapped by `affine` (times dropped); `box` bounds the result.
+absl::Status MapPoints(const Sketch& in, const Affine& affine, Sketch* out, Box* box) {
+  out->strokes.resize(in.strokes.size());
+  for (size_t s = 0; s < in.strokes.size(); ++s) {
+    const Stroke& src = in.strokes[s];
+    if (src.x.size() != src.y.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("stroke ", s, " has mismatched x and y"));
+    }
+    Stroke& dst = out->strokes[s];
+    dst.x.resize(src.size());
+    dst.y.resize(src.size());
+    dst.t.clear();
+    for (size_t i = 0; i < src.size(); ++i) {
+      const float x = affine.a * src.x[i] + affine.b * src.y[i];
+      const float y = affine.c * src.x[i] + affine.d * src.y[i];
+      dst.x[i] = x;
+      dst.y[i] = y;
+      box->min_x = std::min<double>(box->min_x, x);
+      box->max_x = std::max<double>(box->max_x, x);
+      box->min_y = std::min<double>(box->min_y, y);
+      box->max_y = std::max<double>(box->max_y, y);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Google's simplification frame: top-left aligned, longer side spanning 0..255, integers.
+void RefitToSimplified(const Box& box, double extent, Sketch* sketch) {
+  const double scale = extent > 0.0 ? kSimplifiedExtent / extent : 0.0;
+  for (Stroke& stroke : sketch->strokes) {
+    for (size_t i = 0; i < stroke.size(); ++i) {
+      const double x = std::round((stroke.x[i] - box.min_x) * scale);
+      const double y = std::round((stroke.y[i] - box.min_y) * scale);
+      stroke.x[i] = static_cast<float>(std::clamp(x, 0.0, kSimplifiedExtent));
+      stroke.y[i] = static_cast<float>(std::clamp(y, 0.0, kSimplifiedExtent));
+    }
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateAugmentOptions(const AugmentOptions& options) {
+  if (auto s = CheckBound("max_rotation_degrees", options.max_rotation_degrees, 180.0); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckBound("max_shear", options.max_shear, 1.0); !s.ok()) return s;
+  if (!std::isfinite(options.min_scale) || !std::isfinite(options.max_scale) ||
+      options.min_scale <= 0.0 || options.min_scale > options.max_scale) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("augmentation scales need 0 < min_scale <= max_scale, got ", options.min_scale,
+                     " and ", options.max_scale));
+  }
+  return absl::OkStatus();
+}
+
+Affine SampleAffine(const AugmentOptions& options, Rng* rng) {
+  const double degrees =
+      UniformIn(rng, -options.max_rotation_degrees, options.max_rotation_degrees);
+  const double sx = UniformIn(rng, options.min_scale, options.max_scale);
+  const double sy = UniformIn(rng, options.min_scale, options.max_scale);
+  const double shear = UniformIn(rng, -options.max_shear, options.max_shear);
+  const double theta = degrees * kPi / 180.0;
+  const double cos_t = std::cos(theta), sin_t = std::sin(theta);
+  // rotation * [[1, shear], [0, 1]] * diag(sx, sy)
+  Affine m;
+  m.a = static_cast<float>(cos_t * sx);
+  m.b = static_cast<float>((cos_t * shear - sin_t) * sy);
+  m.c = static_cast<float>(sin_t * sx);
+  m.d = static_cast<float>((sin_t * shear + cos_t) * sy);
+  return m;
+}
+
+absl::Status ApplyAffine(const Sketch& in, const Affine& affine, Sketch* out) {
+  if (in.is_bitmap()) return absl::InvalidArgumentError("cannot augment a bitmap sketch's strokes");
+  out->key_id = in.key_id;
+  out->word = in.word;
+  out->countrycode = in.countrycode;
+  out->recognized = in.recognized;
+  out->timestamp = in.timestamp;
+  out->frame = StrokeFrame::kSimplified;
+  out->bitmap = Bitmap();
+  Box box;
+  if (auto status = MapPoints(in, affine, out, &box); !status.ok()) return status;
+  const double extent = std::max(box.max_x - box.min_x, box.max_y - box.min_y);
+  if (!std::isfinite(extent)) return absl::InvalidArgumentError("drawing has non-finite points");
+  RefitToSimplified(box, extent, out);
+  return absl::OkStatus();
+}
+
+}  // namespace sketch

@@ -1,0 +1,43 @@
+// Training-time augmentation of stroke drawings: a random affine map (rotation, anisotropic
+// scale, shear) applied to the points before rasterization. The rasterizer re-fits and centres
+// the drawing, so translation is pointless and the map is linear.
+#ifndef SKETCH_TRAINER_AUGMENT_H_
+#define SKETCH_TRAINER_AUGMENT_H_
+
+#include "absl/status/status.h"
+#include "core/random.h"
+#include "core/sketch.h"
+
+namespace sketch {
+
+struct AugmentOptions {
+  double max_rotation_degrees = 12.0;  // rotation uniform in [-max, max]
+  double min_scale = 0.85;             // x and y scales drawn independently in [min, max]
+  double max_scale = 1.15;
+  double max_shear = 0.15;  // x += shear * y, shear uniform in [-max, max]
+};
+
+// OK, or InvalidArgument naming the field: a negative or non-finite bound, rotation above 180,
+// min_scale <= 0 or min_scale > max_scale, shear above 1 (it would fold the drawing flat).
+absl::Status ValidateAugmentOptions(const AugmentOptions& options);
+
+// A 2x2 linear map: (x, y) -> (a x + b y, c x + d y).
+struct Affine {
+  float a = 1.0f, b = 0.0f, c = 0.0f, d = 1.0f;
+};
+
+// Draws rotation, x scale, y scale and shear from `rng` in that order (four draws, always, so a
+// stream's later draws do not depend on the options) and composes rotation * shear * scale.
+Affine SampleAffine(const AugmentOptions& options, Rng* rng);
+
+// Writes to `out` the stroke drawing `in` (any frame) with every point mapped by `affine`, then
+// re-fitted to the simplified frame (top-left aligned, longer side 0..255, rounded to integers),
+// so the result passes ValidateSketch like any dataset drawing. Metadata is copied; `out`'s
+// stroke storage is reused. A degenerate map or drawing (zero extent) puts every point at the
+// origin, which rasterizes as a dot. InvalidArgument for a bitmap sketch or a malformed stroke
+// (x/y length mismatch, non-finite points). `in` and `out` must differ. Thread-safe.
+absl::Status ApplyAffine(const Sketch& in, const Affine& affine, Sketch* out);
+
+}  // namespace sketch
+
+#endif  // SKETCH_TRAINER_AUGMENT_H_

@@ -1,0 +1,111 @@
+#include "trainer/bundle_builder.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/dataset.h"
+#include "core/status_macros.h"
+#include "index/leave_one_out.h"
+
+namespace sketch {
+namespace {
+
+std::vector<IndexedSketch> IndexRows(const std::vector<DatasetExample>& test,
+                                     const std::vector<std::string>& classes) {
+  std::vector<IndexedSketch> rows;
+  rows.reserve(test.size());
+  for (const DatasetExample& e : test) rows.push_back({e.sketch.key_id, e.label, classes[e.label]});
+  return rows;
+}
+
+BundleManifest MakeManifest(const TrainedModel& model, const Dataset& dataset,
+                            const BundleOptions& options, const BundleReport& report) {
+  BundleManifest m;
+  m.architecture = model.model->architecture();
+  m.input_size = model.model->input_size();
+  m.classes = model.classes;
+  m.recipe = model.config.recipe;
+  m.train_config_json = TrainConfigToJson(model.config);
+  m.dataset_path = options.dataset_path;
+  m.dataset_seed = dataset.metadata.seed;
+  m.num_train = static_cast<int64_t>(dataset.train.size());
+  m.num_test = static_cast<int64_t>(dataset.test.size());
+  m.index_l2_normalized = report.l2_normalized;
+  if (options.evaluate_train) {
+    m.metrics["train_top1"] = report.train.top1;
+    m.metrics["train_loss"] = report.train.loss;
+  }
+  m.metrics["test_top1"] = report.test.top1;
+  m.metrics["test_top5"] = report.test.top5;
+  m.metrics["test_loss"] = report.test.loss;
+  m.metrics["map_raw"] = report.map_raw;
+  m.metrics["map_l2"] = report.map_l2;
+  m.metrics["map"] = report.l2_normalized ? report.map_l2 : report.map_raw;
+  return m;
+}
+
+}  // namespace
+
+absl::StatusOr<FeatureNormalization> ParseFeatureNormalization(const std::string& name) {
+  if (name == "auto") return FeatureNormalization::kAuto;
+  if (name == "raw") return FeatureNormalization::kRaw;
+  if (name == "l2") return FeatureNormalization::kL2;
+  return absl::InvalidArgumentError(
+      absl::StrCat("feature normalization '", name, "' is not auto, raw or l2"));
+}
+
+absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(TrainedModel model, LoadTrainedModel(options.model_dir));
+  ASSIGN_OR_RETURN(Dataset dataset, ReadDataset(options.dataset_path));
+  if (dataset.metadata.classes != model.classes) {
+    return absl::InvalidArgumentError(absl::StrCat(options.dataset_path,
+                                                   " has other classes than the model in ",
+                                                   options.model_dir));
+  }
+  BundleReport report;
+  EvaluateOptions eval = options.evaluate;
+  if (options.evaluate_train) {
+    eval.keep_features = false;
+    eval.progress_label = options.evaluate.progress_label.empty() ? "" : "evaluate train";
+    ASSIGN_OR_RETURN(report.train, EvaluateSplit(model, dataset.train, eval));
+  }
+  eval.keep_features = true;
+  eval.progress_label = options.evaluate.progress_label.empty() ? "" : "evaluate test";
+  ASSIGN_OR_RETURN(report.test, EvaluateSplit(model, dataset.test, eval));
+
+  std::vector<float>& features = report.test.features;
+  ASSIGN_OR_RETURN(RetrievalReport raw, LeaveOneOutMapOfFeatures(features, kFeatureSize,
+                                                                 report.test.labels, false));
+  ASSIGN_OR_RETURN(RetrievalReport l2, LeaveOneOutMapOfFeatures(features, kFeatureSize,
+                                                                report.test.labels, true));
+  report.map_raw = raw.mean_average_precision;
+  report.map_l2 = l2.mean_average_precision;
+  report.l2_normalized = options.normalization == FeatureNormalization::kL2 ||
+                         (options.normalization == FeatureNormalization::kAuto &&
+                          report.map_l2 > report.map_raw);
+  if (report.l2_normalized) L2NormalizeRows(&features, kFeatureSize);
+  ASSIGN_OR_RETURN(auto index, FlatIndex::Build(features, kFeatureSize,
+                                                IndexRows(dataset.test, model.classes)));
+  report.manifest = MakeManifest(model, dataset, options, report);
+  RETURN_IF_ERROR(WriteBundle(options.bundle_dir, model, *index, report.manifest));
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+std::string FormatBundleReport(const BundleReport& r) {
+  std::string out;
+  if (r.train.count > 0) {
+    absl::StrAppendFormat(&out, "train: %d drawings, top-1 %.4f, loss %.4f\n", r.train.count,
+                          r.train.top1, r.train.loss);
+  }
+  absl::StrAppendFormat(&out, "test:  %d drawings, top-1 %.4f, top-5 %.4f, loss %.4f\n",
+                        r.test.count, r.test.top1, r.test.top5, r.test.loss);
+  absl::StrAppendFormat(&out, "leave-one-out mAP: raw %.4f, L2-normalized %.4f (index: %s)\n",
+                        r.map_raw, r.map_l2, r.l2_normalized ? "L2-normalized" : "raw");
+  return out;
+}
+
+}  // namespace sketch

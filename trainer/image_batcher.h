@@ -1,0 +1,151 @@
+// Turns dataset examples into network input: rasterize (optionally after augmentation) and
+// normalize, one batch at a time. ImageBatcher does it on background threads for training
+// (seeded shuffle and augmentation) or for one fixed-order pass over a split (evaluation,
+// feature extraction); RasterizeBatch does it inline for a list of sketches.
+#ifndef SKETCH_TRAINER_IMAGE_BATCHER_H_
+#define SKETCH_TRAINER_IMAGE_BATCHER_H_
+
+#include <torch/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/dataset.h"
+#include "core/rasterizer.h"
+#include "core/sketch.h"
+#include "trainer/augment.h"
+
+namespace sketch {
+
+// input = (pixel / 255 - m) / std, where m is mean_image[p] when mean_image is non-empty and the
+// scalar `mean` otherwise. Part of a trained model: it is saved and loaded with it.
+struct Normalization {
+  float mean = 0.0f;
+  float std = 1.0f;
+  std::vector<float> mean_image;  // float32 [size * size] in [0, 1] units, row-major; or empty
+};
+
+// Everything between a Sketch and the network's input tensor.
+struct Preprocessing {
+  RasterOptions raster;
+  Normalization normalization;
+};
+
+// OK, or InvalidArgument: std not positive and finite, a mean image of the wrong size or with
+// non-finite values. Raster options are checked by Rasterize itself.
+absl::Status ValidatePreprocessing(const Preprocessing& preprocessing);
+
+// Rasterizes `sketch` into `scratch` (reused) and writes the normalized image to
+// out[0 .. size*size). InvalidArgument for a sketch Rasterize rejects. Thread-safe.
+absl::Status RenderInput(const Sketch& sketch, const Preprocessing& preprocessing,
+                         std::vector<uint8_t>* scratch, float* out);
+
+// images: float32 [sketches.size(), 1, S, S], contiguous, S = raster.size, in the given order.
+// InvalidArgument for an empty list, a null entry, a bad preprocessing or a sketch that does
+// not rasterize (naming its position). Runs on the calling thread. Thread-safe.
+absl::StatusOr<torch::Tensor> RasterizeBatch(const std::vector<const Sketch*>& sketches,
+                                             const Preprocessing& preprocessing);
+
+// The per-pixel mean of the examples' rasters in [0, 1] units: float32 [size * size]. Rendered
+// without augmentation. InvalidArgument for no examples or a sketch that does not rasterize.
+absl::StatusOr<std::vector<float>> ComputeMeanImage(const std::vector<DatasetExample>& examples,
+                                                    const RasterOptions& raster);
+
+// ceil(num_examples / batch_size): the last batch of an epoch may be smaller.
+int64_t StepsPerEpoch(int64_t num_examples, int batch_size);
+
+struct BatcherOptions {
+  int batch_size = 32;
+  // false: examples in their stored order. true: epoch e visits the permutation drawn by
+  // Rng(DeriveSeed(seed, "epoch<e>")).Shuffle.
+  bool shuffle = false;
+  // Example i of step s gets SampleAffine(augment_options, Rng(DeriveSeed(seed,
+  // "augment/<s>/<i>"))); bitmap sketches are never augmented.
+  bool augment = false;
+  AugmentOptions augment_options;
+  uint64_t seed = 0;
+  // Global steps [first_step, end_step); end_step < 0 means one epoch from first_step.
+  int64_t first_step = 0;
+  int64_t end_step = -1;
+  // Worker threads; 0 makes each batch inside Next() on the caller's thread.
+  int loader_threads = 1;
+  // Batches made ahead of the consumer, at most (raised to loader_threads when lower).
+  int queue_capacity = 4;
+};
+
+struct Batch {
+  int64_t step = 0;              // global step
+  int64_t epoch = 0;             // step / steps_per_epoch
+  torch::Tensor images;          // float32 [B, 1, S, S], contiguous (NCHW)
+  torch::Tensor labels;          // int64 [B]
+  std::vector<int64_t> indices;  // [B] positions in the example list
+};
+
+// Produces batches for a step range in step order. Batch contents depend only on the examples,
+// the preprocessing, the options and the step, never on thread count or scheduling. Each worker
+// reuses one uint8 image buffer. Next() must be called from one thread at a time.
+class ImageBatcher {
+ public:
+  // `examples` must outlive the batcher and stay unchanged. InvalidArgument for no examples,
+  // batch_size < 1, loader_threads < 0, a bad preprocessing or augmentation.
+  static absl::StatusOr<std::unique_ptr<ImageBatcher>> Create(
+      const std::vector<DatasetExample>* examples, Preprocessing preprocessing,
+      BatcherOptions options);
+  ~ImageBatcher();  // stops the workers (batches in flight are dropped)
+
+  ImageBatcher(const ImageBatcher&) = delete;
+  ImageBatcher& operator=(const ImageBatcher&) = delete;
+
+  // The next step's batch; OutOfRange after the last step. A rasterization error is returned
+  // for its step, after which the batcher is done (every later call returns OutOfRange).
+  absl::StatusOr<Batch> Next();
+
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t end_step() const { return end_step_; }
+  // Seconds Next() spent blocked waiting for workers: near 0 when the loader keeps up.
+  double wait_seconds() const { return wait_seconds_; }
+
+ private:
+  // One worker's reusable state: the cached epoch order and the image and sketch buffers.
+  struct Scratch {
+    int64_t epoch = -1;
+    std::vector<int64_t> order;
+    std::vector<uint8_t> image;
+    Sketch augmented;
+  };
+
+  ImageBatcher(const std::vector<DatasetExample>* examples, Preprocessing preprocessing,
+               BatcherOptions options);
+  absl::StatusOr<Batch> MakeBatch(int64_t step, Scratch* scratch) const;
+  absl::Status FillBatch(int64_t step, Scratch* scratch, Batch* batch) const;
+  void WorkerLoop();
+
+  const std::vector<DatasetExample>* examples_;
+  const Preprocessing preprocessing_;
+  const BatcherOptions options_;
+  const int64_t steps_per_epoch_;
+  const int64_t end_step_;
+  const int64_t capacity_;
+
+  std::mutex mu_;
+  std::condition_variable produced_;                // a batch landed in ready_, or stop
+  std::condition_variable consumed_;                // next_deliver_ advanced, or stop
+  int64_t next_claim_;                              // guarded by mu_
+  int64_t next_deliver_;                            // guarded by mu_
+  bool stop_ = false;                               // guarded by mu_
+  std::map<int64_t, absl::StatusOr<Batch>> ready_;  // guarded by mu_
+  std::vector<std::thread> workers_;
+  Scratch inline_scratch_;  // loader_threads == 0
+  double wait_seconds_ = 0.0;
+};
+
+}  // namespace sketch
+
+#endif  // SKETCH_TRAINER_IMAGE_BATCHER_H_

@@ -1,0 +1,520 @@
+#include "trainer/train.h"
+
+#include <time.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/dataset.h"
+#include "core/progress_bar.h"
+#include "core/random.h"
+#include "core/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+#include "trainer/checkpoint.h"
+
+namespace sketch {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr char kLogFile[] = "train_log.jsonl";
+constexpr char kModelFile[] = "model.pt";
+
+// The 2018 study: Adam 1e-4, batch 10, one pass, no augmentation or regularization, thin
+// 1-pixel strokes, training-mean image subtracted.
+TrainConfig SeedRecipe() {
+  TrainConfig c;
+  c.recipe = "seed";
+  c.raster_style = RasterStyle::kSeed;
+  c.mean_image = true;
+  c.optimizer = "adam";
+  c.lr = 1e-4;
+  c.schedule = "constant";
+  c.batch_size = 10;
+  c.epochs = 1;
+  return c;
+}
+
+// About an hour on 2 cores for strokes-16 (7200 drawings) in bf16 at 128 px (skNet trains at
+// ~11 images per CPU-second there, so 2 idle cores do ~10 epochs an hour): AdamW with
+// decoupled decay, warm-up then cosine, label smoothing, dropout and affine augmentation
+// against over-fitting a small set. Ink in [0, 1] on a 0 background, so the convs' zero
+// padding looks like blank paper (the BatchNorm after the first conv absorbs scale and shift).
+TrainConfig DefaultRecipe() {
+  TrainConfig c;
+  c.recipe = "default";
+  c.raster_style = RasterStyle::kDefault;
+  c.optimizer = "adamw";
+  c.lr = 2e-3;
+  c.weight_decay = 0.05;
+  c.schedule = "cosine";
+  c.warmup_fraction = 0.05;
+  c.batch_size = 64;
+  c.epochs = 10;
+  c.label_smoothing = 0.1;
+  c.dropout = 0.3;
+  c.augment = true;
+  return c;
+}
+
+template <typename T>
+void Apply(const std::optional<T>& value, T* field) {
+  if (value) *field = *value;
+}
+
+absl::Status ApplyOverrides(const RecipeOverrides& o, TrainConfig* c) {
+  Apply(o.architecture, &c->architecture);
+  Apply(o.input_size, &c->input_size);
+  if (o.raster_style) {
+    ASSIGN_OR_RETURN(c->raster_style, ParseRasterStyle(*o.raster_style));
+  }
+  Apply(o.mean_image, &c->mean_image);
+  Apply(o.norm_mean, &c->norm_mean);
+  Apply(o.norm_std, &c->norm_std);
+  Apply(o.optimizer, &c->optimizer);
+  Apply(o.lr, &c->lr);
+  Apply(o.weight_decay, &c->weight_decay);
+  Apply(o.schedule, &c->schedule);
+  Apply(o.warmup_fraction, &c->warmup_fraction);
+  Apply(o.batch_size, &c->batch_size);
+  Apply(o.epochs, &c->epochs);
+  Apply(o.label_smoothing, &c->label_smoothing);
+  Apply(o.dropout, &c->dropout);
+  Apply(o.augment, &c->augment);
+  Apply(o.max_rotation_degrees, &c->augment_options.max_rotation_degrees);
+  Apply(o.min_scale, &c->augment_options.min_scale);
+  Apply(o.max_scale, &c->augment_options.max_scale);
+  Apply(o.max_shear, &c->augment_options.max_shear);
+  Apply(o.seed, &c->seed);
+  return absl::OkStatus();
+}
+
+absl::Status Invalid(const std::string& field, const std::string& expected, double got) {
+  return absl::InvalidArgumentError(absl::StrCat(field, " must be ", expected, ", got ", got));
+}
+
+}  // namespace
+
+absl::Status ValidateTrainConfig(const TrainConfig& c) {
+  if (c.architecture != "sknet" && c.architecture != "skresnet") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("architecture must be sknet or skresnet, got \"", c.architecture, "\""));
+  }
+  if (c.optimizer != "adam" && c.optimizer != "adamw") {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer must be adam or adamw"));
+  }
+  if (c.schedule != "constant" && c.schedule != "cosine") {
+    return absl::InvalidArgumentError(absl::StrCat("schedule must be constant or cosine"));
+  }
+  if (c.input_size < 16 || c.input_size > 1024 || c.input_size % 16 != 0) {
+    return Invalid("input_size", "a multiple of 16 in 16..1024", c.input_size);
+  }
+  if (!(c.norm_std > 0) || !std::isfinite(c.norm_std) || !std::isfinite(c.norm_mean)) {
+    return Invalid("norm_std", "positive (with a finite norm_mean)", c.norm_std);
+  }
+  if (!(c.lr > 0) || !std::isfinite(c.lr)) return Invalid("lr", "positive", c.lr);
+  if (!(c.weight_decay >= 0)) return Invalid("weight_decay", ">= 0", c.weight_decay);
+  if (!(c.warmup_fraction >= 0 && c.warmup_fraction < 1)) {
+    return Invalid("warmup_fraction", "in [0, 1)", c.warmup_fraction);
+  }
+  if (c.batch_size < 1) return Invalid("batch_size", ">= 1", c.batch_size);
+  if (c.epochs < 1) return Invalid("epochs", ">= 1", c.epochs);
+  if (!(c.label_smoothing >= 0 && c.label_smoothing < 1)) {
+    return Invalid("label_smoothing", "in [0, 1)", c.label_smoothing);
+  }
+  if (!(c.dropout >= 0 && c.dropout < 1)) return Invalid("dropout", "in [0, 1)", c.dropout);
+  return c.augment ? ValidateAugmentOptions(c.augment_options) : absl::OkStatus();
+}
+
+namespace {
+
+// One training session: what Train builds before the loop and what the loop updates.
+struct Run {
+  TrainOptions options;
+  TrainConfig config;
+  Precision precision = Precision::kFp32;  // resolved
+  Dataset dataset;
+  Preprocessing preprocessing;
+  std::shared_ptr<SketchModel> model;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  int64_t steps_per_epoch = 0, total_steps = 0, start_step = 0, end_step = 0;
+  double elapsed_before = 0.0;  // training seconds of earlier sessions (resume)
+  std::string resume_dir;       // the checkpoint to continue from, or empty
+};
+
+// Loss and accuracy summed over the steps since the last log line.
+struct Window {
+  double loss_sum = 0.0;
+  int64_t correct = 0, count = 0;
+  Clock::time_point start = Clock::now();
+
+  double loss() const { return count > 0 ? loss_sum / count : 0.0; }
+  double accuracy() const { return count > 0 ? static_cast<double>(correct) / count : 0.0; }
+  double rate() const {
+    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    return s > 0 ? count / s : 0.0;
+  }
+};
+
+std::string OutPath(const Run& run, const std::string& name) {
+  return (fs::path(run.options.out_dir) / name).string();
+}
+
+// The one wrapper around torch calls: c10::Error (and anything else torch throws) -> Internal.
+template <typename Fn>
+absl::Status TorchCall(const std::string& what, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(what, ": ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(what, ": ", e.what()));
+  }
+}
+
+absl::Status LoadData(Run* run) {
+  ASSIGN_OR_RETURN(run->dataset, ReadDataset(run->options.dataset_path));
+  const Dataset& d = run->dataset;
+  if (d.train.empty() || d.metadata.classes.size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        run->options.dataset_path, ": training needs at least 2 classes and 1 training example"));
+  }
+  run->steps_per_epoch =
+      StepsPerEpoch(static_cast<int64_t>(d.train.size()), run->config.batch_size);
+  run->total_steps = run->steps_per_epoch * run->config.epochs;
+  const int64_t max_steps = run->options.max_steps;
+  run->end_step = max_steps > 0 ? std::min(max_steps, run->total_steps) : run->total_steps;
+  ASSIGN_OR_RETURN(run->preprocessing, MakePreprocessing(run->config, d.train));
+  return absl::OkStatus();
+}
+
+// A fresh run refuses a directory with checkpoints (a later resume would mix two runs); a
+// resumed one continues from the newest checkpoint, which must hold the same config.
+absl::Status PrepareOutDir(Run* run) {
+  std::error_code ec;
+  fs::create_directories(run->options.out_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", run->options.out_dir));
+  absl::StatusOr<std::string> latest = FindLatestCheckpoint(run->options.out_dir);
+  if (!run->options.resume) {
+    if (!latest.ok()) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat(run->options.out_dir,
+                     " holds checkpoints of an earlier run: pass --resume or another --out"));
+  }
+  if (!latest.ok()) return latest.status();
+  ASSIGN_OR_RETURN(const CheckpointState state, ReadCheckpointState(*latest));
+  absl::StatusOr<TrainConfig> saved = TrainConfigFromJson(state.config_json);
+  if (!saved.ok())
+    return absl::DataLossError(absl::StrCat(*latest, ": ", saved.status().message()));
+  if (TrainConfigToJson(*saved) != TrainConfigToJson(run->config)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--resume needs the run's config; the checkpoint has ", state.config_json));
+  }
+  // The config pins the recipe; the classes and training-set size pin the data (cheaply).
+  TrainConfig unused;
+  RunInfo info;
+  RETURN_IF_ERROR(ReadTrainConfig(run->options.out_dir, &unused, &info));
+  if (info.classes != run->dataset.metadata.classes ||
+      info.num_train != static_cast<int64_t>(run->dataset.train.size())) {
+    return absl::FailedPreconditionError(
+        "--resume needs the run's dataset: classes or size differ");
+  }
+  run->start_step = state.step;
+  run->end_step = std::max(run->end_step, run->start_step);
+  run->elapsed_before = state.elapsed_s;
+  run->resume_dir = *latest;
+  return absl::OkStatus();
+}
+
+// Weights (conv and linear kernels) decay; biases and BatchNorm affine parameters do not.
+template <typename Optimizer, typename Options>
+std::unique_ptr<torch::optim::Optimizer> MakeGroupedOptimizer(const TrainConfig& c,
+                                                              const torch::nn::Module& model) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const torch::Tensor& p : model.parameters()) (p.dim() > 1 ? decay : no_decay).push_back(p);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<Options>(Options(c.lr).weight_decay(c.weight_decay)));
+  groups.emplace_back(no_decay, std::make_unique<Options>(Options(c.lr).weight_decay(0.0)));
+  return std::make_unique<Optimizer>(std::move(groups), Options(c.lr).weight_decay(0.0));
+}
+
+absl::Status BuildModel(Run* run) {
+  const TrainConfig& c = run->config;
+  ModelConfig model_config;
+  model_config.num_classes = static_cast<int>(run->dataset.metadata.classes.size());
+  model_config.input_size = c.input_size;
+  model_config.dropout = static_cast<float>(c.dropout);
+  return TorchCall("building the model", [&]() -> absl::Status {
+    torch::manual_seed(DeriveSeed(c.seed, "init"));
+    ASSIGN_OR_RETURN(run->model, MakeSketchModel(c.architecture, model_config));
+    run->optimizer =
+        c.optimizer == "adamw"
+            ? MakeGroupedOptimizer<torch::optim::AdamW, torch::optim::AdamWOptions>(c, *run->model)
+            : MakeGroupedOptimizer<torch::optim::Adam, torch::optim::AdamOptions>(c, *run->model);
+    if (!run->resume_dir.empty()) {
+      RETURN_IF_ERROR(LoadCheckpoint(run->resume_dir, run->model.get(), run->optimizer.get()));
+    }
+    // In place (set_data): the optimizer's references and state stay attached.
+    if (run->precision == Precision::kBf16) ToChannelsLast(run->model.get());
+    run->model->train();
+    return absl::OkStatus();
+  });
+}
+
+// train_config.json, preprocessing.json (+ mean image) and the log trimmed to the resume point.
+absl::Status WriteRunFiles(const Run& run) {
+  RunInfo info;
+  info.classes = run.dataset.metadata.classes;
+  info.dataset_path = run.options.dataset_path;
+  info.num_train = static_cast<int64_t>(run.dataset.train.size());
+  info.steps_per_epoch = run.steps_per_epoch;
+  info.total_steps = run.total_steps;
+  info.precision = std::string(PrecisionName(run.precision));
+  info.threads = at::get_num_threads();
+  RETURN_IF_ERROR(SaveTrainConfig(run.options.out_dir, run.config, info));
+  RETURN_IF_ERROR(SavePreprocessing(run.preprocessing, run.options.out_dir));
+  std::string kept;
+  if (run.start_step > 0) {  // drop lines past the checkpoint: those steps are redone
+    std::ifstream in(OutPath(run, kLogFile));
+    for (std::string line; std::getline(in, line);) {
+      const json entry = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (entry.is_object() && entry.value("step", int64_t{0}) <= run.start_step) {
+        kept += line + "\n";
+      }
+    }
+  }
+  return WriteFileAtomically(OutPath(run, kLogFile), kept);
+}
+
+struct StepStats {
+  double loss_sum = 0.0;  // mean loss * examples
+  int64_t correct = 0, count = 0;
+};
+
+// One optimizer step. May throw c10::Error (the caller wraps it in TorchCall).
+StepStats TrainStep(Run* run, const Batch& batch, double lr) {
+  // A per-step seed makes dropout masks a function of the step: a resumed run draws the same.
+  torch::manual_seed(DeriveSeed(run->config.seed, absl::StrCat("dropout/", batch.step)));
+  for (auto& group : run->optimizer->param_groups()) group.options().set_lr(lr);
+  run->optimizer->zero_grad();
+  const bool bf16 = run->precision == Precision::kBf16;
+  const torch::Tensor images = bf16 ? ToChannelsLast(batch.images) : batch.images;
+  ModelOutput out;
+  {
+    AutocastScope autocast(run->precision);
+    out = run->model->Forward(images);
+  }
+  namespace F = torch::nn::functional;
+  torch::Tensor loss =
+      F::cross_entropy(out.logits, batch.labels,
+                       F::CrossEntropyFuncOptions().label_smoothing(run->config.label_smoothing));
+  loss.backward();
+  run->optimizer->step();
+  StepStats stats;
+  stats.count = batch.labels.size(0);
+  stats.loss_sum = loss.item<double>() * static_cast<double>(stats.count);
+  stats.correct = out.logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+  return stats;
+}
+
+absl::Status Checkpoint(const Run& run, int64_t done, double elapsed) {
+  CheckpointState state;
+  state.step = done;
+  state.epoch = done / run.steps_per_epoch;
+  state.elapsed_s = elapsed;
+  state.config_json = TrainConfigToJson(run.config);
+  return SaveCheckpoint(run.options.out_dir, state, *run.model, *run.optimizer);
+}
+
+// Bookkeeping after step `done` (1-based): progress, the log line, a periodic checkpoint.
+class StepReporter {
+ public:
+  StepReporter(const Run& run, TrainResult* result)
+      : run_(run),
+        result_(result),
+        log_(OutPath(run, kLogFile), std::ios::app),
+        bar_("train", run.end_step - run.start_step, "step", run.options.verbose) {}
+
+  absl::Status Report(int64_t done, double lr, const StepStats& stats) {
+    window_.loss_sum += stats.loss_sum;
+    window_.correct += stats.correct;
+    window_.count += stats.count;
+    session_images_ += stats.count;
+    bar_.Update(done - run_.start_step,
+                absl::StrFormat("ep %d/%d loss %.3f acc %.3f %.1f img/s",
+                                (done - 1) / run_.steps_per_epoch + 1, run_.config.epochs,
+                                window_.loss(), window_.accuracy(), window_.rate()));
+    if (done % std::max<int64_t>(1, run_.options.log_every) == 0 || done == run_.end_step) {
+      RETURN_IF_ERROR(WriteLogLine(done, lr));
+    }
+    const int64_t every = run_.options.checkpoint_every;
+    if (every > 0 && done % every == 0 && done < run_.end_step) {
+      RETURN_IF_ERROR(Checkpoint(run_, done, Elapsed()));
+    }
+    return absl::OkStatus();
+  }
+
+  void Finish() {
+    bar_.Finish();
+    result_->train_seconds = SessionSeconds();
+    result_->images_per_second =
+        result_->train_seconds > 0 ? session_images_ / result_->train_seconds : 0.0;
+    const double cpu = ProcessCpuSeconds() - cpu_start_;
+    result_->images_per_cpu_second = cpu > 0 ? session_images_ / cpu : 0.0;
+  }
+  double Elapsed() const { return run_.elapsed_before + SessionSeconds(); }
+
+ private:
+  double SessionSeconds() const {
+    return std::chrono::duration<double>(Clock::now() - session_start_).count();
+  }
+
+  absl::Status WriteLogLine(int64_t done, double lr) {
+    const json line = {{"step", done},
+                       {"epoch", static_cast<double>(done) / run_.steps_per_epoch},
+                       {"loss", window_.loss()},
+                       {"acc", window_.accuracy()},
+                       {"lr", lr},
+                       {"img_per_s", window_.rate()},
+                       {"elapsed_s", Elapsed()}};
+    log_ << line.dump() << "\n";
+    log_.flush();
+    result_->loss = window_.loss();
+    result_->accuracy = window_.accuracy();
+    window_ = Window();
+    if (!log_)
+      return absl::InternalError(absl::StrCat("cannot append to ", OutPath(run_, kLogFile)));
+    return absl::OkStatus();
+  }
+
+  const Run& run_;
+  TrainResult* result_;
+  std::ofstream log_;
+  ProgressBar bar_;
+  Window window_;
+  int64_t session_images_ = 0;
+  const Clock::time_point session_start_ = Clock::now();
+  const double cpu_start_ = ProcessCpuSeconds();
+};
+
+absl::Status RunLoop(Run* run, TrainResult* result) {
+  BatcherOptions options;
+  options.batch_size = run->config.batch_size;
+  options.shuffle = true;
+  options.augment = run->config.augment;
+  options.augment_options = run->config.augment_options;
+  options.seed = run->config.seed;
+  options.first_step = run->start_step;
+  options.end_step = run->end_step;
+  options.loader_threads = run->options.loader_threads;
+  ASSIGN_OR_RETURN(std::unique_ptr<ImageBatcher> batcher,
+                   ImageBatcher::Create(&run->dataset.train, run->preprocessing, options));
+  StepReporter reporter(*run, result);
+  for (int64_t step = run->start_step; step < run->end_step; ++step) {
+    ASSIGN_OR_RETURN(const Batch batch, batcher->Next());
+    const double lr = LearningRateAt(run->config, step, run->total_steps);
+    StepStats stats;
+    RETURN_IF_ERROR(TorchCall(absl::StrCat("training step ", step), [&] {
+      stats = TrainStep(run, batch, lr);
+      return absl::OkStatus();
+    }));
+    RETURN_IF_ERROR(reporter.Report(step + 1, lr, stats));
+  }
+  reporter.Finish();
+  result->loader_wait_seconds = batcher->wait_seconds();
+  RETURN_IF_ERROR(Checkpoint(*run, run->end_step, reporter.Elapsed()));
+  return SaveModelWeights(*run->model, result->model_path);
+}
+
+}  // namespace
+
+absl::StatusOr<TrainConfig> ResolveTrainConfig(const std::string& recipe,
+                                               const RecipeOverrides& overrides) {
+  TrainConfig config;
+  if (recipe == "seed") {
+    config = SeedRecipe();
+  } else if (recipe == "default") {
+    config = DefaultRecipe();
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recipe must be seed or default, got \"", recipe, "\""));
+  }
+  RETURN_IF_ERROR(ApplyOverrides(overrides, &config));
+  RETURN_IF_ERROR(ValidateTrainConfig(config));
+  return config;
+}
+
+double LearningRateAt(const TrainConfig& config, int64_t step, int64_t total_steps) {
+  const int64_t warmup =
+      static_cast<int64_t>(std::llround(config.warmup_fraction * static_cast<double>(total_steps)));
+  if (step < warmup) return config.lr * static_cast<double>(step + 1) / warmup;
+  if (config.schedule == "constant") return config.lr;
+  const double progress =
+      static_cast<double>(step - warmup) / std::max<int64_t>(1, total_steps - warmup);
+  return config.lr * 0.5 * (1.0 + std::cos(kPi * std::min(progress, 1.0)));
+}
+
+absl::StatusOr<Preprocessing> MakePreprocessing(const TrainConfig& config,
+                                                const std::vector<DatasetExample>& train) {
+  Preprocessing p;
+  p.raster.size = config.input_size;
+  p.raster.style = config.raster_style;
+  p.normalization.mean = static_cast<float>(config.norm_mean);
+  p.normalization.std = static_cast<float>(config.norm_std);
+  if (config.mean_image) {
+    ASSIGN_OR_RETURN(p.normalization.mean_image, ComputeMeanImage(train, p.raster));
+    p.normalization.mean = 0.0f;  // the image replaces the scalar
+  }
+  RETURN_IF_ERROR(ValidatePreprocessing(p));
+  return p;
+}
+
+absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
+  if (options.out_dir.empty()) return absl::InvalidArgumentError("train: no output directory");
+  if (options.loader_threads < 0) return absl::InvalidArgumentError("loader_threads must be >= 0");
+  Run run;
+  run.options = options;
+  ASSIGN_OR_RETURN(run.config, ResolveTrainConfig(options.recipe, options.overrides));
+  ASSIGN_OR_RETURN(const Precision precision, ParsePrecision(options.precision));
+  run.precision = ResolvePrecision(precision);
+  SetTorchThreads(options.threads);
+  RETURN_IF_ERROR(LoadData(&run));
+  RETURN_IF_ERROR(PrepareOutDir(&run));
+  RETURN_IF_ERROR(BuildModel(&run));
+  RETURN_IF_ERROR(WriteRunFiles(run));
+  if (options.verbose) {
+    spdlog::info("training {} ({} recipe, {}, {} threads) on {} drawings, steps {}..{} of {}:\n{}",
+                 run.config.architecture, run.config.recipe,
+                 std::string(PrecisionName(run.precision)), at::get_num_threads(),
+                 run.dataset.train.size(), run.start_step, run.end_step, run.total_steps,
+                 TrainConfigToJson(run.config));
+  }
+  TrainResult result;
+  result.config = run.config;
+  result.precision = run.precision;
+  result.start_step = run.start_step;
+  result.end_step = run.end_step;
+  result.total_steps = run.total_steps;
+  result.model_path = OutPath(run, kModelFile);
+  RETURN_IF_ERROR(RunLoop(&run, &result));
+  return result;
+}
+
+}  // namespace sketch
