@@ -159,6 +159,7 @@ TEST_F(PrepareBadInputTest, MalformedLineIsNamedOrSkippedAndCounted) {
   o.input_dir = dir_;
   o.train_per_class = 50;
   o.test_per_class = 10;
+  fs::remove(o.output_path);  // left by an earlier run of this test
   auto refused = PrepareDataset(o);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.status().message(), HasSubstr("dog.ndjson:line 4"));
