@@ -23,6 +23,7 @@ absl::StatusOr<RetrievalReport> LeaveOneOutMapOfFeatures(absl::Span<const float>
                                                          absl::Span<const int> labels,
                                                          bool l2_normalize, int chunk) {
   const int64_t n = static_cast<int64_t>(labels.size());
+  if (chunk < 1 || chunk >= 20) return absl::InvalidArgumentError("chunk must be in 1..19");
   if (n < 2 || dimension <= 0 || features.size() != static_cast<size_t>(n) * dimension) {
     return absl::InvalidArgumentError(absl::StrCat("need >= 2 items of dimension ", dimension,
                                                    "; got ", features.size(), " values for ", n,

@@ -70,7 +70,7 @@ void Finalize(double loss_sum, SplitEvaluation* eval) {
 absl::StatusOr<SplitEvaluation> RunPass(const TrainedModel& model,
                                         const std::vector<DatasetExample>& examples,
                                         const EvaluateOptions& options) {
-  BatcherOptions batcher_options;
+  ImageBatcherOptions batcher_options;
   batcher_options.batch_size = options.batch_size;
   batcher_options.loader_threads = options.loader_threads;
   ASSIGN_OR_RETURN(auto batcher,

@@ -17,7 +17,7 @@ namespace {
 constexpr float kInv255 = 1.0f / 255.0f;
 
 // The example order of one epoch: stored order, or the seeded permutation for that epoch.
-void EpochOrder(int64_t num_examples, const BatcherOptions& options, int64_t epoch,
+void EpochOrder(int64_t num_examples, const ImageBatcherOptions& options, int64_t epoch,
                 std::vector<int64_t>* order) {
   order->resize(num_examples);
   std::iota(order->begin(), order->end(), int64_t{0});
@@ -113,7 +113,7 @@ int64_t StepsPerEpoch(int64_t num_examples, int batch_size) {
 
 absl::StatusOr<std::unique_ptr<ImageBatcher>> ImageBatcher::Create(
     const std::vector<DatasetExample>* examples, Preprocessing preprocessing,
-    BatcherOptions options) {
+    ImageBatcherOptions options) {
   if (examples == nullptr || examples->empty()) {
     return absl::InvalidArgumentError("batcher: no examples");
   }
@@ -135,7 +135,7 @@ absl::StatusOr<std::unique_ptr<ImageBatcher>> ImageBatcher::Create(
 }
 
 ImageBatcher::ImageBatcher(const std::vector<DatasetExample>* examples, Preprocessing preprocessing,
-                           BatcherOptions options)
+                           ImageBatcherOptions options)
     : examples_(examples),
       preprocessing_(std::move(preprocessing)),
       options_(std::move(options)),

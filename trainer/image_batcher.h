@@ -61,7 +61,7 @@ absl::StatusOr<std::vector<float>> ComputeMeanImage(const std::vector<DatasetExa
 // ceil(num_examples / batch_size): the last batch of an epoch may be smaller.
 int64_t StepsPerEpoch(int64_t num_examples, int batch_size);
 
-struct BatcherOptions {
+struct ImageBatcherOptions {
   int batch_size = 32;
   // false: examples in their stored order. true: epoch e visits the permutation drawn by
   // Rng(DeriveSeed(seed, "epoch<e>")).Shuffle.
@@ -97,7 +97,7 @@ class ImageBatcher {
   // batch_size < 1, loader_threads < 0, a bad preprocessing or augmentation.
   static absl::StatusOr<std::unique_ptr<ImageBatcher>> Create(
       const std::vector<DatasetExample>* examples, Preprocessing preprocessing,
-      BatcherOptions options);
+      ImageBatcherOptions options);
   ~ImageBatcher();  // stops the workers (batches in flight are dropped)
 
   ImageBatcher(const ImageBatcher&) = delete;
@@ -122,14 +122,14 @@ class ImageBatcher {
   };
 
   ImageBatcher(const std::vector<DatasetExample>* examples, Preprocessing preprocessing,
-               BatcherOptions options);
+               ImageBatcherOptions options);
   absl::StatusOr<Batch> MakeBatch(int64_t step, Scratch* scratch) const;
   absl::Status FillBatch(int64_t step, Scratch* scratch, Batch* batch) const;
   void WorkerLoop();
 
   const std::vector<DatasetExample>* examples_;
   const Preprocessing preprocessing_;
-  const BatcherOptions options_;
+  const ImageBatcherOptions options_;
   const int64_t steps_per_epoch_;
   const int64_t end_step_;
   const int64_t capacity_;

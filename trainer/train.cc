@@ -415,7 +415,7 @@ class StepReporter {
 };
 
 absl::Status RunLoop(Run* run, TrainResult* result) {
-  BatcherOptions options;
+  ImageBatcherOptions options;
   options.batch_size = run->config.batch_size;
   options.shuffle = true;
   options.augment = run->config.augment;

@@ -43,8 +43,8 @@ class ImageBatcherTest : public ::testing::Test {
     p.raster.size = 32;
     return p;
   }
-  static BatcherOptions Training(int loader_threads) {
-    BatcherOptions o;
+  static ImageBatcherOptions Training(int loader_threads) {
+    ImageBatcherOptions o;
     o.batch_size = 8;  // 8 steps per epoch, the last one of 4
     o.shuffle = true;
     o.augment = true;
@@ -64,7 +64,7 @@ class ImageBatcherTest : public ::testing::Test {
       batches.push_back(std::move(*batch));
     }
   }
-  static std::vector<Batch> Run(const BatcherOptions& options,
+  static std::vector<Batch> Run(const ImageBatcherOptions& options,
                                 const Preprocessing& preprocessing = Small()) {
     auto batcher = ImageBatcher::Create(&dataset_->train, preprocessing, options);
     EXPECT_TRUE(batcher.ok()) << batcher.status();
@@ -114,20 +114,20 @@ TEST_F(ImageBatcherTest, EachEpochIsADifferentPermutation) {
   EXPECT_EQ(std::set<int64_t>(epoch1.begin(), epoch1.end()).size(), 60u);
   EXPECT_NE(epoch0, epoch1);
 
-  BatcherOptions other = Training(1);
+  ImageBatcherOptions other = Training(1);
   other.seed = 10;
   EXPECT_NE(Run(other)[0].indices, batches[0].indices);
 }
 
 TEST_F(ImageBatcherTest, StartingMidRunGivesTheSameLaterBatches) {
   const std::vector<Batch> all = Run(Training(1));
-  BatcherOptions resumed = Training(2);
+  ImageBatcherOptions resumed = Training(2);
   resumed.first_step = 11;
   ExpectSame(std::vector<Batch>(all.begin() + 11, all.end()), Run(resumed));
 }
 
 TEST_F(ImageBatcherTest, AugmentationChangesImagesButNotOrder) {
-  BatcherOptions plain = Training(1);
+  ImageBatcherOptions plain = Training(1);
   plain.augment = false;
   const std::vector<Batch> a = Run(plain), b = Run(Training(1));
   ASSERT_EQ(a.size(), b.size());
@@ -139,7 +139,7 @@ TEST_F(ImageBatcherTest, FixedOrderPassCoversTheSplitOnceAndMatchesRasterizeBatc
   Preprocessing p = Small();
   p.normalization.mean = 0.5f;
   p.normalization.std = 0.5f;
-  BatcherOptions pass;
+  ImageBatcherOptions pass;
   pass.batch_size = 16;
   pass.loader_threads = 2;
   const std::vector<Batch> batches = Run(pass, p);
@@ -189,7 +189,7 @@ TEST_F(ImageBatcherTest, BitmapsAreNeverAugmented) {
     bitmaps[i].sketch.bitmap.pixels.assign(28 * 28, 0);
     bitmaps[i].sketch.bitmap.pixels[i * 30 + 100] = 255;
   }
-  BatcherOptions o = Training(1);
+  ImageBatcherOptions o = Training(1);
   o.end_step = 1;
   o.shuffle = false;
   auto augmented = ImageBatcher::Create(&bitmaps, Small(), o);
@@ -204,7 +204,7 @@ TEST_F(ImageBatcherTest, RejectsBadInputAndStopsAfterAnError) {
   const std::vector<DatasetExample> none;
   EXPECT_EQ(ImageBatcher::Create(&none, Small(), {}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  BatcherOptions zero;
+  ImageBatcherOptions zero;
   zero.batch_size = 0;
   EXPECT_EQ(ImageBatcher::Create(&dataset_->train, Small(), zero).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -216,7 +216,7 @@ TEST_F(ImageBatcherTest, RejectsBadInputAndStopsAfterAnError) {
 
   std::vector<DatasetExample> broken(dataset_->train.begin(), dataset_->train.begin() + 4);
   broken[2].sketch.strokes.clear();  // no strokes: Rasterize rejects it
-  BatcherOptions o;
+  ImageBatcherOptions o;
   o.batch_size = 2;
   o.loader_threads = 2;
   auto batcher = ImageBatcher::Create(&broken, Small(), o);

@@ -142,7 +142,9 @@ TEST(PrepareTest, PreparesBitmapClasses) {
 class PrepareBadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TempPath("bad_input");
+    // One directory per test: ctest runs the tests of this fixture in parallel processes.
+    dir_ = TempPath(std::string("bad_input_") +
+                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     fs::copy_file(kData + "/simplified/cat.ndjson", dir_ + "/cat.ndjson");
