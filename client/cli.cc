@@ -1,0 +1,270 @@
+#include "client/cli.h"
+
+#include <cstdint>
+#include <istream>
+#include <ostream>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/drawing_convert.h"
+#include "client/input_selection.h"
+#include "client/map_client.h"
+#include "client/output_format.h"
+#include "client/sketch_client.h"
+#include "core/status_macros.h"
+
+namespace sketch {
+namespace {
+
+namespace v1 = ::sketchsearch::v1;
+
+// Everything the flags say, for whichever subcommand runs.
+struct Flags {
+  std::string target = "localhost:50051";
+  int64_t deadline_ms = 10000;
+  bool json = false;
+  InputSelection input;
+  uint64_t key_id = 0;
+  int k = 5;
+  int batch = 32;
+  std::vector<uint64_t> exclude_key_ids;
+  bool exclude_self = false;
+  std::vector<std::string> classes;
+  bool top_class = false;
+  std::string service;
+  std::vector<std::string> map_files;
+  std::string dataset;
+  MapOptions map;
+  bool per_class = false;
+};
+
+class Cli {
+ public:
+  Cli(const Flags& flags, const CliEnvironment& env)
+      : flags_(flags),
+        env_(env),
+        channel_(env.connect(flags.target)),
+        stub_(v1::SketchSearch::NewStub(channel_)),
+        client_(stub_.get(), absl::Milliseconds(flags.deadline_ms)),
+        style_(flags.json ? OutputStyle::kJson : OutputStyle::kTable) {}
+
+  int Classify() {
+    return ForEachChunk([&](std::vector<InputRecord>& chunk) -> absl::Status {
+      v1::ClassifyBatchRequest batch;
+      for (const InputRecord& record : chunk) {
+        v1::ClassifyRequest* request = batch.add_requests();
+        *request->mutable_drawing() = SketchToDrawing(record.sketch);
+        request->set_k(flags_.k);
+      }
+      ASSIGN_OR_RETURN(v1::ClassifyBatchResponse response, client_.ClassifyBatch(batch));
+      for (size_t i = 0; i < chunk.size() && i < static_cast<size_t>(response.responses_size());
+           ++i) {
+        *env_.out << FormatClassify(chunk[i], response.responses(static_cast<int>(i)), style_);
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  int Search() {
+    return ForEachChunk([&](std::vector<InputRecord>& chunk) -> absl::Status {
+      v1::SearchBatchRequest batch;
+      for (const InputRecord& record : chunk) {
+        v1::SearchRequest* request = batch.add_requests();
+        *request->mutable_drawing() = SketchToDrawing(record.sketch);
+        request->set_k(flags_.k);
+        for (uint64_t id : flags_.exclude_key_ids) request->add_exclude_key_ids(id);
+        if (flags_.exclude_self) request->add_exclude_key_ids(record.sketch.key_id);
+        for (const std::string& c : flags_.classes) request->add_classes(c);
+        request->set_include_top_class(flags_.top_class);
+      }
+      ASSIGN_OR_RETURN(v1::SearchBatchResponse response, client_.SearchBatch(batch));
+      for (size_t i = 0; i < chunk.size() && i < static_cast<size_t>(response.responses_size());
+           ++i) {
+        *env_.out << FormatSearch(chunk[i], response.responses(static_cast<int>(i)), style_);
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  int Embed() {
+    return ForEachChunk(
+        [&](std::vector<InputRecord>& chunk) -> absl::Status {
+          for (const InputRecord& record : chunk) {
+            v1::EmbedRequest request;
+            *request.mutable_drawing() = SketchToDrawing(record.sketch);
+            ASSIGN_OR_RETURN(v1::EmbedResponse response, client_.Embed(request));
+            *env_.out << FormatEmbed(record, response, style_);
+          }
+          return absl::OkStatus();
+        },
+        /*chunk_size=*/1);
+  }
+
+  int Info() {
+    absl::StatusOr<v1::GetInfoResponse> info = client_.GetInfo();
+    if (!info.ok()) return Fail(info.status(), ExitCodeForRpcError(info.status()));
+    *env_.out << FormatInfo(*info, style_);
+    return kExitOk;
+  }
+
+  int Health() {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    HealthClient health(stub.get(), absl::Milliseconds(flags_.deadline_ms));
+    auto status = health.Check(flags_.service);
+    if (!status.ok()) return Fail(status.status(), ExitCodeForRpcError(status.status()));
+    *env_.out << FormatHealth(flags_.service, *status, style_);
+    return *status == grpc::health::v1::HealthCheckResponse::SERVING ? kExitOk : kExitUnavailable;
+  }
+
+  int Map() {
+    if (flags_.dataset.empty() == flags_.map_files.empty()) {
+      return Fail(absl::InvalidArgumentError("map needs drawing files or --dataset (not both)"),
+                  kExitUsage);
+    }
+    absl::StatusOr<MapInput> input = flags_.dataset.empty()
+                                         ? LoadMapInputFromFiles(flags_.map_files)
+                                         : LoadMapInputFromDataset(flags_.dataset);
+    if (!input.ok()) return Fail(input.status(), kExitUsage);
+    absl::StatusOr<MapReport> report = RunLeaveOneOutMap(client_, *input, flags_.map);
+    if (!report.ok()) {
+      // FailedPrecondition: the server indexes other drawings than these (a usage mistake).
+      const bool mismatch = report.status().code() == absl::StatusCode::kFailedPrecondition ||
+                            report.status().code() == absl::StatusCode::kInvalidArgument;
+      return Fail(report.status(), mismatch ? kExitUsage : ExitCodeForRpcError(report.status()));
+    }
+    *env_.out << FormatMapReport(*report, flags_.per_class, flags_.json);
+    return kExitOk;
+  }
+
+ private:
+  int Fail(const absl::Status& status, int code) {
+    *env_.err << "sketch: " << status << "\n";
+    return code;
+  }
+
+  // Reads the selected records in chunks and hands each chunk to `send`; an input problem is a
+  // usage error, a failed call a server error (or unavailable).
+  int ForEachChunk(const std::function<absl::Status(std::vector<InputRecord>&)>& send,
+                   int chunk_size = -1) {
+    const size_t size = static_cast<size_t>(chunk_size > 0 ? chunk_size : flags_.batch);
+    std::vector<InputRecord> chunk;
+    absl::Status rpc_error;
+    auto flush = [&]() -> absl::Status {
+      if (chunk.empty()) return absl::OkStatus();
+      rpc_error = send(chunk);
+      chunk.clear();
+      return rpc_error;
+    };
+    absl::Status status = ForEachInput(flags_.input, *env_.in, [&](InputRecord record) {
+      chunk.push_back(std::move(record));
+      return chunk.size() >= size ? flush() : absl::OkStatus();
+    });
+    if (status.ok()) status = flush();
+    if (status.ok()) return kExitOk;
+    return Fail(status, rpc_error.ok() ? kExitUsage : ExitCodeForRpcError(status));
+  }
+
+  const Flags& flags_;
+  const CliEnvironment& env_;
+  std::shared_ptr<grpc::ChannelInterface> channel_;
+  std::unique_ptr<v1::SketchSearch::Stub> stub_;
+  SketchClient client_;
+  OutputStyle style_;
+};
+
+void AddInputOptions(CLI::App* command, Flags* flags) {
+  command
+      ->add_option("input", flags->input.path,
+                   "drawing file (.ndjson, .bin, .npy), or - for ndjson on stdin")
+      ->required();
+  auto* line = command->add_option("--line", flags->input.record,
+                                   "only the Nth record, 1-based (ndjson: the line)");
+  auto* key = command->add_option("--key-id", flags->key_id, "only records with this key_id");
+  line->excludes(key);
+}
+
+void AddMapOptions(CLI::App* map, Flags* flags) {
+  auto* files = map->add_option("files", flags->map_files,
+                                "test drawings (.ndjson, .bin, .npy); class = each record's word");
+  map->add_option("--dataset", flags->dataset, "a prepared dataset: its test split")
+      ->excludes(files);
+  map->add_option("--concurrency", flags->map.concurrency, "calls in flight")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  map->add_option("--batch", flags->map.batch_size, "queries per call")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  map->add_flag("--per-class", flags->per_class, "also print the mAP of every class");
+  map->add_flag_callback(
+      "--quiet,-q", [flags] { flags->map.progress = false; }, "no progress bar");
+}
+
+}  // namespace
+
+int ExitCodeForRpcError(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+                 status.code() == absl::StatusCode::kDeadlineExceeded
+             ? kExitUnavailable
+             : kExitServerError;
+}
+
+int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env) {
+  CLI::App app{"sketch: classify and search drawings with a sketchsearch server"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the subcommand
+  Flags flags;
+  app.add_option("--target", flags.target, "server address, host:port")->capture_default_str();
+  app.add_option("--deadline-ms", flags.deadline_ms, "deadline of each call, in ms")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--json", flags.json, "one JSON object per line instead of tables");
+
+  auto* classify = app.add_subcommand("classify", "the most probable classes of each drawing");
+  AddInputOptions(classify, &flags);
+  classify->add_option("-k", flags.k, "classes per drawing")->capture_default_str();
+  classify->add_option("--batch", flags.batch, "drawings per call")->capture_default_str();
+
+  auto* search = app.add_subcommand("search", "the indexed sketches nearest to each drawing");
+  AddInputOptions(search, &flags);
+  search->add_option("-k", flags.k, "neighbours per drawing")->capture_default_str();
+  search->add_option("--exclude-key-id", flags.exclude_key_ids, "never return these key_ids");
+  search->add_flag("--exclude-self", flags.exclude_self, "never return the drawing's own key_id");
+  search->add_option("--classes", flags.classes, "only these classes, comma-separated")
+      ->delimiter(',');
+  search->add_flag("--top-class", flags.top_class, "also print the drawing's top class");
+  search->add_option("--batch", flags.batch, "drawings per call")->capture_default_str();
+
+  auto* embed = app.add_subcommand("embed", "the feature vector of each drawing");
+  AddInputOptions(embed, &flags);
+  app.add_subcommand("info", "what the server has loaded");
+  auto* health = app.add_subcommand("health", "the server's health (exit 0 when SERVING)");
+  health->add_option("--service", flags.service, "service name (default: the whole server)");
+  auto* map = app.add_subcommand("map", "leave-one-out mAP of test drawings against the server");
+  AddMapOptions(map, &flags);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e, *env.out, *env.err) == 0 ? kExitOk : kExitUsage;
+  }
+  if (flags.batch < 1) {
+    *env.err << "sketch: --batch must be at least 1\n";
+    return kExitUsage;
+  }
+  for (CLI::App* command : {classify, search, embed}) {
+    if (command->parsed() && command->count("--key-id") > 0) flags.input.key_id = flags.key_id;
+  }
+  Cli cli(flags, env);
+  const std::string name = app.get_subcommands().front()->get_name();
+  if (name == "classify") return cli.Classify();
+  if (name == "search") return cli.Search();
+  if (name == "embed") return cli.Embed();
+  if (name == "info") return cli.Info();
+  if (name == "health") return cli.Health();
+  return cli.Map();
+}
+
+}  // namespace sketch

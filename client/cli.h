@@ -1,0 +1,43 @@
+// The `sketch` command-line client: subcommands classify, search, embed, info, health (one
+// server call per drawing or batch, printed as a table or JSON lines) and map (the live
+// leave-one-out mAP). main.cc only wires it to the process; tests run it in-process.
+#ifndef SKETCH_CLIENT_CLI_H_
+#define SKETCH_CLIENT_CLI_H_
+
+#include <grpcpp/impl/channel_interface.h>
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace sketch {
+
+// Exit codes: scripts and health probes branch on them.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitUsage = 2,        // bad flags, or an input file that cannot be read or has no such record
+  kExitServerError = 3,  // the server answered with an error
+  kExitUnavailable = 4,  // no answer in time, or the server reports NOT_SERVING
+};
+
+// kExitUnavailable for UNAVAILABLE and DEADLINE_EXCEEDED, kExitServerError otherwise.
+int ExitCodeForRpcError(const absl::Status& status);
+
+struct CliEnvironment {
+  std::istream* in = nullptr;  // stdin, for the input "-"
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  // Opens the channel to --target (tests hand back an in-process channel).
+  std::function<std::shared_ptr<grpc::ChannelInterface>(const std::string& target)> connect;
+};
+
+// Parses argv (argv[0] is the program name), runs the subcommand and returns the exit code.
+// Answers go to env.out, errors to env.err as "sketch: <status>".
+int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env);
+
+}  // namespace sketch
+
+#endif  // SKETCH_CLIENT_CLI_H_

@@ -1,0 +1,201 @@
+#include "server/dynamic_batcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace sketch {
+namespace {
+
+// Checks the embedder kept its contract before results reach callers: a short or mis-sized
+// result would otherwise be read out of bounds by the classifier or the index.
+absl::Status CheckEmbedResult(const EmbedResult& result, size_t batch, const Embedder& embedder) {
+  if (result.embeddings.size() != batch) {
+    return absl::InternalError(absl::StrCat("embedder returned ", result.embeddings.size(),
+                                            " embeddings for a batch of ", batch));
+  }
+  for (const Embedding& e : result.embeddings) {
+    if (e.probabilities.size() != static_cast<size_t>(embedder.num_classes()) ||
+        e.feature.size() != static_cast<size_t>(embedder.dimension())) {
+      return absl::InternalError(absl::StrCat(
+          "embedder returned ", e.probabilities.size(), " probabilities and a feature of ",
+          e.feature.size(), ", expected ", embedder.num_classes(), " and ", embedder.dimension()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// What EmbedAll waits on; shared with the callbacks so late ones find it alive.
+struct Gather {
+  explicit Gather(size_t n) : results(n, absl::UnknownError("not run")), remaining(n) {}
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<Embedding>> results ABSL_GUARDED_BY(mu);
+  size_t remaining ABSL_GUARDED_BY(mu);
+  // Set when EmbedAll gave up waiting: the caller's is_cancelled (which may point into a gRPC
+  // call that has finished since) must not be called any more.
+  bool abandoned ABSL_GUARDED_BY(mu) = false;
+};
+
+}  // namespace
+
+absl::Status ValidateBatcherOptions(const BatcherOptions& options) {
+  if (options.max_batch_size < 1 || options.max_batch_size > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_batch_size: ", options.max_batch_size, " is outside 1..4096"));
+  }
+  if (options.max_queue_delay < absl::ZeroDuration() ||
+      options.max_queue_delay > absl::Seconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_queue_delay: ", absl::FormatDuration(options.max_queue_delay), " is outside 0..1s"));
+  }
+  if (options.max_queue_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_queue_size: ", options.max_queue_size, " is below 1"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<DynamicBatcher>> DynamicBatcher::Create(
+    Embedder* embedder, const BatcherOptions& options, BatcherObserver* observer) {
+  if (embedder == nullptr) return absl::InvalidArgumentError("embedder: null");
+  absl::Status status = ValidateBatcherOptions(options);
+  if (!status.ok()) return status;
+  return std::unique_ptr<DynamicBatcher>(new DynamicBatcher(embedder, options, observer));
+}
+
+DynamicBatcher::DynamicBatcher(Embedder* embedder, const BatcherOptions& options,
+                               BatcherObserver* observer)
+    : embedder_(embedder), options_(options), observer_(observer) {
+  worker_ = std::thread([this] { WorkerLoop(); });
+}
+
+DynamicBatcher::~DynamicBatcher() { Shutdown(); }
+
+void DynamicBatcher::Submit(Sketch sketch, CallContext context, Callback done) {
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) {
+      refused = absl::UnavailableError("the server is shutting down");
+    } else if (queue_.size() >= static_cast<size_t>(options_.max_queue_size)) {
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("the model queue is full (", options_.max_queue_size, " requests)"));
+    } else {
+      queue_.push_back(Item{std::move(sketch), std::move(context), std::move(done), absl::Now()});
+      return;
+    }
+  }
+  done(refused);  // outside the lock: the callback may take its own locks
+}
+
+absl::StatusOr<std::vector<Embedding>> DynamicBatcher::EmbedAll(std::vector<Sketch> sketches,
+                                                                const CallContext& context) {
+  auto gather = std::make_shared<Gather>(sketches.size());
+  CallContext guarded;
+  guarded.deadline = context.deadline;
+  if (context.is_cancelled) {
+    // Holding the lock while asking keeps EmbedAll from returning (and the caller's context
+    // from dying) in the middle of the question.
+    guarded.is_cancelled = [gather, is_cancelled = context.is_cancelled] {
+      absl::MutexLock lock(&gather->mu);
+      return gather->abandoned || is_cancelled();
+    };
+  }
+  for (size_t i = 0; i < sketches.size(); ++i) {
+    Submit(std::move(sketches[i]), guarded, [gather, i](absl::StatusOr<Embedding> result) {
+      absl::MutexLock lock(&gather->mu);
+      gather->results[i] = std::move(result);
+      --gather->remaining;
+    });
+  }
+  absl::MutexLock lock(&gather->mu);
+  auto all_done = [g = gather.get()]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return g->remaining == 0;  // Await evaluates it with g->mu held
+  };
+  if (!gather->mu.AwaitWithDeadline(absl::Condition(&all_done), context.deadline)) {
+    gather->abandoned = true;
+    return absl::DeadlineExceededError("the call's deadline passed while the model was busy");
+  }
+  std::vector<Embedding> embeddings;
+  embeddings.reserve(gather->results.size());
+  for (auto& result : gather->results) {
+    if (!result.ok()) return result.status();
+    embeddings.push_back(*std::move(result));
+  }
+  return embeddings;
+}
+
+void DynamicBatcher::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+  }
+  absl::MutexLock join_lock(&join_mu_);
+  if (worker_.joinable()) worker_.join();
+}
+
+bool DynamicBatcher::HasWorkLocked() const { return !queue_.empty() || shutting_down_; }
+
+bool DynamicBatcher::BatchReadyLocked() const {
+  return queue_.size() >= static_cast<size_t>(options_.max_batch_size) || shutting_down_;
+}
+
+void DynamicBatcher::WorkerLoop() {
+  std::vector<Item> batch;
+  while (TakeBatch(&batch)) RunBatch(&batch);
+}
+
+bool DynamicBatcher::TakeBatch(std::vector<Item>* batch) {
+  batch->clear();
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(this, &DynamicBatcher::HasWorkLocked));
+  if (queue_.empty()) return false;  // shutting down and drained
+  if (options_.max_batch_size > 1) {
+    // Wait for the batch to fill, but never keep the oldest request beyond its delay budget.
+    mu_.AwaitWithDeadline(absl::Condition(this, &DynamicBatcher::BatchReadyLocked),
+                          queue_.front().enqueued + options_.max_queue_delay);
+  }
+  const size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch_size));
+  for (size_t i = 0; i < n; ++i) {
+    batch->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return true;
+}
+
+void DynamicBatcher::RunBatch(std::vector<Item>* batch) {
+  const absl::Time now = absl::Now();
+  std::vector<Item*> live;
+  for (Item& item : *batch) {
+    if (observer_ != nullptr) observer_->OnDequeue(now - item.enqueued);
+    absl::Status status = item.context.Check(now);
+    if (!status.ok()) {
+      if (observer_ != nullptr) observer_->OnSkipped(status.code());
+      item.done(std::move(status));
+    } else {
+      live.push_back(&item);
+    }
+  }
+  if (live.empty()) return;
+
+  std::vector<const Sketch*> sketches;
+  sketches.reserve(live.size());
+  for (Item* item : live) sketches.push_back(&item->sketch);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<EmbedResult> result = embedder_->EmbedBatch(sketches);
+  if (result.ok()) {
+    absl::Status shape = CheckEmbedResult(*result, live.size(), *embedder_);
+    if (!shape.ok()) result = shape;
+  }
+  if (observer_ != nullptr) observer_->OnBatch(static_cast<int>(live.size()), absl::Now() - start);
+  for (size_t i = 0; i < live.size(); ++i) {
+    if (result.ok()) {
+      live[i]->done(std::move(result->embeddings[i]));
+    } else {
+      live[i]->done(result.status());
+    }
+  }
+}
+
+}  // namespace sketch

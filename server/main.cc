@@ -1,0 +1,99 @@
+// sketch-server: serves a model bundle over gRPC — listen (health NOT_SERVING), load and warm up
+// the bundle, serve (SERVING) until SIGTERM/SIGINT, then drain and exit 0. Exit 1 when the bundle
+// or the address is unusable. The work is in server/server.h and server/bundle_loader.h.
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/bundle_loader.h"
+#include "server/server.h"
+#include "server/termination.h"
+
+namespace {
+
+struct Flags {
+  std::string bundle, host = "0.0.0.0";
+  int port = 50051, metrics_port = 9464, max_queue_delay_us = 2000;
+  double drain_s = 10;
+  sketch::ModelServingOptions model;
+  sketch::ServerOptions server;
+};
+
+void AddFlags(CLI::App* app, Flags* f) {
+  app->add_option("--bundle", f->bundle, "model bundle directory (sketch-trainer bundle)")
+      ->required();
+  app->add_option("--host", f->host, "address to listen on")->capture_default_str();
+  app->add_option("--port", f->port, "gRPC port (0: any free port)")->capture_default_str();
+  app->add_option("--metrics-port", f->metrics_port, "Prometheus port (0: any free, -1: off)")
+      ->capture_default_str();
+  app->add_option("--threads", f->model.threads, "model intra-op threads (0: all cores)")
+      ->capture_default_str();
+  app->add_option("--precision", f->model.precision,
+                  "fp32 (matches the offline figures) | bf16 | auto (bf16 if the CPU has it)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app->add_option("--max-batch-size", f->server.backend.batcher.max_batch_size,
+                  "drawings per model batch (1: no batching)")
+      ->capture_default_str();
+  app->add_option("--max-queue-delay-us", f->max_queue_delay_us,
+                  "longest wait for a batch to fill, in us")
+      ->capture_default_str();
+  app->add_option("--max-queue-size", f->server.backend.batcher.max_queue_size,
+                  "queued drawings before RESOURCE_EXHAUSTED")
+      ->capture_default_str();
+  app->add_option("--max-threads", f->server.max_threads, "threads running calls")
+      ->capture_default_str();
+  app->add_option("--drain-timeout-s", f->drain_s, "time calls in flight get on SIGTERM")
+      ->capture_default_str();
+}
+
+int Fail(const absl::Status& status) {
+  std::cerr << "sketch-server: " << status << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sketch-server: classify and search drawings with a trained model bundle"};
+  Flags flags;
+  AddFlags(&app, &flags);
+  CLI11_PARSE(app, argc, argv);
+
+  // Before any thread exists, so that every thread inherits the blocked signals.
+  if (absl::Status status = sketch::BlockTerminationSignals(); !status.ok()) return Fail(status);
+  sketch::ServerOptions& options = flags.server;
+  options.address = absl::StrCat(flags.host, ":", flags.port);
+  if (flags.metrics_port >= 0) {
+    options.metrics_address = absl::StrCat(flags.host, ":", flags.metrics_port);
+  }
+  options.backend.batcher.max_queue_delay = absl::Microseconds(flags.max_queue_delay_us);
+  auto server = sketch::SketchServer::Start(options);
+  if (!server.ok()) return Fail(server.status());
+  // Parseable lines (tests read the ports chosen for port 0); std::endl flushes into pipes.
+  std::cout << "sketch-server listening on " << flags.host << ":" << (*server)->port() << std::endl;
+  if (flags.metrics_port >= 0) {
+    std::cout << "sketch-server metrics on " << flags.host << ":" << (*server)->metrics_port()
+              << std::endl;
+  }
+
+  auto bundle = sketch::LoadServableBundle(flags.bundle, flags.model);
+  if (!bundle.ok()) return Fail(bundle.status());
+  const std::string loaded = absl::StrCat(
+      bundle->architecture, ", ", bundle->embedder->num_classes(), " classes, ",
+      bundle->index->size(), bundle->index_l2_normalized ? " L2-normalized" : "", " indexed, ",
+      bundle->precision, ", ", bundle->threads, " threads, bundle ", bundle->bundle_hash);
+  sketch::BundleInfo info{bundle->architecture, bundle->bundle_hash, bundle->recipe,
+                          bundle->metrics};
+  absl::Status serving =
+      (*server)->Serve(std::move(bundle->embedder), std::move(bundle->index), std::move(info));
+  if (!serving.ok()) return Fail(serving);
+  std::cout << "sketch-server serving " << flags.bundle << " (" << loaded << ")" << std::endl;
+
+  const int signal = sketch::WaitForTerminationSignal();
+  std::cout << "sketch-server: signal " << signal << ", draining" << std::endl;
+  (*server)->Shutdown(absl::Seconds(flags.drain_s));
+  return 0;
+}

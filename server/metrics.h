@@ -1,0 +1,55 @@
+// ServerMetrics: the server's Prometheus metrics (requests and errors by method and code, call
+// latency, model batch sizes, queue time, index size) and the HTTP endpoint that serves them.
+// Names follow Prometheus conventions: prefix sketchsearch_, base units, _total for counters,
+// labels of low cardinality only (method, code).
+#ifndef SKETCH_SERVER_METRICS_H_
+#define SKETCH_SERVER_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/dynamic_batcher.h"
+
+namespace sketch {
+
+class ServerMetrics final : public BatcherObserver {
+ public:
+  ServerMetrics();
+  ~ServerMetrics() override;
+
+  ServerMetrics(const ServerMetrics&) = delete;
+  ServerMetrics& operator=(const ServerMetrics&) = delete;
+
+  // Serves GET /metrics over HTTP on `address` ("0.0.0.0:9464"; port 0 picks a free port, see
+  // port()). Unavailable when it cannot bind, FailedPrecondition when already started.
+  absl::Status StartExposer(const std::string& address);
+  // The exposer's port; 0 when not started.
+  int port() const;
+
+  // One finished RPC: counts it (and, if not OK, an error) under {method, code} and observes
+  // its latency. Thread-safe, like everything below.
+  void RecordRpc(absl::string_view method, absl::StatusCode code, absl::Duration latency);
+  void SetIndexSize(int64_t size);
+  // 1 while the health status is SERVING.
+  void SetServing(bool serving);
+
+  // BatcherObserver.
+  void OnDequeue(absl::Duration queue_time) override;
+  void OnSkipped(absl::StatusCode code) override;
+  void OnBatch(int size, absl::Duration compute_time) override;
+
+  // The current values in the Prometheus text format (what /metrics answers).
+  std::string Serialize() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sketch
+
+#endif  // SKETCH_SERVER_METRICS_H_

@@ -1,0 +1,46 @@
+// The bounds every request must respect, beyond the per-drawing rules of core's ValidateSketch:
+// they keep one hostile or careless request from costing unbounded memory, time or response size.
+#ifndef SKETCH_SERVER_REQUEST_LIMITS_H_
+#define SKETCH_SERVER_REQUEST_LIMITS_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "core/sketch_validation.h"
+
+namespace sketch {
+
+struct RequestLimits {
+  // Strokes, points per stroke, total points, raw coordinate magnitude: core's rules.
+  SketchLimits sketch;
+  // Largest bitmap side accepted (pixels); the network input is far smaller.
+  int max_bitmap_size = 1024;
+  // Largest k of a Search; k must also stay within the index size.
+  int max_search_k = 100000;
+  int max_excluded_key_ids = 10000;
+  int max_class_filters = 1000;
+  // Requests in one ClassifyBatch / SearchBatch call.
+  int max_batch_requests = 256;
+  // Sum of k over one SearchBatch: bounds the response (about 30 bytes a hit).
+  int64_t max_batch_hits = 2000000;
+};
+
+// InvalidArgument naming the first limit that is not positive.
+absl::Status ValidateRequestLimits(const RequestLimits& limits);
+
+// OK when lo <= value <= hi; otherwise InvalidArgument "<field>: <value> is outside lo..hi".
+absl::Status CheckInRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi);
+
+// OK when count <= max; otherwise InvalidArgument "<field>: <count> <what> exceed the limit
+// of <max>" (e.g. "exclude_key_ids: 20000 entries exceed the limit of 10000").
+absl::Status CheckCount(absl::string_view field, int64_t count, int64_t max,
+                        absl::string_view what = "entries");
+
+// `status` with its message prefixed by "<field>: " (OK stays OK): names where in a request a
+// nested check failed.
+absl::Status Annotate(const absl::Status& status, absl::string_view field);
+
+}  // namespace sketch
+
+#endif  // SKETCH_SERVER_REQUEST_LIMITS_H_

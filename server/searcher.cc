@@ -1,0 +1,151 @@
+#include "server/searcher.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace sketch {
+namespace {
+
+void L2Normalize(std::vector<float>* v) {
+  double norm = 0;
+  for (float x : *v) norm += static_cast<double>(x) * x;
+  if (norm <= 0) return;  // a zero vector stays zero
+  const float scale = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& x : *v) x *= scale;
+}
+
+absl::Status NameRequest(const absl::Status& status, size_t i, bool name_requests) {
+  if (!name_requests || status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat("requests[", i, "].", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Searcher>> Searcher::Create(DynamicBatcher* batcher,
+                                                           const FeatureIndex* index,
+                                                           std::vector<std::string> class_names,
+                                                           int dimension,
+                                                           const SearcherOptions& options) {
+  if (batcher == nullptr || index == nullptr) {
+    return absl::InvalidArgumentError("searcher needs a batcher and an index");
+  }
+  if (index->dimension() != dimension) {
+    return absl::InvalidArgumentError(absl::StrCat("the index holds features of dimension ",
+                                                   index->dimension(), " but the model makes ",
+                                                   dimension));
+  }
+  if (index->size() < 1) return absl::InvalidArgumentError("the index is empty");
+  auto searcher =
+      std::unique_ptr<Searcher>(new Searcher(batcher, index, std::move(class_names), options));
+  const int num_classes = static_cast<int>(searcher->class_names_.size());
+  for (int64_t id = 0; id < index->size(); ++id) {
+    const IndexedSketch& meta = index->metadata(id);
+    if (meta.label < 0 || meta.label >= num_classes) {
+      return absl::InvalidArgumentError(absl::StrCat("indexed sketch ", id, " has label ",
+                                                     meta.label, " outside the model's ",
+                                                     num_classes, " classes"));
+    }
+    searcher->ids_by_key_id_[meta.key_id].push_back(id);
+  }
+  return searcher;
+}
+
+Searcher::Searcher(DynamicBatcher* batcher, const FeatureIndex* index,
+                   std::vector<std::string> class_names, const SearcherOptions& options)
+    : batcher_(batcher), index_(index), class_names_(std::move(class_names)), options_(options) {
+  for (size_t label = 0; label < class_names_.size(); ++label) {
+    label_by_class_.emplace(class_names_[label], static_cast<int>(label));
+  }
+}
+
+absl::StatusOr<SearchFilter> Searcher::MakeFilter(const SearchQuery& query) const {
+  if (query.k < 1 || query.k > index_->size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k: ", query.k, " is outside 1..", index_->size(), " (the index size)"));
+  }
+  SearchFilter filter;
+  for (size_t i = 0; i < query.classes.size(); ++i) {
+    auto it = label_by_class_.find(query.classes[i]);
+    if (it == label_by_class_.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("classes[", i, "]: unknown class \"", query.classes[i], "\""));
+    }
+    filter.allowed_labels.push_back(it->second);
+  }
+  for (uint64_t key_id : query.excluded_key_ids) {
+    auto it = ids_by_key_id_.find(key_id);
+    if (it == ids_by_key_id_.end()) continue;
+    filter.excluded_ids.insert(filter.excluded_ids.end(), it->second.begin(), it->second.end());
+  }
+  return filter;
+}
+
+absl::StatusOr<SearchResult> Searcher::Search(SearchQuery query, const CallContext& context) const {
+  std::vector<SearchQuery> queries;
+  queries.push_back(std::move(query));
+  ASSIGN_OR_RETURN(auto results, Run(std::move(queries), context, /*name_requests=*/false));
+  return std::move(results[0]);
+}
+
+absl::StatusOr<std::vector<SearchResult>> Searcher::SearchBatch(std::vector<SearchQuery> queries,
+                                                                const CallContext& context) const {
+  return Run(std::move(queries), context, /*name_requests=*/true);
+}
+
+absl::StatusOr<std::vector<SearchResult>> Searcher::Run(std::vector<SearchQuery> queries,
+                                                        const CallContext& context,
+                                                        bool name_requests) const {
+  // Filters first: a bad k or class name must not cost a model run.
+  std::vector<SearchFilter> filters;
+  filters.reserve(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    absl::StatusOr<SearchFilter> filter = MakeFilter(queries[i]);
+    if (!filter.ok()) return NameRequest(filter.status(), i, name_requests);
+    filters.push_back(*std::move(filter));
+  }
+  std::vector<Sketch> sketches;
+  sketches.reserve(queries.size());
+  for (SearchQuery& query : queries) sketches.push_back(std::move(query.sketch));
+  ASSIGN_OR_RETURN(std::vector<Embedding> embeddings,
+                   batcher_->EmbedAll(std::move(sketches), context));
+  std::vector<SearchResult> results;
+  results.reserve(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    absl::StatusOr<SearchResult> result =
+        SearchOne(queries[i], filters[i], std::move(embeddings[i]), context);
+    if (!result.ok()) return NameRequest(result.status(), i, name_requests);
+    results.push_back(*std::move(result));
+  }
+  return results;
+}
+
+absl::StatusOr<SearchResult> Searcher::SearchOne(const SearchQuery& query,
+                                                 const SearchFilter& filter, Embedding embedding,
+                                                 const CallContext& context) const {
+  // A full-index ranking costs about as much as the model run: skip it for a caller who left.
+  RETURN_IF_ERROR(context.Check());
+  if (options_.l2_normalize_queries) L2Normalize(&embedding.feature);
+  ASSIGN_OR_RETURN(auto neighbors, index_->Search(embedding.feature, query.k, filter));
+  SearchResult result;
+  if (neighbors.size() != 1) {
+    return absl::InternalError(
+        absl::StrCat("the index answered ", neighbors.size(), " result lists for one query"));
+  }
+  result.hits.reserve(neighbors[0].size());
+  for (const Neighbor& n : neighbors[0]) {
+    if (n.id < 0 || n.id >= index_->size()) {
+      return absl::InternalError(absl::StrCat("the index returned id ", n.id));
+    }
+    const IndexedSketch& meta = index_->metadata(n.id);
+    result.hits.push_back({n.id, meta.key_id, meta.label, meta.word, n.distance});
+  }
+  if (query.include_top_class) {
+    result.top_class = TopClasses(embedding.probabilities, 1, class_names_)[0];
+  }
+  return result;
+}
+
+}  // namespace sketch

@@ -1,0 +1,117 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/status_macros.h"
+
+namespace sketch {
+
+absl::Status ValidateServerOptions(const ServerOptions& options) {
+  if (options.max_message_bytes < 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_message_bytes: ", options.max_message_bytes, " is below 1024"));
+  }
+  // The sync server needs a few threads of its own to poll for calls besides the handlers.
+  if (options.max_threads < 4) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_threads: ", options.max_threads, " is below 4"));
+  }
+  RETURN_IF_ERROR(ValidateRequestLimits(options.limits));
+  return ValidateBatcherOptions(options.backend.batcher);
+}
+
+SketchServer::SketchServer(const ServerOptions& options)
+    : options_(options), service_(options.limits, options.max_message_bytes, &metrics_) {}
+
+absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOptions& options) {
+  RETURN_IF_ERROR(ValidateServerOptions(options));
+  auto server = std::unique_ptr<SketchServer>(new SketchServer(options));
+  if (!options.metrics_address.empty()) {
+    RETURN_IF_ERROR(server->metrics_.StartExposer(options.metrics_address));
+  }
+  // Both are process-wide switches read by every ServerBuilder made afterwards. The explicit
+  // reflection call also keeps the linker from dropping grpc++_reflection.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  if (!options.address.empty()) {
+    builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
+  }
+  // Without this a second server on the same port would start silently and share the traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  grpc::ResourceQuota quota("sketchsearch");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.RegisterService(&server->service_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || (!options.address.empty() && server->port_ == 0)) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
+  }
+  server->SetServingStatus(false);
+  return server;
+}
+
+SketchServer::~SketchServer() { Shutdown(absl::ZeroDuration()); }
+
+void SketchServer::SetServingStatus(bool serving) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health != nullptr) {
+    health->SetServingStatus(serving);  // "" and every registered service
+    health->SetServingStatus(kSketchSearchServiceName, serving);
+  }
+  metrics_.SetServing(serving);
+}
+
+absl::Status SketchServer::Serve(std::unique_ptr<Embedder> embedder,
+                                 std::unique_ptr<const FeatureIndex> index, BundleInfo bundle) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return absl::FailedPreconditionError("the server is shutting down");
+  if (backend_ != nullptr) return absl::FailedPreconditionError("the server is already serving");
+  ASSIGN_OR_RETURN(std::unique_ptr<SearchBackend> backend,
+                   SearchBackend::Create(std::move(embedder), std::move(index), std::move(bundle),
+                                         options_.backend, &metrics_));
+  backend_ = std::move(backend);
+  metrics_.SetIndexSize(backend_->index_size());
+  service_.SetBackend(backend_);
+  SetServingStatus(true);
+  return absl::OkStatus();
+}
+
+void SketchServer::Shutdown(absl::Duration drain) {
+  std::shared_ptr<SearchBackend> backend;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    backend = backend_;
+  }
+  if (server_ == nullptr) return;  // Start failed before the server was built
+  // Health first, so balancers stop routing here while the calls in flight finish. Shutdown()
+  // sets NOT_SERVING everywhere and ignores later updates.
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health != nullptr) health->Shutdown();
+  metrics_.SetServing(false);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + drain));
+  server_->Wait();
+  service_.SetBackend(nullptr);
+  if (backend != nullptr) backend->Shutdown();
+}
+
+std::shared_ptr<grpc::Channel> SketchServer::InProcessChannel() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);  // full rankings; the peer is this process
+  return server_->InProcessChannel(args);
+}
+
+}  // namespace sketch

@@ -1,0 +1,106 @@
+// SketchServer: the assembled gRPC server — the SketchSearch service, gRPC's health service,
+// server reflection and the metrics endpoint — in the two phases a real start-up has: listen
+// first (health NOT_SERVING, calls UNAVAILABLE), then serve once the model and index are loaded.
+//
+// A server main is then:
+//   BlockTerminationSignals();                       // server/termination.h, before any thread
+//   auto server = SketchServer::Start(options);      // listening, NOT_SERVING
+//   ... load the bundle ...; server->Serve(std::move(embedder), std::move(index), bundle);
+//   WaitForTerminationSignal();                      // SIGTERM / SIGINT
+//   server->Shutdown(drain);                         // NOT_SERVING, drain, stop; then exit 0
+#ifndef SKETCH_SERVER_SERVER_H_
+#define SKETCH_SERVER_SERVER_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "index/feature_index.h"
+#include "server/embedder.h"
+#include "server/metrics.h"
+#include "server/request_limits.h"
+#include "server/search_backend.h"
+#include "server/sketch_search_service.h"
+
+namespace sketch {
+
+// The name health checks ask about besides "" (the whole server).
+inline constexpr char kSketchSearchServiceName[] = "sketchsearch.v1.SketchSearch";
+
+struct ServerOptions {
+  // host:port to listen on, insecure (TLS, if any, terminates in front). Port 0 picks a free
+  // port (SketchServer::port()). Empty: in-process channels only (tests).
+  std::string address = "0.0.0.0:50051";
+  // Largest request accepted (RESOURCE_EXHAUSTED above it). The drawing limits keep valid
+  // requests far below; the default leaves room for a full SearchBatch of drawings.
+  int max_message_bytes = 16 << 20;
+  // Threads running calls (gRPC's ResourceQuota). Each call waits while the model batcher
+  // works, so this bounds the requests in flight; the model itself runs on one worker (see
+  // DynamicBatcher). Keep it at or above the model batch size so batches can fill.
+  int max_threads = 64;
+  // Metrics endpoint, e.g. "0.0.0.0:9464" (port 0 picks); empty for none.
+  std::string metrics_address;
+  RequestLimits limits;
+  BackendOptions backend;
+};
+
+// InvalidArgument naming the first bad option.
+absl::Status ValidateServerOptions(const ServerOptions& options);
+
+class SketchServer {
+ public:
+  // Builds and starts the server: listening, health NOT_SERVING, every SketchSearch call
+  // UNAVAILABLE until Serve. InvalidArgument for bad options, Unavailable when the address or the
+  // metrics address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<SketchServer>> Start(const ServerOptions& options);
+  // Shutdown with no drain time.
+  ~SketchServer();
+
+  SketchServer(const SketchServer&) = delete;
+  SketchServer& operator=(const SketchServer&) = delete;
+
+  // Installs the model and index (see SearchBackend::Create for the errors) and switches health
+  // to SERVING. FailedPrecondition after Shutdown or when already serving. Thread-safe.
+  absl::Status Serve(std::unique_ptr<Embedder> embedder, std::unique_ptr<const FeatureIndex> index,
+                     BundleInfo bundle);
+
+  // Health NOT_SERVING (load balancers stop sending), no new calls accepted, calls in flight
+  // get until `drain` has passed to finish (then they are cancelled), the model batcher drains,
+  // the metrics endpoint closes. Idempotent; thread-safe; blocks until done.
+  void Shutdown(absl::Duration drain);
+
+  // The port chosen for `address` (0 when listening on none).
+  int port() const { return port_; }
+  // The metrics endpoint's port (0 when there is none).
+  int metrics_port() const { return metrics_.port(); }
+  // A channel to this server that skips the network (tests, embedded clients).
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+
+  ServerMetrics& metrics() { return metrics_; }
+
+ private:
+  explicit SketchServer(const ServerOptions& options);
+
+  void SetServingStatus(bool serving);
+
+  const ServerOptions options_;
+  ServerMetrics metrics_;
+  SketchSearchService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  absl::Mutex mu_;
+  std::shared_ptr<SearchBackend> backend_ ABSL_GUARDED_BY(mu_);
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace sketch
+
+#endif  // SKETCH_SERVER_SERVER_H_

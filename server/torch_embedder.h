@@ -1,0 +1,71 @@
+// TorchEmbedder: the Embedder of a trained skNet / skResNet — each batch is rasterized with the
+// model's own preprocessing and run through one forward pass of a BatchNorm-folded inference copy;
+// softmax gives the probabilities, fc_1 (after ReLU) the feature.
+//
+// Precision: fp32 (the default) reproduces the offline evaluation that produced the bundle's
+// figures and its index — live features equal `sketch-trainer bundle`'s up to float rounding, so
+// the live mAP is the manifest's. bf16 (autocast + channels-last) is faster on CPUs with native
+// bf16 but its features differ slightly from the indexed fp32 ones; auto picks bf16 only there.
+#ifndef SKETCH_SERVER_TORCH_EMBEDDER_H_
+#define SKETCH_SERVER_TORCH_EMBEDDER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/sketch_model.h"
+#include "core/torch_runtime.h"
+#include "server/embedder.h"
+#include "trainer/checkpoint.h"
+#include "trainer/image_batcher.h"
+
+namespace sketch {
+
+struct TorchEmbedderOptions {
+  Precision precision = Precision::kFp32;  // resolved by Create (kAuto: bf16 iff native)
+  // Drawings in the dummy batch Create runs so the first request does not pay for oneDNN's
+  // one-time set-up (weight reorders, scratch allocation); 0 skips the warm-up.
+  int warmup_batch_size = 1;
+};
+
+class TorchEmbedder : public Embedder {
+ public:
+  // Copies `model`'s weights into an inference copy (eval mode, BatchNorm folded; channels-last
+  // for bf16), so `model` may be dropped or changed afterwards, and runs the warm-up batch.
+  // InvalidArgument when the preprocessing is invalid or its raster size is not the model's
+  // input size; Internal when torch fails (the warm-up included).
+  static absl::StatusOr<std::unique_ptr<TorchEmbedder>> Create(
+      const TrainedModel& model, const TorchEmbedderOptions& options = {});
+
+  // probabilities: softmax of the logits, float [num_classes]; feature: fc_1, float [1024].
+  // InvalidArgument (naming the position) for an empty batch, a null entry or a sketch that does
+  // not rasterize: the whole batch fails. Internal when torch fails. Runs under InferenceMode
+  // (and bf16 autocast) on the calling thread, using torch's intra-op pool (SetTorchThreads).
+  // Safe to call from several threads, though the server calls it from its batcher only.
+  absl::StatusOr<EmbedResult> EmbedBatch(const std::vector<const Sketch*>& sketches) override;
+
+  int num_classes() const override { return static_cast<int>(class_names_.size()); }
+  const std::vector<std::string>& class_names() const override { return class_names_; }
+  int dimension() const override { return static_cast<int>(kFeatureSize); }
+  int input_size() const override { return model_->input_size(); }
+
+  // The precision the forward pass runs in: kFp32 or kBf16, never kAuto.
+  Precision precision() const { return precision_; }
+
+ private:
+  TorchEmbedder(std::shared_ptr<SketchModel> model, Preprocessing preprocessing,
+                std::vector<std::string> class_names, Precision precision);
+
+  // EmbedBatch's body; may throw c10::Error, which EmbedBatch turns into Internal.
+  absl::StatusOr<EmbedResult> Run(const std::vector<const Sketch*>& sketches);
+
+  const std::shared_ptr<SketchModel> model_;  // eval mode, folded; only read by Forward
+  const Preprocessing preprocessing_;
+  const std::vector<std::string> class_names_;
+  const Precision precision_;
+};
+
+}  // namespace sketch
+
+#endif  // SKETCH_SERVER_TORCH_EMBEDDER_H_

@@ -1,0 +1,53 @@
+#include "client/drawing_convert.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/proto_convert.h"
+#include "tests/client/fake_server.h"
+
+namespace sketch {
+namespace {
+
+using ::sketch::testing::ReadAll;
+using ::sketch::testing::TestData;
+
+// What the server makes of the client's message for `sketch`.
+Sketch ServerView(const Sketch& sketch) {
+  auto back = DrawingToSketch(SketchToDrawing(sketch), {}, "drawing");
+  EXPECT_TRUE(back.ok()) << back.status();
+  return back.ok() ? *back : Sketch();
+}
+
+TEST(SketchToDrawingTest, SimplifiedStrokesSurviveTheTrip) {
+  for (const Sketch& sketch : ReadAll(TestData("simplified/cat.ndjson"))) {
+    const Sketch back = ServerView(sketch);
+    EXPECT_EQ(back.key_id, sketch.key_id);
+    EXPECT_EQ(back.word, "cat");
+    ASSERT_EQ(back.strokes.size(), sketch.strokes.size());
+    for (size_t s = 0; s < back.strokes.size(); ++s) {
+      EXPECT_EQ(back.strokes[s].x, sketch.strokes[s].x);
+      EXPECT_EQ(back.strokes[s].y, sketch.strokes[s].y);
+    }
+  }
+}
+
+TEST(SketchToDrawingTest, RawStrokesKeepTheirFrameAndTimes) {
+  const std::vector<Sketch> raw = ReadAll(TestData("raw/bird.ndjson"));
+  ASSERT_FALSE(raw.empty());
+  const sketchsearch::v1::Drawing drawing = SketchToDrawing(raw[0]);
+  EXPECT_EQ(drawing.ink().frame(), sketchsearch::v1::FRAME_RAW);
+  EXPECT_EQ(drawing.ink().strokes(0).t_size(), static_cast<int>(raw[0].strokes[0].t.size()));
+  EXPECT_EQ(ServerView(raw[0]).frame, StrokeFrame::kSimplified);  // normalized by the server
+}
+
+TEST(SketchToDrawingTest, BitmapsBecomeBitmaps) {
+  const std::vector<Sketch> bitmaps = ReadAll(TestData("numpy_bitmap/star.npy"), "star");
+  ASSERT_FALSE(bitmaps.empty());
+  const Sketch back = ServerView(bitmaps[0]);
+  EXPECT_EQ(back.bitmap.size, 28);
+  EXPECT_EQ(back.bitmap.pixels, bitmaps[0].bitmap.pixels);
+  EXPECT_EQ(back.word, "star");
+}
+
+}  // namespace
+}  // namespace sketch

@@ -1,0 +1,60 @@
+// An in-process sketchsearch server over the serving fakes, for client tests.
+#ifndef SKETCH_TESTS_CLIENT_FAKE_SERVER_H_
+#define SKETCH_TESTS_CLIENT_FAKE_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/sketch.h"
+#include "core/sketch_reader.h"
+#include "gtest/gtest.h"
+#include "server/server.h"
+#include "tests/server/test_fakes.h"
+
+namespace sketch::testing {
+
+inline std::string TestData(const std::string& relative) {
+  return std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/" + relative;
+}
+
+// Every record of `path` (word = file stem for formats without one).
+inline std::vector<Sketch> ReadAll(const std::string& path, const std::string& word = "") {
+  ReaderOptions options;
+  options.word = word;
+  auto reader = OpenSketchReader(path, options);
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  std::vector<Sketch> sketches;
+  Sketch sketch;
+  while (reader.ok()) {
+    absl::StatusOr<bool> more = (*reader)->Next(&sketch);
+    EXPECT_TRUE(more.ok()) << more.status();
+    if (!more.ok() || !*more) break;
+    sketches.push_back(sketch);
+  }
+  return sketches;
+}
+
+// Serves FakeEmbedder(classes, dimension, class_weight) and an index of `indexed` (their
+// FakeFeatures), without a network port. Start with serve = false to stay NOT_SERVING.
+inline std::unique_ptr<SketchServer> StartFakeServer(const std::vector<Sketch>& indexed,
+                                                     const std::vector<std::string>& classes,
+                                                     int dimension, float class_weight,
+                                                     bool serve = true) {
+  ServerOptions options;
+  options.address = "";
+  options.backend.batcher.max_queue_delay = absl::Microseconds(200);
+  auto server = SketchServer::Start(options);
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (serve) {
+    const absl::Status status = (*server)->Serve(
+        std::make_unique<FakeEmbedder>(classes, dimension, class_weight),
+        MakeFakeIndex(indexed, classes, dimension, class_weight), BundleInfo{"sknet", "h", "", {}});
+    EXPECT_TRUE(status.ok()) << status;
+  }
+  return *std::move(server);
+}
+
+}  // namespace sketch::testing
+
+#endif  // SKETCH_TESTS_CLIENT_FAKE_SERVER_H_

@@ -1,0 +1,258 @@
+#include "server/dynamic_batcher.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/test_fakes.h"
+
+namespace sketch {
+namespace {
+
+using ::sketch::testing::FakeEmbedder;
+using ::sketch::testing::MakeSketch;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::vector<std::string> kClasses = {"cat", "dog", "fish"};
+
+// Collects results of Submit calls and lets a test wait for them.
+class Results {
+ public:
+  explicit Results(int n) : pending_(n), statuses_(n) {}
+  DynamicBatcher::Callback At(int i) {
+    return [this, i](absl::StatusOr<Embedding> result) {
+      statuses_[i] = result.status();
+      pending_.DecrementCount();
+    };
+  }
+  void Wait() { pending_.Wait(); }
+  const absl::Status& status(int i) const { return statuses_[i]; }
+
+ private:
+  absl::BlockingCounter pending_;
+  std::vector<absl::Status> statuses_;
+};
+
+class CountingObserver : public BatcherObserver {
+ public:
+  void OnDequeue(absl::Duration) override { ++dequeued; }
+  void OnSkipped(absl::StatusCode code) override {
+    ++skipped;
+    last_skip = code;
+  }
+  void OnBatch(int size, absl::Duration) override { batched += size; }
+  std::atomic<int> dequeued{0}, skipped{0}, batched{0};
+  std::atomic<absl::StatusCode> last_skip{absl::StatusCode::kOk};
+};
+
+std::unique_ptr<DynamicBatcher> MakeBatcher(Embedder* embedder, int max_batch, absl::Duration delay,
+                                            BatcherObserver* observer = nullptr,
+                                            int max_queue = 4096) {
+  BatcherOptions options;
+  options.max_batch_size = max_batch;
+  options.max_queue_delay = delay;
+  options.max_queue_size = max_queue;
+  auto batcher = DynamicBatcher::Create(embedder, options, observer);
+  EXPECT_TRUE(batcher.ok()) << batcher.status();
+  return *std::move(batcher);
+}
+
+TEST(BatcherOptionsTest, RejectsOutOfRangeValues) {
+  BatcherOptions options;
+  EXPECT_TRUE(ValidateBatcherOptions(options).ok());
+  options.max_batch_size = 0;
+  EXPECT_THAT(ValidateBatcherOptions(options).message(), HasSubstr("max_batch_size"));
+  options = {};
+  options.max_queue_delay = absl::Seconds(5);
+  EXPECT_THAT(ValidateBatcherOptions(options).message(), HasSubstr("max_queue_delay"));
+  options = {};
+  options.max_queue_size = 0;
+  EXPECT_EQ(ValidateBatcherOptions(options).code(), absl::StatusCode::kInvalidArgument);
+  FakeEmbedder embedder(kClasses, 8);
+  EXPECT_FALSE(DynamicBatcher::Create(nullptr, {}, nullptr).ok());
+}
+
+TEST(DynamicBatcherTest, EmbedsOneRequest) {
+  FakeEmbedder embedder(kClasses, 8);
+  auto batcher = MakeBatcher(&embedder, 4, absl::Milliseconds(1));
+  std::vector<Sketch> sketches = {MakeSketch(7, "dog")};
+  auto result = batcher->EmbedAll(std::move(sketches), {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->size(), 1u);
+  EXPECT_EQ((*result)[0].feature.size(), 8u);
+  EXPECT_FLOAT_EQ((*result)[0].probabilities[1], 4.0f / 6);
+}
+
+TEST(DynamicBatcherTest, ConcurrentRequestsFormBatches) {
+  FakeEmbedder embedder(kClasses, 8);
+  absl::Notification gate;
+  embedder.set_gate(&gate);
+  // No delay: the first request runs alone and holds the worker while eight more queue up.
+  auto batcher = MakeBatcher(&embedder, 8, absl::ZeroDuration());
+  Results results(9);
+  batcher->Submit(MakeSketch(0, "cat"), {}, results.At(0));
+  embedder.entered().WaitForNotification();
+  std::vector<std::thread> threads;
+  for (int i = 1; i <= 8; ++i) {
+    threads.emplace_back([&, i] { batcher->Submit(MakeSketch(i, "cat"), {}, results.At(i)); });
+  }
+  for (auto& t : threads) t.join();
+  gate.Notify();
+  results.Wait();
+  for (int i = 0; i < 9; ++i) EXPECT_TRUE(results.status(i).ok()) << results.status(i);
+  EXPECT_THAT(embedder.batch_sizes(), ElementsAre(1, 8));
+}
+
+TEST(DynamicBatcherTest, BatchSizeOneTurnsBatchingOff) {
+  FakeEmbedder embedder(kClasses, 8);
+  auto batcher = MakeBatcher(&embedder, 1, absl::Seconds(1));
+  std::vector<Sketch> sketches;
+  for (int i = 0; i < 5; ++i) sketches.push_back(MakeSketch(i, "cat"));
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(batcher->EmbedAll(std::move(sketches), {}).ok());
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(900));  // never waits for company
+  EXPECT_THAT(embedder.batch_sizes(), ElementsAre(1, 1, 1, 1, 1));
+}
+
+TEST(DynamicBatcherTest, LoneRequestWaitsAtMostTheQueueDelay) {
+  FakeEmbedder embedder(kClasses, 8);
+  auto batcher = MakeBatcher(&embedder, 8, absl::Milliseconds(50));
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(batcher->EmbedAll({MakeSketch(1, "cat")}, {}).ok());
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_GE(took, absl::Milliseconds(45));
+  EXPECT_LT(took, absl::Seconds(2));
+}
+
+TEST(DynamicBatcherTest, FullBatchRunsWithoutWaitingForTheDelay) {
+  FakeEmbedder embedder(kClasses, 8);
+  auto batcher = MakeBatcher(&embedder, 4, absl::Seconds(1));
+  std::vector<Sketch> sketches;
+  for (int i = 0; i < 4; ++i) sketches.push_back(MakeSketch(i, "cat"));
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(batcher->EmbedAll(std::move(sketches), {}).ok());
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(900));
+  EXPECT_THAT(embedder.batch_sizes(), ElementsAre(4));
+}
+
+TEST(DynamicBatcherTest, SkipsExpiredAndCancelledRequests) {
+  FakeEmbedder embedder(kClasses, 8);
+  absl::Notification gate;
+  embedder.set_gate(&gate);
+  CountingObserver observer;
+  auto batcher = MakeBatcher(&embedder, 8, absl::ZeroDuration(), &observer);
+  Results results(4);
+  batcher->Submit(MakeSketch(0, "cat"), {}, results.At(0));
+  embedder.entered().WaitForNotification();
+  CallContext expired;
+  expired.deadline = absl::Now() + absl::Milliseconds(1);
+  CallContext cancelled;
+  cancelled.is_cancelled = [] { return true; };
+  batcher->Submit(MakeSketch(1, "cat"), expired, results.At(1));
+  batcher->Submit(MakeSketch(2, "cat"), cancelled, results.At(2));
+  batcher->Submit(MakeSketch(3, "cat"), {}, results.At(3));
+  absl::SleepFor(absl::Milliseconds(5));  // let `expired` expire while queued
+  gate.Notify();
+  results.Wait();
+  EXPECT_TRUE(results.status(0).ok());
+  EXPECT_EQ(results.status(1).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(results.status(2).code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(results.status(3).ok());
+  // The model never saw the two dead requests.
+  EXPECT_THAT(embedder.seen_key_ids(), ElementsAre(0, 3));
+  EXPECT_EQ(observer.dequeued, 4);
+  EXPECT_EQ(observer.skipped, 2);
+  EXPECT_EQ(observer.batched, 2);
+}
+
+TEST(DynamicBatcherTest, EmbedAllGivesUpAtTheDeadline) {
+  FakeEmbedder embedder(kClasses, 8);
+  absl::Notification gate;
+  embedder.set_gate(&gate);
+  auto batcher = MakeBatcher(&embedder, 8, absl::ZeroDuration());
+  std::atomic<int> cancel_checks{0};
+  CallContext context;
+  context.deadline = absl::Now() + absl::Milliseconds(50);
+  context.is_cancelled = [&] {
+    ++cancel_checks;
+    return false;
+  };
+  const absl::Time start = absl::Now();
+  auto result = batcher->EmbedAll({MakeSketch(1, "cat")}, context);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  // A second request, queued behind the stuck one, is abandoned too; once the model is free it
+  // is dropped without calling the (by then gone) caller's is_cancelled.
+  CallContext late = context;
+  late.deadline = absl::Now() + absl::Milliseconds(20);
+  EXPECT_EQ(batcher->EmbedAll({MakeSketch(2, "cat")}, late).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  const int checks = cancel_checks;
+  gate.Notify();
+  batcher->Shutdown();
+  EXPECT_EQ(cancel_checks, checks);
+  EXPECT_THAT(embedder.seen_key_ids(), ElementsAre(1));
+}
+
+TEST(DynamicBatcherTest, ShutdownDrainsQueuedRequestsThenRefuses) {
+  FakeEmbedder embedder(kClasses, 8);
+  absl::Notification gate;
+  embedder.set_gate(&gate);
+  auto batcher = MakeBatcher(&embedder, 4, absl::Seconds(1));
+  Results results(7);
+  for (int i = 0; i < 6; ++i) batcher->Submit(MakeSketch(i, "cat"), {}, results.At(i));
+  embedder.entered().WaitForNotification();
+  std::thread shutdown([&] { batcher->Shutdown(); });
+  absl::SleepFor(absl::Milliseconds(20));
+  gate.Notify();
+  shutdown.join();
+  batcher->Submit(MakeSketch(6, "cat"), {}, results.At(6));
+  results.Wait();
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE(results.status(i).ok()) << i << results.status(i);
+  EXPECT_EQ(results.status(6).code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(embedder.batch_sizes(), ElementsAre(4, 2));
+  batcher->Shutdown();  // idempotent
+}
+
+TEST(DynamicBatcherTest, FullQueueRefusesWithResourceExhausted) {
+  FakeEmbedder embedder(kClasses, 8);
+  absl::Notification gate;
+  embedder.set_gate(&gate);
+  auto batcher = MakeBatcher(&embedder, 1, absl::ZeroDuration(), nullptr, /*max_queue=*/2);
+  Results results(4);
+  batcher->Submit(MakeSketch(0, "cat"), {}, results.At(0));
+  embedder.entered().WaitForNotification();
+  batcher->Submit(MakeSketch(1, "cat"), {}, results.At(1));
+  batcher->Submit(MakeSketch(2, "cat"), {}, results.At(2));
+  batcher->Submit(MakeSketch(3, "cat"), {}, results.At(3));
+  EXPECT_EQ(results.status(3).code(), absl::StatusCode::kResourceExhausted);
+  gate.Notify();
+  results.Wait();
+  EXPECT_TRUE(results.status(1).ok());
+}
+
+TEST(DynamicBatcherTest, EmbedderErrorsReachEveryRequestOfTheBatch) {
+  FakeEmbedder embedder(kClasses, 8);
+  embedder.set_fail_with(absl::InternalError("model exploded"));
+  auto batcher = MakeBatcher(&embedder, 4, absl::Milliseconds(1));
+  auto result = batcher->EmbedAll({MakeSketch(1, "cat"), MakeSketch(2, "dog")}, {});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(result.status().message(), HasSubstr("model exploded"));
+}
+
+TEST(DynamicBatcherTest, MalformedEmbedderOutputIsInternal) {
+  FakeEmbedder embedder(kClasses, 8);
+  embedder.set_malformed(true);
+  auto batcher = MakeBatcher(&embedder, 4, absl::Milliseconds(1));
+  auto result = batcher->EmbedAll({MakeSketch(1, "cat")}, {});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(result.status().message(), HasSubstr("0 embeddings for a batch of 1"));
+}
+
+}  // namespace
+}  // namespace sketch

@@ -1,0 +1,56 @@
+#include "server/metrics.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace sketch {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(ServerMetricsTest, CountsRequestsAndErrorsByMethodAndCode) {
+  ServerMetrics metrics;
+  metrics.RecordRpc("Search", absl::StatusCode::kOk, absl::Milliseconds(3));
+  metrics.RecordRpc("Search", absl::StatusCode::kOk, absl::Milliseconds(4));
+  metrics.RecordRpc("Search", absl::StatusCode::kInvalidArgument, absl::Milliseconds(1));
+  const std::string text = metrics.Serialize();
+  EXPECT_THAT(text, HasSubstr("sketchsearch_requests_total{code=\"OK\",method=\"Search\"} 2"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_request_errors_total{code=\"INVALID_ARGUMENT\","
+                              "method=\"Search\"} 1"));
+  EXPECT_THAT(text, Not(HasSubstr("sketchsearch_request_errors_total{code=\"OK\"")));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_request_duration_seconds_count{method=\"Search\"} 3"));
+}
+
+TEST(ServerMetricsTest, RecordsBatcherActivityAndGauges) {
+  ServerMetrics metrics;
+  metrics.OnDequeue(absl::Microseconds(300));
+  metrics.OnBatch(8, absl::Milliseconds(20));
+  metrics.OnSkipped(absl::StatusCode::kDeadlineExceeded);
+  metrics.SetIndexSize(1234);
+  metrics.SetServing(true);
+  const std::string text = metrics.Serialize();
+  EXPECT_THAT(text, HasSubstr("sketchsearch_model_batch_size_sum 8"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_model_queue_duration_seconds_count 1"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_model_batch_duration_seconds_count 1"));
+  EXPECT_THAT(text,
+              HasSubstr("sketchsearch_model_skipped_requests_total{code=\"DEADLINE_EXCEEDED\"} 1"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_index_size 1234"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_serving 1"));
+}
+
+TEST(ServerMetricsTest, ExposerPicksAPortAndStartsOnce) {
+  ServerMetrics metrics;
+  EXPECT_EQ(metrics.port(), 0);
+  ASSERT_TRUE(metrics.StartExposer("127.0.0.1:0").ok());
+  EXPECT_GT(metrics.port(), 0);
+  EXPECT_EQ(metrics.StartExposer("127.0.0.1:0").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ServerMetricsTest, UnbindableAddressIsUnavailable) {
+  ServerMetrics metrics;
+  EXPECT_EQ(metrics.StartExposer("256.1.1.1:99999").code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace sketch

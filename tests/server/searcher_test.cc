@@ -1,0 +1,208 @@
+#include "server/searcher.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "index/flat_index.h"
+#include "tests/server/test_fakes.h"
+
+namespace sketch {
+namespace {
+
+using ::sketch::testing::FakeEmbedder;
+using ::sketch::testing::FakeFeature;
+using ::sketch::testing::FakeIndex;
+using ::sketch::testing::MakeFakeIndex;
+using ::sketch::testing::MakeSketch;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const std::vector<std::string> kClasses = {"cat", "dog", "fish"};
+constexpr int kDim = 8;
+
+// Six indexed sketches, two per class; key_id 105 appears twice (different classes).
+std::vector<Sketch> IndexedSketches() {
+  return {MakeSketch(100, "cat", 1, 0),    MakeSketch(101, "cat", 1, 30),
+          MakeSketch(102, "dog", 2, 60),   MakeSketch(103, "dog", 2, 90),
+          MakeSketch(104, "fish", 3, 120), MakeSketch(105, "fish", 3, 150),
+          MakeSketch(105, "cat", 1, 200)};
+}
+
+std::vector<int64_t> Ids(const SearchResult& result) {
+  std::vector<int64_t> ids;
+  for (const SearchHit& hit : result.hits) ids.push_back(hit.id);
+  return ids;
+}
+
+class SearcherTest : public ::testing::Test {
+ protected:
+  SearcherTest() : embedder_(kClasses, kDim) {
+    BatcherOptions options;
+    options.max_queue_delay = absl::ZeroDuration();
+    batcher_ = *DynamicBatcher::Create(&embedder_, options, nullptr);
+    index_ = MakeFakeIndex(IndexedSketches(), kClasses, kDim);
+    auto searcher = Searcher::Create(batcher_.get(), index_.get(), kClasses, kDim);
+    EXPECT_TRUE(searcher.ok()) << searcher.status();
+    searcher_ = *std::move(searcher);
+  }
+
+  SearchQuery Query(int k) {
+    SearchQuery query;
+    query.sketch = MakeSketch(1, "", 1, 0);  // identical to indexed sketch 0
+    query.k = k;
+    return query;
+  }
+
+  FakeEmbedder embedder_;
+  std::unique_ptr<DynamicBatcher> batcher_;
+  std::unique_ptr<FakeIndex> index_;
+  std::unique_ptr<Searcher> searcher_;
+};
+
+TEST_F(SearcherTest, CreateChecksTheIndexAgainstTheModel) {
+  EXPECT_THAT(Searcher::Create(batcher_.get(), index_.get(), kClasses, 16).status().message(),
+              HasSubstr("dimension 8 but the model makes 16"));
+  EXPECT_THAT(
+      Searcher::Create(batcher_.get(), index_.get(), {"cat", "dog"}, kDim).status().message(),
+      HasSubstr("label 2 outside the model's 2 classes"));
+  FakeIndex empty({}, kDim, {});
+  EXPECT_EQ(Searcher::Create(batcher_.get(), &empty, kClasses, kDim).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SearcherTest, ReturnsNearestFirstWithMetadata) {
+  auto result = searcher_->Search(Query(3), {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->hits.size(), 3u);
+  EXPECT_THAT(Ids(*result), ElementsAre(0, 1, 2));
+  EXPECT_EQ(result->hits[0].key_id, 100u);
+  EXPECT_EQ(result->hits[0].word, "cat");
+  EXPECT_FLOAT_EQ(result->hits[0].distance, 0.0f);
+  EXPECT_EQ(result->hits[2].label, 1);
+  EXPECT_FALSE(result->top_class.has_value());
+}
+
+TEST_F(SearcherTest, KCanRankTheWholeIndex) {
+  auto result = searcher_->Search(Query(7), {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->hits.size(), 7u);
+}
+
+TEST_F(SearcherTest, RejectsKOutsideTheIndexBeforeRunningTheModel) {
+  for (int k : {0, -3, 8}) {
+    auto result = searcher_->Search(Query(k), {});
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(result.status().message(), HasSubstr("outside 1..7 (the index size)"));
+  }
+  EXPECT_THAT(embedder_.batch_sizes(), IsEmpty());
+}
+
+TEST_F(SearcherTest, ExcludesEveryIndexedSketchWithAnExcludedKeyId) {
+  SearchQuery query = Query(7);
+  query.excluded_key_ids = {100, 105, 999};  // 999 is not indexed: ignored
+  auto result = searcher_->Search(std::move(query), {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_THAT(Ids(*result), ElementsAre(1, 2, 3, 4));
+}
+
+TEST_F(SearcherTest, RestrictsToTheGivenClasses) {
+  SearchQuery query = Query(7);
+  query.classes = {"fish", "dog"};
+  auto result = searcher_->Search(std::move(query), {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_THAT(Ids(*result), ElementsAre(2, 3, 4, 5));
+}
+
+TEST_F(SearcherTest, UnknownClassIsInvalidArgument) {
+  SearchQuery query = Query(2);
+  query.classes = {"cat", "unicorn"};
+  auto result = searcher_->Search(std::move(query), {});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(), HasSubstr("classes[1]: unknown class \"unicorn\""));
+  EXPECT_THAT(embedder_.batch_sizes(), IsEmpty());
+}
+
+TEST_F(SearcherTest, ReturnsTheTopClassWhenAsked) {
+  SearchQuery query = Query(1);
+  query.sketch.word = "dog";
+  query.include_top_class = true;
+  auto result = searcher_->Search(std::move(query), {});
+  ASSERT_TRUE(result.ok());
+  ASSERT_TRUE(result->top_class.has_value());
+  EXPECT_EQ(result->top_class->word, "dog");
+  EXPECT_FLOAT_EQ(result->top_class->probability, 4.0f / 6);
+}
+
+TEST_F(SearcherTest, BatchAnswersInOrderAndNamesTheBadRequest) {
+  std::vector<SearchQuery> queries;
+  queries.push_back(Query(1));
+  queries.push_back(Query(2));
+  queries.back().sketch = MakeSketch(2, "", 3, 150);  // identical to indexed sketch 5
+  auto results = searcher_->SearchBatch(std::move(queries), {});
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_THAT(Ids((*results)[0]), ElementsAre(0));
+  EXPECT_THAT(Ids((*results)[1]), ElementsAre(5, 4));
+  EXPECT_THAT(embedder_.batch_sizes(), ElementsAre(2));  // one model run for the batch
+
+  std::vector<SearchQuery> bad;
+  bad.push_back(Query(1));
+  bad.push_back(Query(1));
+  bad.back().classes = {"bird"};
+  EXPECT_THAT(searcher_->SearchBatch(std::move(bad), {}).status().message(),
+              HasSubstr("requests[1].classes[0]: unknown class"));
+}
+
+TEST_F(SearcherTest, CancelledCallIsNotSearched) {
+  CallContext cancelled;
+  cancelled.is_cancelled = [] { return true; };
+  EXPECT_EQ(searcher_->Search(Query(1), cancelled).status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST_F(SearcherTest, NormalizesQueriesWhenTheIndexIsNormalized) {
+  // Index of unit vectors; the raw query feature is far from all of them unless normalized.
+  std::vector<Sketch> sketches = IndexedSketches();
+  std::vector<float> features;
+  std::vector<IndexedSketch> metadata;
+  for (const Sketch& s : sketches) {
+    std::vector<float> f = FakeFeature(s, kDim, kClasses, 0);
+    double norm = 0;
+    for (float v : f) norm += v * v;
+    for (float& v : f) v /= std::sqrt(norm);
+    features.insert(features.end(), f.begin(), f.end());
+    metadata.push_back({s.key_id, 0, "cat"});
+  }
+  FakeIndex unit(features, kDim, metadata);
+  SearcherOptions options;
+  options.l2_normalize_queries = true;
+  auto searcher = Searcher::Create(batcher_.get(), &unit, kClasses, kDim, options);
+  ASSERT_TRUE(searcher.ok());
+  SearchQuery query = Query(1);
+  query.sketch = MakeSketch(1, "", 3, 150);
+  auto result = (*searcher)->Search(std::move(query), {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_THAT(Ids(*result), ElementsAre(5));
+  EXPECT_NEAR(result->hits[0].distance, 0.0f, 1e-5);
+}
+
+TEST_F(SearcherTest, WorksOverTheFaissFlatIndex) {
+  std::vector<float> features;
+  std::vector<IndexedSketch> metadata;
+  for (const Sketch& s : IndexedSketches()) {
+    std::vector<float> f = FakeFeature(s, kDim, kClasses, 0);
+    features.insert(features.end(), f.begin(), f.end());
+    metadata.push_back(index_->metadata(static_cast<int64_t>(metadata.size())));
+  }
+  auto flat = FlatIndex::Build(features, kDim, metadata);
+  ASSERT_TRUE(flat.ok()) << flat.status();
+  auto searcher = Searcher::Create(batcher_.get(), flat->get(), kClasses, kDim);
+  ASSERT_TRUE(searcher.ok());
+  SearchQuery query = Query(7);
+  query.excluded_key_ids = {100};
+  query.classes = {"cat", "dog"};
+  auto result = (*searcher)->Search(std::move(query), {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(Ids(*result), ElementsAre(1, 2, 3, 6));
+}
+
+}  // namespace
+}  // namespace sketch

@@ -1,0 +1,248 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/server/test_fakes.h"
+
+namespace sketch {
+namespace {
+
+namespace v1 = ::sketchsearch::v1;
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::sketch::testing::FakeEmbedder;
+using ::sketch::testing::MakeFakeIndex;
+using ::sketch::testing::MakeSketch;
+using ::testing::HasSubstr;
+
+const std::vector<std::string> kClasses = {"cat", "dog"};
+
+ServerOptions LocalOptions() {
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.backend.batcher.max_queue_delay = absl::ZeroDuration();
+  return options;
+}
+
+absl::Status ServeFakes(SketchServer* server, FakeEmbedder** embedder_out = nullptr) {
+  auto embedder = std::make_unique<FakeEmbedder>(kClasses, 8);
+  if (embedder_out != nullptr) *embedder_out = embedder.get();
+  std::vector<Sketch> indexed = {MakeSketch(1, "cat"), MakeSketch(2, "dog", 2, 50)};
+  return server->Serve(std::move(embedder), MakeFakeIndex(indexed, kClasses, 8), {});
+}
+
+HealthCheckResponse::ServingStatus Health(const std::shared_ptr<grpc::Channel>& channel,
+                                          const std::string& service = "") {
+  auto stub = Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  HealthCheckRequest request;
+  request.set_service(service);
+  HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.status();
+}
+
+// GET `path` from 127.0.0.1:`port` over plain HTTP/1.0; returns the whole response.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
+    }
+  }
+  close(fd);
+  return response;
+}
+
+// Asks the reflection service to list services (ServerReflectionRequest{list_services: ""},
+// hand-encoded: Debian ships no reflection .proto) and returns the raw response bytes.
+std::string ListServicesViaReflection(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::CompletionQueue cq;
+  void* tag;
+  bool ok = false;
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  cq.Next(&tag, &ok);
+  const char request_bytes[] = {0x3a, 0x00};  // field 7 (list_services), empty string
+  grpc::Slice slice(request_bytes, sizeof(request_bytes));
+  grpc::ByteBuffer request(&slice, 1);
+  call->WriteLast(request, grpc::WriteOptions(), reinterpret_cast<void*>(2));
+  cq.Next(&tag, &ok);
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(3));
+  cq.Next(&tag, &ok);
+  std::string text;
+  std::vector<grpc::Slice> slices;
+  if (ok && response.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices)
+      text.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return text;
+}
+
+TEST(ServerOptionsTest, RejectsBadOptions) {
+  ServerOptions options = LocalOptions();
+  options.max_threads = 1;
+  EXPECT_THAT(SketchServer::Start(options).status().message(), HasSubstr("max_threads"));
+  options = LocalOptions();
+  options.backend.batcher.max_batch_size = 0;
+  EXPECT_EQ(SketchServer::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options = LocalOptions();
+  options.limits.max_batch_requests = 0;
+  EXPECT_EQ(SketchServer::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SketchServerTest, PortZeroPicksAPortAndHealthFollowsLoading) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->port(), 0);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  EXPECT_EQ(Health(channel), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Health(channel, kSketchSearchServiceName), HealthCheckResponse::NOT_SERVING);
+  ASSERT_TRUE(ServeFakes(server->get()).ok());
+  EXPECT_EQ(Health(channel), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(channel, kSketchSearchServiceName), HealthCheckResponse::SERVING);
+
+  // One end-to-end call over TCP.
+  auto stub = v1::SketchSearch::NewStub(channel);
+  grpc::ClientContext context;
+  v1::GetInfoResponse info;
+  ASSERT_TRUE(stub->GetInfo(&context, {}, &info).ok());
+  EXPECT_EQ(info.index_size(), 2);
+}
+
+TEST(SketchServerTest, HealthTurnsNotServingWhenShutdownStarts) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE(ServeFakes(server->get()).ok());
+  // Over TCP: a watch in flight survives the start of shutdown (an in-process one may not).
+  auto stub = Health::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                                  grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  auto watch = stub->Watch(&context, HealthCheckRequest());
+  HealthCheckResponse first, second;
+  ASSERT_TRUE(watch->Read(&first));
+  std::thread shutdown([&] { (*server)->Shutdown(absl::Seconds(2)); });
+  const bool got_second = watch->Read(&second);
+  context.TryCancel();
+  shutdown.join();
+  EXPECT_EQ(first.status(), HealthCheckResponse::SERVING);
+  ASSERT_TRUE(got_second);
+  EXPECT_EQ(second.status(), HealthCheckResponse::NOT_SERVING);
+}
+
+TEST(SketchServerTest, ShutdownLetsCallsInFlightFinish) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok());
+  FakeEmbedder* embedder = nullptr;
+  ASSERT_TRUE(ServeFakes(server->get(), &embedder).ok());
+  absl::Notification gate;
+  embedder->set_gate(&gate);
+  // Over TCP: draining is about network clients (an in-process transport closes at shutdown).
+  auto stub = v1::SketchSearch::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  grpc::Status call_status;
+  v1::ClassifyResponse response;
+  std::thread call([&] {
+    grpc::ClientContext context;
+    v1::ClassifyRequest request;
+    request.set_k(1);
+    v1::Stroke* stroke = request.mutable_drawing()->mutable_ink()->add_strokes();
+    request.mutable_drawing()->mutable_ink()->set_frame(v1::FRAME_SIMPLIFIED);
+    stroke->add_x(1);
+    stroke->add_y(2);
+    call_status = stub->Classify(&context, request, &response);
+  });
+  embedder->entered().WaitForNotification();
+  std::thread shutdown([&] { (*server)->Shutdown(absl::Seconds(10)); });
+  absl::SleepFor(absl::Milliseconds(100));
+  gate.Notify();
+  call.join();
+  shutdown.join();
+  EXPECT_TRUE(call_status.ok()) << call_status.error_message();
+  EXPECT_EQ(response.classes_size(), 1);
+  (*server)->Shutdown(absl::Seconds(1));  // idempotent
+  EXPECT_EQ(ServeFakes(server->get()).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SketchServerTest, ServesOnlyOnce) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE(ServeFakes(server->get()).ok());
+  EXPECT_EQ(ServeFakes(server->get()).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SketchServerTest, InconsistentBundleIsRejectedAndStaysNotServing) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok());
+  auto embedder = std::make_unique<FakeEmbedder>(kClasses, 16);  // index is 8-d
+  const absl::Status status =
+      (*server)->Serve(std::move(embedder), MakeFakeIndex({MakeSketch(1, "cat")}, kClasses, 8), {});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Health((*server)->InProcessChannel()), HealthCheckResponse::NOT_SERVING);
+}
+
+TEST(SketchServerTest, BusyPortIsUnavailable) {
+  auto first = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(first.ok());
+  ServerOptions options = LocalOptions();
+  options.address = absl::StrCat("127.0.0.1:", (*first)->port());
+  EXPECT_EQ(SketchServer::Start(options).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(SketchServerTest, ReflectionListsTheService) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok());
+  EXPECT_THAT(ListServicesViaReflection((*server)->InProcessChannel()),
+              HasSubstr("sketchsearch.v1.SketchSearch"));
+}
+
+TEST(SketchServerTest, ExposesMetricsOverHttp) {
+  ServerOptions options = LocalOptions();
+  options.metrics_address = "127.0.0.1:0";
+  auto server = SketchServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->metrics_port(), 0);
+  ASSERT_TRUE(ServeFakes(server->get()).ok());
+  const std::string page = HttpGet((*server)->metrics_port(), "/metrics");
+  EXPECT_THAT(page, HasSubstr("200 OK"));
+  EXPECT_THAT(page, HasSubstr("sketchsearch_serving 1"));
+  EXPECT_THAT(page, HasSubstr("sketchsearch_index_size 2"));
+}
+
+}  // namespace
+}  // namespace sketch

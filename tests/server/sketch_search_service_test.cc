@@ -1,0 +1,264 @@
+#include "server/sketch_search_service.h"
+
+#include <grpcpp/client_context.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/server.h"
+#include "tests/server/test_fakes.h"
+
+namespace sketch {
+namespace {
+
+namespace v1 = ::sketchsearch::v1;
+using ::sketch::testing::FakeEmbedder;
+using ::sketch::testing::MakeFakeIndex;
+using ::sketch::testing::MakeSketch;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::vector<std::string> kClasses = {"cat", "dog", "fish"};
+constexpr int kDim = 8;
+
+std::vector<Sketch> Indexed() {
+  return {MakeSketch(100, "cat", 1, 0), MakeSketch(101, "cat", 1, 30),
+          MakeSketch(102, "dog", 2, 60), MakeSketch(103, "fish", 3, 90)};
+}
+
+v1::Drawing DrawingOf(const Sketch& sketch) {
+  v1::Drawing drawing;
+  drawing.set_key_id(sketch.key_id);
+  drawing.set_word(sketch.word);
+  drawing.mutable_ink()->set_frame(v1::FRAME_SIMPLIFIED);
+  for (const Stroke& s : sketch.strokes) {
+    v1::Stroke* out = drawing.mutable_ink()->add_strokes();
+    out->mutable_x()->Add(s.x.begin(), s.x.end());
+    out->mutable_y()->Add(s.y.begin(), s.y.end());
+  }
+  return drawing;
+}
+
+BundleInfo Bundle() { return {"sknet", "hash-1", "recipe", {{"test_map", 0.5}}}; }
+
+// A server reachable only through in-process channels, serving fakes.
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.address = "";
+    options.backend.batcher.max_queue_delay = absl::ZeroDuration();
+    auto server = SketchServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = v1::SketchSearch::NewStub(server_->InProcessChannel());
+  }
+
+  FakeEmbedder* Serve() {
+    auto embedder = std::make_unique<FakeEmbedder>(kClasses, kDim);
+    FakeEmbedder* raw = embedder.get();
+    EXPECT_TRUE(
+        server_->Serve(std::move(embedder), MakeFakeIndex(Indexed(), kClasses, kDim), Bundle())
+            .ok());
+    return raw;
+  }
+
+  static void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+
+  std::unique_ptr<SketchServer> server_;
+  std::unique_ptr<v1::SketchSearch::Stub> stub_;
+};
+
+TEST_F(ServiceTest, EveryCallIsUnavailableUntilTheModelIsLoaded) {
+  grpc::ClientContext c1, c2;
+  v1::ClassifyRequest request;
+  v1::ClassifyResponse response;
+  EXPECT_EQ(stub_->Classify(&c1, request, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  v1::GetInfoResponse info;
+  EXPECT_EQ(stub_->GetInfo(&c2, {}, &info).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ServiceTest, Classifies) {
+  Serve();
+  grpc::ClientContext context;
+  v1::ClassifyRequest request;
+  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "fish"));
+  request.set_k(2);
+  v1::ClassifyResponse response;
+  const grpc::Status status = stub_->Classify(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.classes_size(), 2);
+  EXPECT_EQ(response.classes(0).word(), "fish");
+  EXPECT_EQ(response.classes(0).label(), 2);
+  EXPECT_FLOAT_EQ(response.classes(0).probability(), 4.0f / 6);
+}
+
+TEST_F(ServiceTest, SearchesExcludingTheQueryItself) {
+  Serve();
+  grpc::ClientContext context;
+  v1::SearchRequest request;
+  *request.mutable_drawing() = DrawingOf(Indexed()[0]);
+  request.set_k(4);
+  request.add_exclude_key_ids(100);
+  request.set_include_top_class(true);
+  v1::SearchResponse response;
+  ASSERT_TRUE(stub_->Search(&context, request, &response).ok());
+  ASSERT_EQ(response.hits_size(), 3);
+  EXPECT_EQ(response.hits(0).key_id(), 101u);
+  EXPECT_EQ(response.hits(0).id(), 1);
+  EXPECT_EQ(response.hits(0).word(), "cat");
+  EXPECT_EQ(response.top_class().word(), "cat");
+}
+
+TEST_F(ServiceTest, EmbedsAndReportsInfo) {
+  Serve();
+  grpc::ClientContext c1, c2;
+  v1::EmbedRequest request;
+  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "dog", 2));
+  v1::EmbedResponse response;
+  ASSERT_TRUE(stub_->Embed(&c1, request, &response).ok());
+  EXPECT_EQ(response.feature_size(), kDim);
+  EXPECT_FLOAT_EQ(response.feature(2), 0.2f);
+
+  v1::GetInfoResponse info;
+  ASSERT_TRUE(stub_->GetInfo(&c2, {}, &info).ok());
+  EXPECT_EQ(info.architecture(), "sknet");
+  EXPECT_THAT(info.classes(), ElementsAre("cat", "dog", "fish"));
+  EXPECT_EQ(info.index_size(), 4);
+  EXPECT_EQ(info.dimension(), kDim);
+  EXPECT_EQ(info.input_size(), 128);
+  EXPECT_EQ(info.bundle_hash(), "hash-1");
+  EXPECT_EQ(info.limits().max_batch_requests(), 256);
+  EXPECT_EQ(info.limits().max_message_bytes(), 16 << 20);
+}
+
+TEST_F(ServiceTest, BatchesAnswerInOrder) {
+  Serve();
+  grpc::ClientContext c1, c2;
+  v1::ClassifyBatchRequest classify;
+  for (const char* word : {"dog", "cat", "fish"}) {
+    v1::ClassifyRequest* r = classify.add_requests();
+    *r->mutable_drawing() = DrawingOf(MakeSketch(1, word));
+    r->set_k(1);
+  }
+  v1::ClassifyBatchResponse classified;
+  ASSERT_TRUE(stub_->ClassifyBatch(&c1, classify, &classified).ok());
+  ASSERT_EQ(classified.responses_size(), 3);
+  EXPECT_EQ(classified.responses(0).classes(0).word(), "dog");
+  EXPECT_EQ(classified.responses(2).classes(0).word(), "fish");
+
+  v1::SearchBatchRequest search;
+  for (const Sketch& s : Indexed()) {
+    v1::SearchRequest* r = search.add_requests();
+    *r->mutable_drawing() = DrawingOf(s);
+    r->set_k(1);
+  }
+  v1::SearchBatchResponse found;
+  ASSERT_TRUE(stub_->SearchBatch(&c2, search, &found).ok());
+  ASSERT_EQ(found.responses_size(), 4);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(found.responses(i).hits(0).id(), i);
+}
+
+TEST_F(ServiceTest, BadRequestsAreInvalidArgumentNamingTheField) {
+  Serve();
+  const auto search_error = [&](const v1::SearchRequest& request) {
+    grpc::ClientContext context;
+    v1::SearchResponse response;
+    const grpc::Status status = stub_->Search(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    return status.error_message();
+  };
+  v1::SearchRequest request;
+  request.set_k(1);
+  EXPECT_EQ(search_error(request), "drawing: has neither ink nor bitmap");
+  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+  request.set_k(0);
+  EXPECT_EQ(search_error(request), "k: 0 is outside 1..100000");
+  request.set_k(5);
+  EXPECT_EQ(search_error(request), "k: 5 is outside 1..4 (the index size)");
+  request.set_k(1);
+  request.add_classes("unicorn");
+  EXPECT_EQ(search_error(request), "classes[0]: unknown class \"unicorn\"");
+
+  grpc::ClientContext context;
+  v1::ClassifyBatchRequest batch;
+  batch.add_requests()->set_k(1);
+  *batch.mutable_requests(0)->mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+  batch.mutable_requests(0)->set_k(7);
+  v1::ClassifyBatchResponse response;
+  const grpc::Status status = stub_->ClassifyBatch(&context, batch, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "requests[0].k: 7 is outside 1..3 (the number of classes)");
+}
+
+TEST_F(ServiceTest, CallThatOutlivesItsDeadlineIsDroppedUnrun) {
+  FakeEmbedder* embedder = Serve();
+  absl::Notification gate;
+  embedder->set_gate(&gate);
+  {
+    // The first call takes the model and holds it.
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Milliseconds(200));
+    v1::ClassifyRequest request;
+    *request.mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+    request.set_k(1);
+    v1::ClassifyResponse response;
+    EXPECT_EQ(stub_->Classify(&context, request, &response).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  {
+    // The second waits behind it past its deadline, then is skipped without a model run.
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Milliseconds(100));
+    v1::ClassifyRequest request;
+    *request.mutable_drawing() = DrawingOf(MakeSketch(2, "cat"));
+    request.set_k(1);
+    v1::ClassifyResponse response;
+    EXPECT_EQ(stub_->Classify(&context, request, &response).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  gate.Notify();
+  server_->Shutdown(absl::Seconds(5));  // drains the batcher
+  EXPECT_THAT(embedder->seen_key_ids(), ElementsAre(1));
+  EXPECT_THAT(server_->metrics().Serialize(),
+              HasSubstr("sketchsearch_model_skipped_requests_total{code=\"DEADLINE_EXCEEDED\"} 1"));
+}
+
+TEST_F(ServiceTest, RecordsMetricsPerMethodAndCode) {
+  Serve();
+  grpc::ClientContext c1, c2;
+  v1::GetInfoResponse info;
+  ASSERT_TRUE(stub_->GetInfo(&c1, {}, &info).ok());
+  v1::SearchRequest bad;
+  v1::SearchResponse response;
+  EXPECT_FALSE(stub_->Search(&c2, bad, &response).ok());
+  const std::string text = server_->metrics().Serialize();
+  EXPECT_THAT(text, HasSubstr("sketchsearch_requests_total{code=\"OK\",method=\"GetInfo\"} 1"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_request_errors_total{code=\"INVALID_ARGUMENT\","
+                              "method=\"Search\"} 1"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_index_size 4"));
+}
+
+TEST(SketchSearchServiceDirectTest, HandlesACallWithoutANetwork) {
+  FakeEmbedder* embedder = new FakeEmbedder(kClasses, kDim);
+  auto backend =
+      SearchBackend::Create(std::unique_ptr<Embedder>(embedder),
+                            MakeFakeIndex(Indexed(), kClasses, kDim), Bundle(), {}, nullptr);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  SketchSearchService service({}, 1 << 20, nullptr);
+  grpc::ServerContext context;
+  v1::ClassifyRequest request;
+  v1::ClassifyResponse response;
+  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "dog"));
+  request.set_k(1);
+  EXPECT_EQ(service.Classify(&context, &request, &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  service.SetBackend(std::move(*backend));
+  const grpc::Status status = service.Classify(&context, &request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.classes(0).word(), "dog");
+}
+
+}  // namespace
+}  // namespace sketch
