@@ -7,6 +7,7 @@
 #include "core/dataset.h"
 #include "core/sketch_validation.h"
 #include "gtest/gtest.h"
+#include "tests/testing/sample_dataset.h"
 #include "trainer/prepare.h"
 
 namespace sketch {
@@ -17,17 +18,9 @@ namespace fs = std::filesystem;
 class AugmentTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    PrepareOptions o;
-    o.input_dir = std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/simplified";
-    o.output_path = (fs::path(::testing::TempDir()) / "augment_test.skds").string();
-    o.classes = {"cat", "eye", "guitar"};
-    o.train_per_class = 20;
-    o.test_per_class = 1;
-    o.seed = 3;
-    o.progress = false;
-    auto summary = PrepareDataset(o);
-    ASSERT_TRUE(summary.ok()) << summary.status();
-    auto dataset = ReadDataset(o.output_path);
+    auto path = PrepareSampleDataset("augment_test", {"cat", "eye", "guitar"}, 20, 1, 3);
+    ASSERT_TRUE(path.ok()) << path.status();
+    auto dataset = ReadDataset(*path);
     ASSERT_TRUE(dataset.ok()) << dataset.status();
     dataset_ = new Dataset(std::move(*dataset));
   }

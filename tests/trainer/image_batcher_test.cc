@@ -9,6 +9,7 @@
 
 #include "core/dataset.h"
 #include "gtest/gtest.h"
+#include "tests/testing/sample_dataset.h"
 #include "trainer/prepare.h"
 
 namespace sketch {
@@ -19,17 +20,11 @@ namespace fs = std::filesystem;
 class ImageBatcherTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    PrepareOptions o;
-    o.input_dir = std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/simplified";
-    o.output_path = (fs::path(::testing::TempDir()) / "image_batcher_test.skds").string();
-    o.classes = {"airplane", "cat", "eye", "guitar"};
-    o.train_per_class = 15;  // 60 examples
-    o.test_per_class = 5;
-    o.seed = 2;
-    o.progress = false;
-    auto summary = PrepareDataset(o);
-    ASSERT_TRUE(summary.ok()) << summary.status();
-    auto dataset = ReadDataset(o.output_path);
+    // 15 train per class: 60 examples.
+    auto path =
+        PrepareSampleDataset("image_batcher_test", {"airplane", "cat", "eye", "guitar"}, 15, 5, 2);
+    ASSERT_TRUE(path.ok()) << path.status();
+    auto dataset = ReadDataset(*path);
     ASSERT_TRUE(dataset.ok()) << dataset.status();
     dataset_ = new Dataset(std::move(*dataset));
   }

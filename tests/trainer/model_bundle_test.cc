@@ -9,6 +9,7 @@
 #include "index/leave_one_out.h"
 #include "trainer/bundle_builder.h"
 #include "trainer/evaluate.h"
+#include "tests/testing/sample_dataset.h"
 #include "trainer/prepare.h"
 #include "trainer/train.h"
 
@@ -28,16 +29,11 @@ std::string TempDir(const std::string& name) {
 class BundleTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    PrepareOptions p;
-    p.input_dir = std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/simplified";
-    p.output_path = TempDir("dataset") + ".skds";
-    p.classes = {"airplane", "eye", "guitar", "television"};
-    p.train_per_class = 60;
-    p.test_per_class = 20;
-    p.progress = false;
-    ASSERT_TRUE(PrepareDataset(p).ok());
+    auto path =
+        PrepareSampleDataset("bundle_test", {"airplane", "eye", "guitar", "television"}, 60, 20);
+    ASSERT_TRUE(path.ok()) << path.status();
     TrainOptions t;
-    t.dataset_path = p.output_path;
+    t.dataset_path = *path;
     t.out_dir = TempDir("model");
     t.overrides.input_size = 48;
     t.overrides.batch_size = 16;
@@ -48,7 +44,7 @@ class BundleTest : public ::testing::Test {
     t.checkpoint_every = 0;
     t.verbose = false;
     ASSERT_TRUE(Train(t).ok());
-    dataset_path_ = new std::string(p.output_path);
+    dataset_path_ = new std::string(*path);
     model_dir_ = new std::string(t.out_dir);
   }
   static void TearDownTestSuite() {
@@ -148,15 +144,9 @@ TEST_F(BundleTest, CorruptOrMismatchedBundlesAreRefusedWithTheirFile) {
   EXPECT_EQ(LoadBundle(TempDir("nothing")).status().code(), absl::StatusCode::kNotFound);
 
   BundleOptions wrong = Options(TempDir("wrong"));
-  PrepareOptions p;
-  p.input_dir = std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/simplified";
-  p.output_path = TempDir("other") + ".skds";
-  p.classes = {"cat", "dragon", "map", "monkey"};
-  p.train_per_class = 10;
-  p.test_per_class = 5;
-  p.progress = false;
-  ASSERT_TRUE(PrepareDataset(p).ok());
-  wrong.dataset_path = p.output_path;
+  auto other = PrepareSampleDataset("other", {"cat", "dragon", "map", "monkey"}, 10, 5);
+  ASSERT_TRUE(other.ok()) << other.status();
+  wrong.dataset_path = *other;
   EXPECT_EQ(BuildBundle(wrong).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -12,6 +12,7 @@
 #include "core/dataset.h"
 #include "gtest/gtest.h"
 #include "trainer/checkpoint.h"
+#include "tests/testing/sample_dataset.h"
 #include "trainer/prepare.h"
 
 namespace sketch {
@@ -35,17 +36,10 @@ int CountLines(const std::string& path) {
 class TrainTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    PrepareOptions o;
-    o.input_dir = std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/simplified";
-    o.output_path = (fs::path(::testing::TempDir()) / "train_test.skds").string();
-    o.classes = {"airplane", "eye", "guitar", "television"};
-    o.train_per_class = 60;
-    o.test_per_class = 20;
-    o.seed = 4;
-    o.progress = false;
-    auto summary = PrepareDataset(o);
-    ASSERT_TRUE(summary.ok()) << summary.status();
-    dataset_path_ = new std::string(o.output_path);
+    auto path =
+        PrepareSampleDataset("train_test", {"airplane", "eye", "guitar", "television"}, 60, 20, 4);
+    ASSERT_TRUE(path.ok()) << path.status();
+    dataset_path_ = new std::string(*path);
   }
   static void TearDownTestSuite() {
     delete dataset_path_;
