@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "trainer/checkpoint.h"
 #include "trainer/image_batcher.h"
-#include "trainer/prepare.h"
+#include "tests/testing/sample_dataset.h"
 #include "trainer/train.h"
 
 namespace sketch::testing {
@@ -56,15 +56,10 @@ inline absl::Status CalibrateBatchNorm(SketchModel* model, const Preprocessing& 
 
 inline absl::StatusOr<ModelFixture> MakeModelFixture() {
   ModelFixture fixture;
-  PrepareOptions p;
-  p.input_dir = std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/simplified";
-  p.output_path = FreshTempDir("dataset") + ".skds";
-  p.classes = {"airplane", "eye", "guitar", "television"};
-  p.train_per_class = 40;
-  p.test_per_class = 10;
-  p.progress = false;
-  RETURN_IF_ERROR(PrepareDataset(p).status());
-  ASSIGN_OR_RETURN(Dataset dataset, ReadDataset(p.output_path));
+  ASSIGN_OR_RETURN(const std::string dataset_path,
+                   PrepareSampleDataset("server_model_dataset",
+                                        {"airplane", "eye", "guitar", "television"}, 40, 10));
+  ASSIGN_OR_RETURN(Dataset dataset, ReadDataset(dataset_path));
 
   RecipeOverrides overrides;
   overrides.input_size = 32;
@@ -79,12 +74,12 @@ inline absl::StatusOr<ModelFixture> MakeModelFixture() {
                    MakeSketchModel(config.architecture, model_config));
   RETURN_IF_ERROR(CalibrateBatchNorm(model.get(), preprocessing, dataset.train));
 
-  fixture.dataset_path = p.output_path;
+  fixture.dataset_path = dataset_path;
   fixture.model_dir = FreshTempDir("model");
   std::filesystem::create_directories(fixture.model_dir);
   RunInfo info;
   info.classes = dataset.metadata.classes;
-  info.dataset_path = p.output_path;
+  info.dataset_path = dataset_path;
   info.num_train = static_cast<int64_t>(dataset.train.size());
   RETURN_IF_ERROR(SaveTrainConfig(fixture.model_dir, config, info));
   RETURN_IF_ERROR(SavePreprocessing(preprocessing, fixture.model_dir));
