@@ -1,5 +1,6 @@
 #include "client/cli.h"
 
+#include <cmath>
 #include <cstdint>
 #include <istream>
 #include <ostream>
@@ -8,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/drawing_convert.h"
 #include "client/input_selection.h"
@@ -39,6 +41,8 @@ struct Flags {
   std::string dataset;
   MapOptions map;
   bool per_class = false;
+  bool expect_offline = false;      // compare the live mAP with the bundle's ("map" metric)
+  double offline_tolerance = 1e-3;  // largest |live - offline| accepted
 };
 
 class Cli {
@@ -136,10 +140,33 @@ class Cli {
       return Fail(report.status(), mismatch ? kExitUsage : ExitCodeForRpcError(report.status()));
     }
     *env_.out << FormatMapReport(*report, flags_.per_class, flags_.json);
-    return kExitOk;
+    return !flags_.expect_offline ? kExitOk : CheckAgainstOfflineMap(*report);
   }
 
  private:
+  // The bundle records the trainer's offline mAP as metrics["map"]; a deployment that serves
+  // it must reproduce it (same features, same index, same tie-breaking).
+  int CheckAgainstOfflineMap(const MapReport& report) {
+    absl::StatusOr<v1::GetInfoResponse> info = client_.GetInfo();
+    if (!info.ok()) return Fail(info.status(), ExitCodeForRpcError(info.status()));
+    const auto offline = info->metrics().find("map");
+    if (offline == info->metrics().end()) {
+      return Fail(absl::FailedPreconditionError("the bundle records no offline \"map\" metric"),
+                  kExitMismatch);
+    }
+    const double live = report.retrieval.mean_average_precision;
+    const double difference = std::abs(live - offline->second);
+    if (difference > flags_.offline_tolerance) {
+      *env_.err << absl::StrFormat(
+          "sketch: live mAP %.6f differs from the bundle's offline mAP %.6f by %.2g (> %.2g)\n",
+          live, offline->second, difference, flags_.offline_tolerance);
+      return kExitMismatch;
+    }
+    *env_.err << absl::StrFormat("sketch: live mAP %.6f matches the bundle's offline mAP %.6f\n",
+                                 live, offline->second);
+    return kExitOk;
+  }
+
   int Fail(const absl::Status& status, int code) {
     *env_.err << "sketch: " << status << "\n";
     return code;
@@ -198,6 +225,11 @@ void AddMapOptions(CLI::App* map, Flags* flags) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   map->add_flag("--per-class", flags->per_class, "also print the mAP of every class");
+  map->add_flag("--expect-offline", flags->expect_offline,
+                "exit 5 unless the live mAP matches the bundle's offline mAP (--tolerance)");
+  map->add_option("--tolerance", flags->offline_tolerance, "for --expect-offline")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   map->add_flag_callback(
       "--quiet,-q", [flags] { flags->map.progress = false; }, "no progress bar");
 }
@@ -216,7 +248,11 @@ int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env) {
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the subcommand
   Flags flags;
-  app.add_option("--target", flags.target, "server address, host:port")->capture_default_str();
+  app.add_option(
+         "--target", flags.target,
+         "server address: host:port, or dns:///name:port to use every replica the name resolves to")
+      ->envname("SKETCH_TARGET")
+      ->capture_default_str();
   app.add_option("--deadline-ms", flags.deadline_ms, "deadline of each call, in ms")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -21,6 +21,7 @@ enum ExitCode : int {
   kExitUsage = 2,        // bad flags, or an input file that cannot be read or has no such record
   kExitServerError = 3,  // the server answered with an error
   kExitUnavailable = 4,  // no answer in time, or the server reports NOT_SERVING
+  kExitMismatch = 5,     // `map --expect-offline`: the live mAP differs from the bundle's
 };
 
 // kExitUnavailable for UNAVAILABLE and DEADLINE_EXCEEDED, kExitServerError otherwise.

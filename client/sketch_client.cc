@@ -30,6 +30,9 @@ absl::StatusOr<Response> Call(absl::Duration deadline, Rpc rpc) {
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_receive_bytes) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(max_receive_bytes);
+  // Spread calls over every address the name resolves to (a dns:/// name of several replicas);
+  // gRPC's default, pick_first, would send them all to one.
+  args.SetLoadBalancingPolicyName("round_robin");
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 

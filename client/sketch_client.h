@@ -16,8 +16,9 @@
 
 namespace sketch {
 
-// Insecure channel to `target` ("host:port"; TLS, if any, terminates in front of the server)
-// that accepts responses up to `max_receive_bytes` (full-index rankings are large).
+// Insecure channel to `target` ("host:port", or any gRPC name such as "dns:///name:port"; TLS, if
+// any, terminates in front of the server) that accepts responses up to `max_receive_bytes`
+// (full-index rankings are large) and balances calls round-robin over every resolved address.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
                                            int max_receive_bytes = 256 << 20);
 

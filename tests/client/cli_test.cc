@@ -24,13 +24,17 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override { Start(/*serve=*/true); }
 
-  void Start(bool serve) {
+  // Indexes the first `per_class` drawings of each class file (all of them when negative).
+  void Start(bool serve, int per_class = 10, std::map<std::string, double> metrics = {}) {
     std::vector<Sketch> indexed;
     for (const std::string& c : kClasses) {
       std::vector<Sketch> all = ReadAll(TestData("simplified/" + c + ".ndjson"));
-      indexed.insert(indexed.end(), all.begin(), all.begin() + 10);
+      indexed.insert(indexed.end(), all.begin(),
+                     per_class < 0 ? all.end() : all.begin() + per_class);
     }
-    server_ = StartFakeServer(indexed, kClasses, 8, 10.0f, serve);
+    // Class weight 0.5: features mix class and noise, so the mAP is neither 0 nor 1.
+    server_ = StartFakeServer(indexed, kClasses, 8, per_class < 0 ? 0.5f : 10.0f, serve,
+                              std::move(metrics));
   }
 
   // Runs `sketch args...` against the in-process server; stdout and stderr land in out_, err_.
@@ -157,6 +161,31 @@ TEST_F(CliTest, UnavailableExitsFour) {
   EXPECT_EQ(Run({"health"}), kExitUnavailable);
   EXPECT_EQ(out_.str(), "NOT_SERVING\n");
   EXPECT_EQ(Run({"classify", TestData("simplified/cat.ndjson"), "--line", "1"}), kExitUnavailable);
+}
+
+TEST_F(CliTest, MapExpectOfflineComparesTheLiveMapWithTheBundles) {
+  std::vector<std::string> map_args = {"--json", "map", "-q"};
+  for (const std::string& c : kClasses) map_args.push_back(TestData("simplified/" + c + ".ndjson"));
+  Start(/*serve=*/true, /*per_class=*/-1);
+  ASSERT_EQ(Run(map_args), kExitOk) << err_.str();
+  const double live = nlohmann::json::parse(out_.str())["map"].get<double>();
+  ASSERT_GT(live, 0.0);
+  ASSERT_LT(live, 1.0);
+
+  map_args.push_back("--expect-offline");
+  Start(/*serve=*/true, /*per_class=*/-1, {{"map", live + 5e-4}});
+  EXPECT_EQ(Run(map_args), kExitOk) << err_.str();
+  EXPECT_THAT(err_.str(), HasSubstr("matches the bundle's offline mAP"));
+
+  Start(/*serve=*/true, /*per_class=*/-1, {{"map", live + 0.01}});
+  EXPECT_EQ(Run(map_args), kExitMismatch);
+  EXPECT_THAT(err_.str(), HasSubstr("differs from the bundle's offline mAP"));
+  map_args.insert(map_args.end(), {"--tolerance", "0.02"});
+  EXPECT_EQ(Run(map_args), kExitOk) << err_.str();
+
+  Start(/*serve=*/true, /*per_class=*/-1);  // a bundle without the metric
+  EXPECT_EQ(Run(map_args), kExitMismatch);
+  EXPECT_THAT(err_.str(), HasSubstr("no offline \"map\" metric"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #ifndef SKETCH_TESTS_CLIENT_FAKE_SERVER_H_
 #define SKETCH_TESTS_CLIENT_FAKE_SERVER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,16 +41,18 @@ inline std::vector<Sketch> ReadAll(const std::string& path, const std::string& w
 inline std::unique_ptr<SketchServer> StartFakeServer(const std::vector<Sketch>& indexed,
                                                      const std::vector<std::string>& classes,
                                                      int dimension, float class_weight,
-                                                     bool serve = true) {
+                                                     bool serve = true,
+                                                     std::map<std::string, double> metrics = {}) {
   ServerOptions options;
   options.address = "";
   options.backend.batcher.max_queue_delay = absl::Microseconds(200);
   auto server = SketchServer::Start(options);
   EXPECT_TRUE(server.ok()) << server.status();
   if (serve) {
-    const absl::Status status = (*server)->Serve(
-        std::make_unique<FakeEmbedder>(classes, dimension, class_weight),
-        MakeFakeIndex(indexed, classes, dimension, class_weight), BundleInfo{"sknet", "h", "", {}});
+    const absl::Status status =
+        (*server)->Serve(std::make_unique<FakeEmbedder>(classes, dimension, class_weight),
+                         MakeFakeIndex(indexed, classes, dimension, class_weight),
+                         BundleInfo{"sknet", "h", "", std::move(metrics)});
     EXPECT_TRUE(status.ok()) << status;
   }
   return *std::move(server);
