@@ -26,7 +26,7 @@ void AddRecipeFlags(CLI::App* cmd, RecipeOverrides* o) {
   cmd->add_option("--batch", o->batch_size, "batch size");
   cmd->add_option("--lr", o->lr, "peak learning rate");
   cmd->add_option("--seed", o->seed, "seed for init, order, augmentation, dropout");
-  cmd->add_option("--input-size", o->input_size, "image side in pixels (recipe: 128)");
+  cmd->add_option("--input-size", o->input_size, "image side in pixels (default recipe: 64, seed: 128)");
   cmd->add_option("--raster-style", o->raster_style, "default | seed");
   cmd->add_option("--mean-image", o->mean_image, "true: subtract the training mean image");
   cmd->add_option("--norm-mean", o->norm_mean, "scalar mean (pixel/255 units)");
