@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-600}
 shift || true
 FUZZERS=("$@")
-[ ${#FUZZERS[@]} -gt 0 ] || FUZZERS=(ndjson_fuzzer bin_fuzzer npy_fuzzer normalize_rasterize_fuzzer)
+[ ${#FUZZERS[@]} -gt 0 ] ||
+  FUZZERS=(ndjson_fuzzer bin_fuzzer npy_fuzzer normalize_rasterize_fuzzer request_fuzzer)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${FUZZERS[@]}"
 for f in "${FUZZERS[@]}"; do
