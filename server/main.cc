@@ -17,35 +17,57 @@ struct Flags {
   std::string bundle, host = "0.0.0.0";
   int port = 50051, metrics_port = 9464, max_queue_delay_us = 2000;
   double drain_s = 10;
+  double max_connection_age_s = 0;
   sketch::ModelServingOptions model;
   sketch::ServerOptions server;
 };
 
+// Every flag can also come from the environment (SKETCH_<FLAG>, e.g. SKETCH_BUNDLE), which is
+// how containers are usually configured; a flag given on the command line wins.
 void AddFlags(CLI::App* app, Flags* f) {
   app->add_option("--bundle", f->bundle, "model bundle directory (sketch-trainer bundle)")
+      ->envname("SKETCH_BUNDLE")
       ->required();
-  app->add_option("--host", f->host, "address to listen on")->capture_default_str();
-  app->add_option("--port", f->port, "gRPC port (0: any free port)")->capture_default_str();
+  app->add_option("--host", f->host, "address to listen on")
+      ->envname("SKETCH_HOST")
+      ->capture_default_str();
+  app->add_option("--port", f->port, "gRPC port (0: any free port)")
+      ->envname("SKETCH_PORT")
+      ->capture_default_str();
   app->add_option("--metrics-port", f->metrics_port, "Prometheus port (0: any free, -1: off)")
+      ->envname("SKETCH_METRICS_PORT")
       ->capture_default_str();
   app->add_option("--threads", f->model.threads, "model intra-op threads (0: all cores)")
+      ->envname("SKETCH_THREADS")
       ->capture_default_str();
   app->add_option("--precision", f->model.precision,
                   "fp32 (matches the offline figures) | bf16 | auto (bf16 if the CPU has it)")
+      ->envname("SKETCH_PRECISION")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   app->add_option("--max-batch-size", f->server.backend.batcher.max_batch_size,
                   "drawings per model batch (1: no batching)")
+      ->envname("SKETCH_MAX_BATCH_SIZE")
       ->capture_default_str();
   app->add_option("--max-queue-delay-us", f->max_queue_delay_us,
                   "longest wait for a batch to fill, in us")
+      ->envname("SKETCH_MAX_QUEUE_DELAY_US")
       ->capture_default_str();
   app->add_option("--max-queue-size", f->server.backend.batcher.max_queue_size,
                   "queued drawings before RESOURCE_EXHAUSTED")
+      ->envname("SKETCH_MAX_QUEUE_SIZE")
       ->capture_default_str();
   app->add_option("--max-threads", f->server.max_threads, "threads running calls")
+      ->envname("SKETCH_MAX_THREADS")
       ->capture_default_str();
+  app->add_option("--max-connection-age-s", f->max_connection_age_s,
+                  "close connections older than this (0: never), so DNS-balancing clients "
+                  "re-resolve and reach new replicas")
+      ->envname("SKETCH_MAX_CONNECTION_AGE_S")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app->add_option("--drain-timeout-s", f->drain_s, "time calls in flight get on SIGTERM")
+      ->envname("SKETCH_DRAIN_TIMEOUT_S")
       ->capture_default_str();
 }
 
@@ -70,6 +92,9 @@ int main(int argc, char** argv) {
     options.metrics_address = absl::StrCat(flags.host, ":", flags.metrics_port);
   }
   options.backend.batcher.max_queue_delay = absl::Microseconds(flags.max_queue_delay_us);
+  if (flags.max_connection_age_s > 0) {
+    options.max_connection_age = absl::Seconds(flags.max_connection_age_s);
+  }
   auto server = sketch::SketchServer::Start(options);
   if (!server.ok()) return Fail(server.status());
   // Parseable lines (tests read the ports chosen for port 0); std::endl flushes into pipes.

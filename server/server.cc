@@ -7,6 +7,9 @@
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +27,11 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   if (options.max_threads < 4) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_threads: ", options.max_threads, " is below 4"));
+  }
+  if (options.max_connection_age <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_connection_age: ", absl::FormatDuration(options.max_connection_age),
+                     " is not positive"));
   }
   RETURN_IF_ERROR(ValidateRequestLimits(options.limits));
   return ValidateBatcherOptions(options.backend.batcher);
@@ -50,6 +58,13 @@ absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOp
   // Without this a second server on the same port would start silently and share the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  if (options.max_connection_age != absl::InfiniteDuration()) {
+    const int age_ms = static_cast<int>(std::min<int64_t>(
+        absl::ToInt64Milliseconds(options.max_connection_age), std::numeric_limits<int>::max()));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, age_ms);
+    // Calls in flight get as long to finish as a drain on SIGTERM would give them.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30000);
+  }
   grpc::ResourceQuota quota("sketchsearch");
   quota.SetMaxThreads(options.max_threads);
   builder.SetResourceQuota(quota);

@@ -45,6 +45,10 @@ struct ServerOptions {
   // works, so this bounds the requests in flight; the model itself runs on one worker (see
   // DynamicBatcher). Keep it at or above the model batch size so batches can fill.
   int max_threads = 64;
+  // Connections older than this are closed gracefully (GOAWAY; calls in flight finish), so that
+  // clients balancing over a DNS name re-resolve it and reach replicas added since they
+  // connected. Infinite: never.
+  absl::Duration max_connection_age = absl::InfiniteDuration();
   // Metrics endpoint, e.g. "0.0.0.0:9464" (port 0 picks); empty for none.
   std::string metrics_address;
   RequestLimits limits;

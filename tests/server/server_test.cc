@@ -118,6 +118,9 @@ TEST(ServerOptionsTest, RejectsBadOptions) {
   options.max_threads = 1;
   EXPECT_THAT(SketchServer::Start(options).status().message(), HasSubstr("max_threads"));
   options = LocalOptions();
+  options.max_connection_age = absl::ZeroDuration();
+  EXPECT_THAT(SketchServer::Start(options).status().message(), HasSubstr("max_connection_age"));
+  options = LocalOptions();
   options.backend.batcher.max_batch_size = 0;
   EXPECT_EQ(SketchServer::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
   options = LocalOptions();
