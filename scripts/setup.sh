@@ -1,21 +1,41 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sketchsearch needs, then configures and builds it (Release).
-# Idempotent: quiet when every package is already present. Usage: scripts/setup.sh [--no-build]
+# Idempotent: quiet when every package is already present.
+#
+#   scripts/setup.sh                  everything: programs, tests, benchmarks, fuzzers (build/release)
+#   scripts/setup.sh --no-build       the packages only
+#   scripts/setup.sh --programs-only  only what the three programs need to build, and build just
+#                                     them (sketch-trainer, sketch-server, sketch): the container
+#                                     image's build stage (deploy/Dockerfile); with --no-build,
+#                                     just those packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+programs_only=0 build=1
+for arg in "$@"; do
+  case "$arg" in
+    --programs-only) programs_only=1 ;;
+    --no-build) build=0 ;;
+    *) echo "usage: scripts/setup.sh [--programs-only] [--no-build]" >&2; exit 2 ;;
+  esac
+done
+
 PACKAGES=(
   # toolchain
-  g++ cmake ninja-build ccache pkg-config git
+  g++ cmake ninja-build ccache pkg-config
   # libraries
   libabsl-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libtorch-dev libfaiss-dev libopenblas0-pthread libssl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
+)
+DEVELOPER_PACKAGES=(
+  git
+  # tests and benchmarks (python3-torch: the PyTorch side of the side-by-side benchmark)
+  libgtest-dev libgmock-dev libbenchmark-dev python3-numpy python3-torch
   # fuzzing (clang + ASan/UBSan/libFuzzer runtimes)
   clang libclang-rt-14-dev
 )
+[ "$programs_only" = 1 ] || PACKAGES+=("${DEVELOPER_PACKAGES[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -29,6 +49,11 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-[ "${1:-}" = "--no-build" ] && exit 0
-cmake --preset release >/dev/null
-cmake --build --preset release
+[ "$build" = 1 ] || exit 0
+if [ "$programs_only" = 1 ]; then
+  cmake --preset release -DSKETCH_TESTS=OFF -DSKETCH_BENCH=OFF >/dev/null
+  cmake --build --preset release --target sketch-trainer sketch-server sketch
+else
+  cmake --preset release -DSKETCH_TESTS=ON -DSKETCH_BENCH=ON >/dev/null
+  cmake --build --preset release
+fi
