@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/drawing_convert.h"
 #include "core/sketch.h"
 #include "core/sketch_reader.h"
 #include "sketchsearch/v1/sketch_search.pb.h"
@@ -31,28 +32,6 @@ absl::StatusOr<Sketch> FirstRecord(const std::string& relative_path) {
   if (!got.ok()) return got.status();
   if (!*got) return absl::NotFoundError(path + " has no records");
   return sketch;
-}
-
-// The drawing as a client sends it (the field mapping sketch_search.proto documents).
-v1::Drawing ToDrawing(const Sketch& sketch) {
-  v1::Drawing drawing;
-  drawing.set_key_id(sketch.key_id);
-  drawing.set_word(sketch.word);
-  if (sketch.is_bitmap()) {
-    drawing.mutable_bitmap()->set_size(sketch.bitmap.size);
-    drawing.mutable_bitmap()->set_pixels(
-        std::string(sketch.bitmap.pixels.begin(), sketch.bitmap.pixels.end()));
-    return drawing;
-  }
-  v1::Ink* ink = drawing.mutable_ink();
-  ink->set_frame(sketch.frame == StrokeFrame::kRaw ? v1::FRAME_RAW : v1::FRAME_SIMPLIFIED);
-  for (const Stroke& stroke : sketch.strokes) {
-    v1::Stroke* out = ink->add_strokes();
-    out->mutable_x()->Add(stroke.x.begin(), stroke.x.end());
-    out->mutable_y()->Add(stroke.y.begin(), stroke.y.end());
-    out->mutable_t()->Add(stroke.t.begin(), stroke.t.end());
-  }
-  return drawing;
 }
 
 v1::SearchRequest Search(const v1::Drawing& drawing, int k) {
@@ -110,9 +89,9 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
-  const v1::Drawing simplified_drawing = ToDrawing(*simplified);
-  const v1::Drawing raw_drawing = ToDrawing(*raw);
-  const v1::Drawing bitmap_drawing = ToDrawing(*bitmap);
+  const v1::Drawing simplified_drawing = SketchToDrawing(*simplified);
+  const v1::Drawing raw_drawing = SketchToDrawing(*raw);
+  const v1::Drawing bitmap_drawing = SketchToDrawing(*bitmap);
 
   std::filesystem::create_directories(argv[1]);
   SeedWriter seeds(argv[1]);
