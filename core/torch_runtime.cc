@@ -2,10 +2,12 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <malloc.h>
 #include <sched.h>
 #include <torch/torch.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -112,6 +114,27 @@ void ToChannelsLast(torch::nn::Module* module) {
 
 torch::Tensor ToChannelsLast(const torch::Tensor& images) {
   return images.contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+void CastWeightsForInference(torch::nn::Module* module, Precision precision) {
+  if (ResolvePrecision(precision) != Precision::kBf16) return;
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor& p : module->parameters()) {
+    // to() keeps the memory format (preserve_format), so channels-last weights stay so.
+    if (p.is_floating_point()) p.set_data(p.to(torch::kBFloat16));
+  }
+}
+
+bool KeepLargeAllocationsInHeap() {
+#if defined(__GLIBC__)
+  // No mmap-ed blocks at all (a threshold cannot exceed 32 MiB, smaller than many tensors),
+  // and never trim the top of the heap back to the system.
+  const bool no_mmap = mallopt(M_MMAP_MAX, 0) == 1;
+  const bool no_trim = mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1;
+  return no_mmap && no_trim;
+#else
+  return false;
+#endif
 }
 
 }  // namespace sketch
