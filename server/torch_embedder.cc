@@ -69,8 +69,12 @@ absl::StatusOr<std::unique_ptr<TorchEmbedder>> TorchEmbedder::Create(
   if (precision == Precision::kBf16) {
     try {
       ToChannelsLast(copy.get());
+      // bf16 weights once, instead of autocast re-casting fc_1 and every conv at each batch
+      // (the same values: autocast would round them identically).
+      CastWeightsForInference(copy.get(), precision);
     } catch (const c10::Error& e) {
-      return absl::InternalError(absl::StrCat("channels-last: ", e.what_without_backtrace()));
+      return absl::InternalError(
+          absl::StrCat("channels-last bf16 weights: ", e.what_without_backtrace()));
     }
   }
   auto embedder = std::unique_ptr<TorchEmbedder>(

@@ -1,6 +1,8 @@
 // Tests core/torch_runtime.h.
 #include "core/torch_runtime.h"
 
+#include "core/sketch_model.h"
+
 #include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -76,6 +78,40 @@ TEST(ChannelsLastTest, ConvertsImagesWithoutChangingValues) {
   EXPECT_TRUE(nhwc.is_contiguous(torch::MemoryFormat::ChannelsLast));
   EXPECT_TRUE(torch::equal(nhwc, images));
 }
+
+TEST(CastWeightsForInferenceTest, Bf16WeightsGiveTheSameOutputsAsAutocastAlone) {
+  torch::manual_seed(3);
+  auto trained = MakeSketchModel("sknet", {/*num_classes=*/5, /*input_size=*/32});
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  auto reference = MakeInferenceCopy(**trained);
+  auto cast = MakeInferenceCopy(**trained);
+  ASSERT_TRUE(reference.ok() && cast.ok());
+  CastWeightsForInference(cast->get(), Precision::kBf16);
+  for (const torch::Tensor& p : (*cast)->parameters()) EXPECT_EQ(p.scalar_type(), torch::kBFloat16);
+
+  const torch::Tensor images = torch::rand({3, 1, 32, 32});
+  c10::InferenceMode inference;
+  AutocastScope autocast(Precision::kBf16);
+  auto expected = SafeForward(reference->get(), images);
+  auto actual = SafeForward(cast->get(), images);
+  ASSERT_TRUE(expected.ok() && actual.ok());
+  EXPECT_TRUE(torch::equal(actual->logits.to(torch::kFloat), expected->logits.to(torch::kFloat)));
+  EXPECT_TRUE(
+      torch::equal(actual->features.to(torch::kFloat), expected->features.to(torch::kFloat)));
+}
+
+TEST(CastWeightsForInferenceTest, Fp32IsANoOp) {
+  auto model = MakeSketchModel("sknet", {5, 32});
+  ASSERT_TRUE(model.ok());
+  CastWeightsForInference(model->get(), Precision::kFp32);
+  for (const torch::Tensor& p : (*model)->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat);
+}
+
+#if !defined(__SANITIZE_ADDRESS__)
+TEST(KeepLargeAllocationsInHeapTest, GlibcAcceptsTheSettings) {
+  EXPECT_TRUE(KeepLargeAllocationsInHeap());
+}
+#endif
 
 }  // namespace
 }  // namespace sketch
