@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/normalize.h"
 #include "core/rasterizer.h"
 #include "core/sketch_reader.h"
@@ -44,10 +46,11 @@ std::string ReplicatedFile(const std::string& sub, const std::string& name, int6
     all += buffer.str();
     if (!all.empty() && all.back() != '\n') all += '\n';  // a last line may lack its newline
   }
-  std::ofstream out(path + ".tmp", std::ios::binary);
-  for (int64_t written = 0; written < min_bytes; written += all.size()) out << all;
-  out.close();
-  fs::rename(path + ".tmp", path);
+  const absl::Status status = WriteStreamAtomically(path, [&](std::ostream& out) {
+    for (int64_t written = 0; written < min_bytes; written += all.size()) out << all;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) throw std::runtime_error(status.ToString());
   return path;
 }
 

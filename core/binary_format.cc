@@ -1,13 +1,11 @@
 #include "core/binary_format.h"
 
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/atomic_file.h"
 #include "core/sketch_validation.h"
 #include "core/status_macros.h"
 
@@ -255,22 +253,9 @@ absl::Status ConvertToBinary(const std::string& in_path, const std::string& out_
                              const ReaderOptions& options, int64_t* written) {
   if (written != nullptr) *written = 0;
   ASSIGN_OR_RETURN(std::unique_ptr<SketchReader> reader, OpenSketchReader(in_path, options));
-  const std::string tmp_path = out_path + ".tmp";
-  std::ofstream out(tmp_path, std::ios::binary | std::ios::trunc);
-  if (!out) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", tmp_path));
   int64_t count = 0;
-  absl::Status status = CopyRecords(*reader, out, &count);
-  out.close();
-  if (status.ok() && out.fail()) {
-    status = absl::DataLossError(absl::StrCat("cannot write ", tmp_path));
-  }
-  if (status.ok() && std::rename(tmp_path.c_str(), out_path.c_str()) != 0) {
-    status = absl::ErrnoToStatus(errno, absl::StrCat("cannot rename ", tmp_path, " to ", out_path));
-  }
-  if (!status.ok()) {
-    std::remove(tmp_path.c_str());
-    return status;
-  }
+  RETURN_IF_ERROR(WriteStreamAtomically(
+      out_path, [&](std::ostream& out) { return CopyRecords(*reader, out, &count); }));
   if (written != nullptr) *written = count;
   return absl::OkStatus();
 }

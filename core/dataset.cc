@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/atomic_file.h"
 #include "core/binary_format.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -123,10 +124,7 @@ absl::Status WriteDataset(const Dataset& dataset, const std::string& path) {
   const int bitmap_size = bitmap && !first->empty() ? first->front().sketch.bitmap.size : 0;
   RETURN_IF_ERROR(CheckExamples(dataset, bitmap, bitmap_size));
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  return WriteStreamAtomically(path, [&](std::ostream& out) -> absl::Status {
     const std::string meta =
         MetadataJson(dataset.metadata, dataset.train.size(), dataset.test.size(), bitmap_size);
     out.write(kMagic, sizeof(kMagic));
@@ -144,13 +142,8 @@ absl::Status WriteDataset(const Dataset& dataset, const std::string& path) {
     for (const auto* split : {&dataset.train, &dataset.test}) {
       for (const DatasetExample& e : *split) RETURN_IF_ERROR(WritePayload(e, bitmap, out));
     }
-    out.flush();
-    if (!out) return absl::InternalError(absl::StrCat("write to ", tmp, " failed"));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<Dataset> ReadDataset(const std::string& path) {

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/atomic_file.h"
 
 namespace sketch {
 namespace {
@@ -106,15 +107,14 @@ absl::Status FlatIndex::Save(const std::string& dir) const {
   } catch (const faiss::FaissException& e) {
     return absl::InternalError(absl::StrCat("cannot write ", index_path, ": ", e.what()));
   }
-  std::ofstream out(meta_path);
-  out << "id\tkey_id\tlabel\tword\n";
-  for (size_t id = 0; id < metadata_.size(); ++id) {
-    out << id << '\t' << metadata_[id].key_id << '\t' << metadata_[id].label << '\t'
-        << metadata_[id].word << '\n';
-  }
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", meta_path));
-  return absl::OkStatus();
+  return WriteStreamAtomically(meta_path, [this](std::ostream& out) {
+    out << "id\tkey_id\tlabel\tword\n";
+    for (size_t id = 0; id < metadata_.size(); ++id) {
+      out << id << '\t' << metadata_[id].key_id << '\t' << metadata_[id].label << '\t'
+          << metadata_[id].word << '\n';
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::unique_ptr<FlatIndex>> FlatIndex::Load(const std::string& dir) {

@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/atomic_file.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -87,17 +88,13 @@ absl::Status ReadArchive(const std::string& path, Fn&& read) {
 
 absl::Status SaveArchive(const std::string& path,
                          const std::function<void(torch::serialize::OutputArchive*)>& write) {
-  const std::string tmp = path + kTmpSuffix;
-  absl::Status status = CatchTorch(absl::StrCat("writing ", path), [&] {
-    torch::serialize::OutputArchive archive;
-    write(&archive);
-    archive.save_to(tmp);
+  return WriteStreamAtomically(path, [&](std::ostream& out) {
+    return CatchTorch(absl::StrCat("writing ", path), [&] {
+      torch::serialize::OutputArchive archive;
+      write(&archive);
+      archive.save_to(out);
+    });
   });
-  if (!status.ok()) return status;
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("renaming ", tmp, ": ", ec.message()));
-  return absl::OkStatus();
 }
 
 // numpy .npy v1.0: magic, version, u16 header length, a dict padded so data starts at a
@@ -183,20 +180,6 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> TensorShapes(
 }
 
 }  // namespace
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
-  const std::string tmp = path + kTmpSuffix;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    out.flush();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("renaming ", tmp, ": ", ec.message()));
-  return absl::OkStatus();
-}
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

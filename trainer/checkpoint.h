@@ -35,8 +35,6 @@ struct CheckpointState {
   std::string config_json;  // the run's resolved TrainConfig (TrainConfigToJson)
 };
 
-// Writes `contents` to `path` through `path`.tmp and a rename. Internal on I/O failure.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
 // The whole file. NotFound when missing; Internal on a read error.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 

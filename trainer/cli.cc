@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "core/atomic_file.h"
 #include "core/binary_format.h"
 #include "trainer/bundle_builder.h"
 #include "trainer/prepare.h"

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/atomic_file.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
 
