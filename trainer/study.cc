@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/atomic_file.h"
 #include "core/progress_bar.h"
 #include "core/status_macros.h"
 
@@ -39,8 +40,8 @@ absl::StatusOr<StudyRow> RunOne(const StudyOptions& options, const std::string& 
   // Continue an interrupted run instead of refusing its directory.
   train.resume = fs::exists(run_dir + "/checkpoints");
   ASSIGN_OR_RETURN(TrainResult trained, Train(train));
-  row.train_seconds = trained.train_seconds;
-  row.images_per_second = trained.images_per_second;
+  row.train_seconds = trained.run_train_seconds;
+  row.images_per_second = trained.run_images_per_second;
 
   BundleOptions bundle;
   bundle.model_dir = run_dir;

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/atomic_file.h"
 #include "core/dataset.h"
 #include "core/progress_bar.h"
 #include "core/random.h"
@@ -381,6 +382,11 @@ class StepReporter {
         result_->train_seconds > 0 ? session_images_ / result_->train_seconds : 0.0;
     const double cpu = ProcessCpuSeconds() - cpu_start_;
     result_->images_per_cpu_second = cpu > 0 ? session_images_ / cpu : 0.0;
+    result_->run_train_seconds = Elapsed();
+    const double run_images = static_cast<double>(run_.end_step) * run_.dataset.train.size() /
+                              std::max<int64_t>(1, run_.steps_per_epoch);
+    result_->run_images_per_second =
+        result_->run_train_seconds > 0 ? run_images / result_->run_train_seconds : 0.0;
   }
   double Elapsed() const { return run_.elapsed_before + SessionSeconds(); }
 

@@ -109,6 +109,9 @@ struct TrainResult {
   double images_per_cpu_second = 0.0;
   double loader_wait_seconds = 0.0;  // time the loop waited for batches (0: loader keeps up)
   double train_seconds = 0.0;        // this session's loop
+  // The whole run, earlier sessions included: what a resumed (or already finished) run reports.
+  double run_train_seconds = 0.0;
+  double run_images_per_second = 0.0;
   std::string model_path;            // out_dir/model.pt
 };
 

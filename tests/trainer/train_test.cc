@@ -225,6 +225,8 @@ TEST_F(TrainTest, ResumedRunEndsWithTheSameWeights) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->start_step, 3);
   EXPECT_EQ(second->end_step, 7);
+  EXPECT_GE(second->run_train_seconds, first->train_seconds + second->train_seconds - 1e-6)
+      << "the run's time counts the first session too";
   EXPECT_FALSE(fs::exists(resumed + "/checkpoints/step-00000005.tmp"));
 
   auto x = LoadTrainedModel(straight), y = LoadTrainedModel(resumed);
