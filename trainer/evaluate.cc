@@ -79,8 +79,11 @@ absl::StatusOr<SplitEvaluation> RunPass(const TrainedModel& model,
   SplitEvaluation eval;
   eval.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
   const bool bf16 = ResolvePrecision(options.precision) == Precision::kBf16;
-  if (bf16) ToChannelsLast(model.model.get());
-  model.model->eval();
+  // The same inference copy the server builds (BatchNorm folded), so the offline figures and the
+  // bundle's index features are the served model's, not an unfolded twin's that differs in the
+  // last bits; the caller's model is left untouched.
+  ASSIGN_OR_RETURN(std::shared_ptr<SketchModel> served, MakeInferenceCopy(*model.model));
+  if (bf16) ToChannelsLast(served.get());
   ProgressBar bar(options.progress_label, static_cast<int64_t>(examples.size()), "img",
                   !options.progress_label.empty());
   double loss_sum = 0;
@@ -91,7 +94,7 @@ absl::StatusOr<SplitEvaluation> RunPass(const TrainedModel& model,
     if (absl::IsOutOfRange(batch.status())) break;
     if (!batch.ok()) return batch.status();
     const torch::Tensor images = bf16 ? ToChannelsLast(batch->images) : batch->images;
-    ASSIGN_OR_RETURN(ModelOutput out, SafeForward(model.model.get(), images));
+    ASSIGN_OR_RETURN(ModelOutput out, SafeForward(served.get(), images));
     Accumulate(out, batch->labels, options.keep_features, &eval, &loss_sum);
     bar.Update(static_cast<int64_t>(eval.labels.size()));
   }
