@@ -1,34 +1,22 @@
 #include "core/atomic_file.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_files.h"
 
 namespace sketch {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string TempPath(const std::string& name) {
-  return (fs::path(testing::TempDir()) / name).string();
-}
-
-std::string Contents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 TEST(AtomicFileTest, WritesAndReplacesWithoutLeavingTheTemporary) {
   const std::string path = TempPath("atomic_replace.txt");
   ASSERT_TRUE(WriteFileAtomically(path, std::string("first\0bytes", 11)).ok());
-  EXPECT_EQ(Contents(path), std::string("first\0bytes", 11));
+  EXPECT_EQ(ReadFileBytes(path), std::string("first\0bytes", 11));
   ASSERT_TRUE(WriteFileAtomically(path, "second").ok());
-  EXPECT_EQ(Contents(path), "second");
+  EXPECT_EQ(ReadFileBytes(path), "second");
   EXPECT_FALSE(fs::exists(path + ".tmp"));
 }
 
@@ -40,7 +28,7 @@ TEST(AtomicFileTest, AFailedWriterLeavesThePreviousFile) {
     return absl::DataLossError("input ended early");
   });
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(Contents(path), "kept");
+  EXPECT_EQ(ReadFileBytes(path), "kept");
   EXPECT_FALSE(fs::exists(path + ".tmp"));
 }
 
@@ -53,7 +41,7 @@ TEST(AtomicFileTest, AStreamThatFailsIsAnErrorToo) {
   });
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status.message(), testing::HasSubstr("atomic_badbit.txt.tmp"));
-  EXPECT_EQ(Contents(path), "kept");
+  EXPECT_EQ(ReadFileBytes(path), "kept");
 }
 
 TEST(AtomicFileTest, AnUnwritablePlaceIsNamed) {

@@ -5,15 +5,12 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_files.h"
 
 namespace sketch {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string TempPath(const std::string& name) {
-  return (fs::path(testing::TempDir()) / name).string();
-}
 
 Sketch Strokes(uint64_t key_id, std::vector<float> xs) {
   Sketch s;

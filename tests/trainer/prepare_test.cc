@@ -9,6 +9,7 @@
 #include "core/sketch_validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_files.h"
 
 namespace sketch {
 namespace {
@@ -17,17 +18,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 const std::string kData = std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw";
-
-std::string TempPath(const std::string& name) {
-  return (fs::path(testing::TempDir()) / name).string();
-}
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 PrepareOptions SimplifiedOptions(const std::string& out) {
   PrepareOptions o;
@@ -76,8 +66,8 @@ TEST(PrepareTest, SameSeedGivesByteIdenticalDatasetWhateverTheThreads) {
   ASSERT_TRUE(PrepareDataset(a).ok());
   ASSERT_TRUE(PrepareDataset(b).ok());
   ASSERT_TRUE(PrepareDataset(c).ok());
-  EXPECT_EQ(ReadBytes(a.output_path), ReadBytes(b.output_path));
-  EXPECT_NE(ReadBytes(a.output_path), ReadBytes(c.output_path));
+  EXPECT_EQ(ReadFileBytes(a.output_path), ReadFileBytes(b.output_path));
+  EXPECT_NE(ReadFileBytes(a.output_path), ReadFileBytes(c.output_path));
 }
 
 TEST(PrepareTest, RefusesTooFewDrawingsUnlessAllowed) {
