@@ -26,7 +26,7 @@ Cases, mirroring each other:
          (fuse_conv_bn_eval, .to(bfloat16)); "jit" is torch.jit.trace under autocast +
          torch.jit.freeze, which folds BN and the weight casts itself (+ optimize_for_inference
          for fp32). --infer-impl eager|jit times only one.
---malloc heap (default) applies KeepLargeAllocationsInHeap() (core/torch_runtime.h) to both
+--malloc heap (default) applies KeepLargeAllocationsInHeap() (models/torch_runtime.h) to both
 sides (sketch_models_bench --malloc=heap, pytorch_models.py --malloc heap: ctypes mallopt);
 --malloc glibc leaves both alone. Before timing, the two sides' parameter and buffer names and
 shapes are compared and must be equal.

@@ -26,10 +26,11 @@
 #include <string>
 #include <vector>
 
-#include "core/sketch_model.h"
-#include "core/sknet.h"
-#include "core/skresnet.h"
-#include "core/torch_runtime.h"
+#include "core/process_cpu_time.h"
+#include "models/sketch_model.h"
+#include "models/sknet.h"
+#include "models/skresnet.h"
+#include "models/torch_runtime.h"
 
 namespace sketch {
 namespace {
@@ -64,15 +65,6 @@ std::string Label(int64_t architecture, const Variant& variant) {
   return std::string(kArchitectures[architecture]) + (variant.bf16 ? " bf16" : " fp32") +
          (variant.channels_last ? "+NHWC" : "") + (variant.folded ? " folded" : "") +
          (variant.bf16_weights ? " bf16-weights" : "");
-}
-
-// CPU seconds of all threads of the process. On a shared machine wall time measures the
-// neighbours too; images per CPU-second of our own threads is steadier (OpenMP spin-waits are
-// included, so it is a lower bound on efficiency).
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 // Runs the timed loop and sets items_per_second (wall, images/s), images_per_cpu_s and cpu_s

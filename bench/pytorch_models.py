@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""skNet and skResNet in PyTorch, mirroring core/sknet.cc, core/skresnet.cc and
-core/sketch_model.cc layer for layer and name for name (state-dict keys equal the C++
+"""skNet and skResNet in PyTorch, mirroring models/sknet.cc, models/skresnet.cc and
+models/sketch_model.cc layer for layer and name for name (state-dict keys equal the C++
 module's named_parameters/named_buffers), plus the timing harness that
 bench/compare_pytorch.py runs next to bench/models_bench.cc.
 
@@ -179,7 +179,7 @@ def set_threads(threads):
 
 
 def keep_large_allocations_in_heap():
-    """KeepLargeAllocationsInHeap() of core/torch_runtime.cc for this process: glibc malloc
+    """KeepLargeAllocationsInHeap() of models/torch_runtime.cc for this process: glibc malloc
     serves every block from its heap and never trims it (no mmap + page faults per big tensor)."""
     libc = ctypes.CDLL("libc.so.6")
     m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>

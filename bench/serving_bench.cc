@@ -63,6 +63,7 @@
 #include "absl/time/time.h"
 #include "client/drawing_convert.h"
 #include "client/sketch_client.h"
+#include "core/process_cpu_time.h"
 #include "core/sketch_reader.h"
 #include "server/bundle_loader.h"
 #include "server/server.h"
@@ -126,13 +127,6 @@ std::string ReadFirstLine(const std::string& path) {
   std::string line;
   std::getline(in, line);
   return line;
-}
-
-// CPU seconds this process (every thread: clients, gRPC, model, OpenMP/BLAS pools) has used.
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 std::string LoadAverage() { return ReadFirstLine("/proc/loadavg"); }
@@ -432,8 +426,7 @@ int Main(int argc, char** argv) {
   }
   std::shared_ptr<Embedder> embedder = std::move(bundle->embedder);
   std::shared_ptr<const FeatureIndex> index = std::move(bundle->index);
-  const BundleInfo info{bundle->architecture, bundle->bundle_hash, bundle->recipe,
-                        bundle->metrics};
+  const BundleInfo info = bundle->info;
   const int k = std::clamp(flags.k, 1, embedder->num_classes());
   std::vector<v1::ClassifyRequest> requests;
   for (const Sketch& s : *drawings) {
@@ -451,9 +444,9 @@ int Main(int argc, char** argv) {
               std::thread::hardware_concurrency(), sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("load average: %s (start)\n", load_start.c_str());
   std::printf("bundle      : %s (%s, input %d px, %d classes, %lld indexed, %s)\n",
-              flags.bundle.c_str(), bundle->architecture.c_str(), embedder->input_size(),
+              flags.bundle.c_str(), info.architecture.c_str(), embedder->input_size(),
               embedder->num_classes(), static_cast<long long>(index->size()),
-              bundle->bundle_hash.substr(0, 12).c_str());
+              info.bundle_hash.substr(0, 12).c_str());
   std::printf("model       : precision %s, intra-op threads %d (--threads %d), one batcher worker\n",
               bundle->precision.c_str(), bundle->threads, flags.threads);
   auto env = [](const char* name) {

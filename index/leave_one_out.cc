@@ -1,22 +1,11 @@
 #include "index/leave_one_out.h"
 
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "index/flat_index.h"
+#include "index/l2_normalize.h"
 
 namespace sketch {
-
-void L2NormalizeRows(std::vector<float>* rows, int dimension) {
-  for (size_t start = 0; start + dimension <= rows->size(); start += dimension) {
-    double norm = 0;
-    for (int j = 0; j < dimension; ++j) norm += double((*rows)[start + j]) * (*rows)[start + j];
-    if (norm <= 0) continue;
-    const float inv = static_cast<float>(1.0 / std::sqrt(norm));
-    for (int j = 0; j < dimension; ++j) (*rows)[start + j] *= inv;
-  }
-}
 
 absl::StatusOr<RetrievalReport> LeaveOneOutMapOfFeatures(absl::Span<const float> features,
                                                          int dimension,

@@ -3,42 +3,16 @@
 #include <ATen/Parallel.h>
 
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bundle/model_bundle.h"
 #include "core/status_macros.h"
-#include "core/torch_runtime.h"
-#include "index/leave_one_out.h"
+#include "index/query_normalizing_index.h"
+#include "models/torch_runtime.h"
 #include "server/torch_embedder.h"
-#include "trainer/model_bundle.h"
 
 namespace sketch {
 namespace {
-
-// An index of L2-normalized features that scales each query to unit norm before searching.
-// Whether queries need it is a property of the bundle, known only once it is loaded, while
-// SketchServer fixes the Searcher's options (l2_normalize_queries) at Start, before loading; so
-// the index carries it. L2NormalizeRows is the function that normalized the indexed rows offline,
-// so a drawing of the test set finds itself at distance 0 exactly as in the offline mAP.
-class QueryNormalizingIndex : public FeatureIndex {
- public:
-  explicit QueryNormalizingIndex(std::unique_ptr<const FeatureIndex> index)
-      : index_(std::move(index)) {}
-
-  int dimension() const override { return index_->dimension(); }
-  int64_t size() const override { return index_->size(); }
-  const IndexedSketch& metadata(int64_t id) const override { return index_->metadata(id); }
-
-  absl::StatusOr<std::vector<std::vector<Neighbor>>> Search(
-      absl::Span<const float> queries, int k, const SearchFilter& filter) const override {
-    std::vector<float> normalized(queries.begin(), queries.end());
-    L2NormalizeRows(&normalized, index_->dimension());
-    return index_->Search(normalized, k, filter);
-  }
-
- private:
-  std::unique_ptr<const FeatureIndex> index_;
-};
 
 absl::Status InDir(const std::string& dir, const absl::Status& status) {
   if (status.ok()) return status;
@@ -77,10 +51,8 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   } else {
     servable.index = std::move(bundle->index);
   }
-  servable.architecture = manifest.architecture;
-  servable.bundle_hash = bundle->bundle_hash;
-  servable.recipe = manifest.recipe;
-  servable.metrics = manifest.metrics;
+  servable.info = BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe,
+                             manifest.metrics};
   return servable;
 }
 

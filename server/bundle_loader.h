@@ -1,17 +1,16 @@
-// Loading a model bundle (trainer/model_bundle.h) for serving: verify it, set torch's threads,
+// Loading a model bundle (bundle/model_bundle.h) for serving: verify it, set torch's threads,
 // build the warmed-up TorchEmbedder and pair the index with the query normalization it was built
-// for. Torch-free header, so the server's main stays a light TU.
+// for (index/query_normalizing_index.h). Torch-free header, so the server's main stays a light TU.
 #ifndef SKETCH_SERVER_BUNDLE_LOADER_H_
 #define SKETCH_SERVER_BUNDLE_LOADER_H_
 
-#include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "index/feature_index.h"
 #include "server/embedder.h"
+#include "server/search_backend.h"
 
 namespace sketch {
 
@@ -24,20 +23,15 @@ struct ModelServingOptions {
   int warmup_batch_size = 1;  // 0: no warm-up
 };
 
-// What a loaded bundle gives the server. The descriptive fields are BundleInfo's
-// (server/search_backend.h), copied by the caller: that header cannot share a TU with the
-// trainer headers the loader needs (both declare sketch::BatcherOptions).
+// What a loaded bundle gives the server.
 struct ServableBundle {
   std::unique_ptr<Embedder> embedder;         // a TorchEmbedder, warmed up
-  std::unique_ptr<const FeatureIndex> index;  // normalizes queries itself when the bundle's
-                                              // features were L2-normalized (see below)
+  std::unique_ptr<const FeatureIndex> index;  // a QueryNormalizingIndex when the bundle's
+                                              // features were L2-normalized
   bool index_l2_normalized = false;
-  std::string architecture;
-  std::string bundle_hash;
-  std::string recipe;
-  std::map<std::string, double> metrics;  // the manifest's: test_top1, map, ...
-  std::string precision;                  // resolved: "fp32" or "bf16"
-  int threads = 0;                        // torch intra-op threads in effect
+  BundleInfo info;        // architecture, bundle hash, recipe, the manifest's metrics
+  std::string precision;  // resolved: "fp32" or "bf16"
+  int threads = 0;        // torch intra-op threads in effect
 };
 
 // Loads and verifies `dir` (LoadBundle: NotFound when there is no bundle, DataLoss for a corrupt

@@ -107,13 +107,11 @@ int main(int argc, char** argv) {
   auto bundle = sketch::LoadServableBundle(flags.bundle, flags.model);
   if (!bundle.ok()) return Fail(bundle.status());
   const std::string loaded = absl::StrCat(
-      bundle->architecture, ", ", bundle->embedder->num_classes(), " classes, ",
+      bundle->info.architecture, ", ", bundle->embedder->num_classes(), " classes, ",
       bundle->index->size(), bundle->index_l2_normalized ? " L2-normalized" : "", " indexed, ",
-      bundle->precision, ", ", bundle->threads, " threads, bundle ", bundle->bundle_hash);
-  sketch::BundleInfo info{bundle->architecture, bundle->bundle_hash, bundle->recipe,
-                          bundle->metrics};
-  absl::Status serving =
-      (*server)->Serve(std::move(bundle->embedder), std::move(bundle->index), std::move(info));
+      bundle->precision, ", ", bundle->threads, " threads, bundle ", bundle->info.bundle_hash);
+  absl::Status serving = (*server)->Serve(std::move(bundle->embedder), std::move(bundle->index),
+                                          std::move(bundle->info));
   if (!serving.ok()) return Fail(serving);
   std::cout << "sketch-server serving " << flags.bundle << " (" << loaded << ")" << std::endl;
 

@@ -1,11 +1,13 @@
-// TorchEmbedder: the Embedder of a trained skNet / skResNet — each batch is rasterized with the
-// model's own preprocessing and run through one forward pass of a BatchNorm-folded inference copy;
-// softmax gives the probabilities, fc_1 (after ReLU) the feature.
+// TorchEmbedder: the Embedder of a trained skNet / skResNet — each batch goes through the
+// models' InferenceEngine (rasterized with the model's own preprocessing, one forward pass of a
+// BatchNorm-folded inference copy); softmax gives the probabilities, fc_1 (after ReLU) the
+// feature.
 //
-// Precision: fp32 (the default) reproduces the offline evaluation that produced the bundle's
-// figures and its index — live features equal `sketch-trainer bundle`'s up to float rounding, so
-// the live mAP is the manifest's. bf16 (autocast + channels-last) is faster on CPUs with native
-// bf16 but its features differ slightly from the indexed fp32 ones; auto picks bf16 only there.
+// Precision: fp32 (the default) runs exactly what `sketch-trainer bundle` ran to compute the
+// bundle's figures and its index (the same InferenceEngine), so live features equal the indexed
+// ones and the live mAP is the manifest's. bf16 (autocast + channels-last) is faster on CPUs with
+// native bf16 but its features differ slightly from the indexed fp32 ones; auto picks bf16 only
+// there.
 #ifndef SKETCH_SERVER_TORCH_EMBEDDER_H_
 #define SKETCH_SERVER_TORCH_EMBEDDER_H_
 
@@ -14,11 +16,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/sketch_model.h"
-#include "core/torch_runtime.h"
+#include "models/inference_engine.h"
+#include "models/torch_runtime.h"
+#include "models/trained_model.h"
 #include "server/embedder.h"
-#include "trainer/checkpoint.h"
-#include "trainer/image_batcher.h"
 
 namespace sketch {
 
@@ -31,10 +32,9 @@ struct TorchEmbedderOptions {
 
 class TorchEmbedder : public Embedder {
  public:
-  // Copies `model`'s weights into an inference copy (eval mode, BatchNorm folded; channels-last
-  // for bf16), so `model` may be dropped or changed afterwards, and runs the warm-up batch.
-  // InvalidArgument when the preprocessing is invalid or its raster size is not the model's
-  // input size; Internal when torch fails (the warm-up included).
+  // Builds the InferenceEngine (a copy of `model`'s weights, so `model` may be dropped or changed
+  // afterwards) and runs the warm-up batch. InvalidArgument when the model's parts do not fit
+  // (ValidateTrainedModel); Internal when torch fails (the warm-up included).
   static absl::StatusOr<std::unique_ptr<TorchEmbedder>> Create(
       const TrainedModel& model, const TorchEmbedderOptions& options = {});
 
@@ -48,22 +48,19 @@ class TorchEmbedder : public Embedder {
   int num_classes() const override { return static_cast<int>(class_names_.size()); }
   const std::vector<std::string>& class_names() const override { return class_names_; }
   int dimension() const override { return static_cast<int>(kFeatureSize); }
-  int input_size() const override { return model_->input_size(); }
+  int input_size() const override { return engine_->input_size(); }
 
   // The precision the forward pass runs in: kFp32 or kBf16, never kAuto.
-  Precision precision() const { return precision_; }
+  Precision precision() const { return engine_->precision(); }
 
  private:
-  TorchEmbedder(std::shared_ptr<SketchModel> model, Preprocessing preprocessing,
-                std::vector<std::string> class_names, Precision precision);
+  TorchEmbedder(std::unique_ptr<InferenceEngine> engine, std::vector<std::string> class_names);
 
-  // EmbedBatch's body; may throw c10::Error, which EmbedBatch turns into Internal.
+  // EmbedBatch's body; may throw c10::Error (softmax), which EmbedBatch turns into Internal.
   absl::StatusOr<EmbedResult> Run(const std::vector<const Sketch*>& sketches);
 
-  const std::shared_ptr<SketchModel> model_;  // eval mode, folded; only read by Forward
-  const Preprocessing preprocessing_;
+  const std::unique_ptr<const InferenceEngine> engine_;
   const std::vector<std::string> class_names_;
-  const Precision precision_;
 };
 
 }  // namespace sketch

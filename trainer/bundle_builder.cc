@@ -6,7 +6,9 @@
 #include "absl/strings/str_format.h"
 #include "core/dataset.h"
 #include "core/status_macros.h"
+#include "index/l2_normalize.h"
 #include "index/leave_one_out.h"
+#include "trainer/run_files.h"
 
 namespace sketch {
 namespace {
@@ -19,14 +21,15 @@ std::vector<IndexedSketch> IndexRows(const std::vector<DatasetExample>& test,
   return rows;
 }
 
-BundleManifest MakeManifest(const TrainedModel& model, const Dataset& dataset,
-                            const BundleOptions& options, const BundleReport& report) {
+BundleManifest MakeManifest(const TrainedModel& model, const TrainConfig& config,
+                            const Dataset& dataset, const BundleOptions& options,
+                            const BundleReport& report) {
   BundleManifest m;
   m.architecture = model.model->architecture();
   m.input_size = model.model->input_size();
   m.classes = model.classes;
-  m.recipe = model.config.recipe;
-  m.train_config_json = TrainConfigToJson(model.config);
+  m.recipe = config.recipe;
+  m.train_config_json = TrainConfigToJson(config);
   m.dataset_path = options.dataset_path;
   m.dataset_seed = dataset.metadata.seed;
   m.num_train = static_cast<int64_t>(dataset.train.size());
@@ -58,6 +61,9 @@ absl::StatusOr<FeatureNormalization> ParseFeatureNormalization(const std::string
 absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(TrainedModel model, LoadTrainedModel(options.model_dir));
+  TrainConfig config;
+  RunInfo run_info;
+  RETURN_IF_ERROR(ReadTrainConfig(options.model_dir, &config, &run_info));
   ASSIGN_OR_RETURN(Dataset dataset, ReadDataset(options.dataset_path));
   if (dataset.metadata.classes != model.classes) {
     return absl::InvalidArgumentError(absl::StrCat(options.dataset_path,
@@ -88,7 +94,7 @@ absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
   if (report.l2_normalized) L2NormalizeRows(&features, kFeatureSize);
   ASSIGN_OR_RETURN(auto index, FlatIndex::Build(features, kFeatureSize,
                                                 IndexRows(dataset.test, model.classes)));
-  report.manifest = MakeManifest(model, dataset, options, report);
+  report.manifest = MakeManifest(model, config, dataset, options, report);
   RETURN_IF_ERROR(WriteBundle(options.bundle_dir, model, *index, report.manifest));
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "trainer/evaluate.h"
-#include "trainer/model_bundle.h"
+#include "bundle/model_bundle.h"
 
 namespace sketch {
 

@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/binary_format.h"
 #include "trainer/bundle_builder.h"
+#include "trainer/run_files.h"
 #include "trainer/prepare.h"
 #include "trainer/study.h"
 #include "trainer/train.h"

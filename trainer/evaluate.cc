@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "core/progress_bar.h"
 #include "core/status_macros.h"
+#include "models/inference_engine.h"
 #include "trainer/image_batcher.h"
 
 namespace sketch {
@@ -26,9 +27,9 @@ absl::Status CheckLabels(const std::vector<DatasetExample>& examples, int num_cl
 }
 
 // Adds one batch's outputs to the running totals.
-void Accumulate(const ModelOutput& out, const torch::Tensor& labels, bool keep_features,
+void Accumulate(const InferenceOutput& out, const torch::Tensor& labels, bool keep_features,
                 SplitEvaluation* eval, double* loss_sum) {
-  const torch::Tensor logits = out.logits.to(torch::kFloat32);
+  const torch::Tensor& logits = out.logits;
   *loss_sum += torch::nn::functional::cross_entropy(
                    logits, labels,
                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -46,7 +47,7 @@ void Accumulate(const ModelOutput& out, const torch::Tensor& labels, bool keep_f
     eval->predictions.push_back(static_cast<int>(top_a[i][0]));
   }
   if (keep_features) {
-    const torch::Tensor f = out.features.to(torch::kFloat32).contiguous();
+    const torch::Tensor& f = out.features;
     eval->features.insert(eval->features.end(), f.data_ptr<float>(),
                           f.data_ptr<float>() + f.numel());
   }
@@ -75,26 +76,22 @@ absl::StatusOr<SplitEvaluation> RunPass(const TrainedModel& model,
   batcher_options.loader_threads = options.loader_threads;
   ASSIGN_OR_RETURN(auto batcher,
                    ImageBatcher::Create(&examples, model.preprocessing, batcher_options));
+  // The served model's recipe (BatchNorm folded, the precision's layout and weights), so the
+  // offline figures and the bundle's index features are what the server computes.
+  ASSIGN_OR_RETURN(std::unique_ptr<InferenceEngine> engine,
+                   InferenceEngine::Create(*model.model, model.preprocessing, options.precision));
   const int num_classes = model.model->num_classes();
   SplitEvaluation eval;
   eval.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
-  const bool bf16 = ResolvePrecision(options.precision) == Precision::kBf16;
-  // The same inference copy the server builds (BatchNorm folded), so the offline figures and the
-  // bundle's index features are the served model's, not an unfolded twin's that differs in the
-  // last bits; the caller's model is left untouched.
-  ASSIGN_OR_RETURN(std::shared_ptr<SketchModel> served, MakeInferenceCopy(*model.model));
-  if (bf16) ToChannelsLast(served.get());
   ProgressBar bar(options.progress_label, static_cast<int64_t>(examples.size()), "img",
                   !options.progress_label.empty());
   double loss_sum = 0;
-  c10::InferenceMode inference;
-  AutocastScope autocast(bf16 ? Precision::kBf16 : Precision::kFp32);
+  c10::InferenceMode inference;  // for the loss and top-k below; the engine sets its own
   while (true) {
     absl::StatusOr<Batch> batch = batcher->Next();
     if (absl::IsOutOfRange(batch.status())) break;
     if (!batch.ok()) return batch.status();
-    const torch::Tensor images = bf16 ? ToChannelsLast(batch->images) : batch->images;
-    ASSIGN_OR_RETURN(ModelOutput out, SafeForward(served.get(), images));
+    ASSIGN_OR_RETURN(InferenceOutput out, engine->Run(batch->images));
     Accumulate(out, batch->labels, options.keep_features, &eval, &loss_sum);
     bar.Update(static_cast<int64_t>(eval.labels.size()));
   }
@@ -108,6 +105,7 @@ absl::StatusOr<SplitEvaluation> RunPass(const TrainedModel& model,
 absl::StatusOr<SplitEvaluation> EvaluateSplit(const TrainedModel& model,
                                               const std::vector<DatasetExample>& examples,
                                               const EvaluateOptions& options) {
+  RETURN_IF_ERROR(ValidateTrainedModel(model));
   RETURN_IF_ERROR(CheckLabels(examples, model.model->num_classes()));
   try {
     return RunPass(model, examples, options);

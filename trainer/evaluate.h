@@ -1,6 +1,7 @@
 // `sketch-trainer evaluate`: one inference pass over a split gives the classification metrics
 // (top-1/top-5 accuracy, mean loss, per-class accuracy, confusion matrix) and the 1024-d fc_1
-// features the index and the retrieval mAP are built from.
+// features the index and the retrieval mAP are built from. The pass runs the server's
+// InferenceEngine (models/inference_engine.h), so these are the served model's figures.
 #ifndef SKETCH_TRAINER_EVALUATE_H_
 #define SKETCH_TRAINER_EVALUATE_H_
 
@@ -10,14 +11,14 @@
 
 #include "absl/status/statusor.h"
 #include "core/dataset.h"
-#include "core/torch_runtime.h"
-#include "trainer/checkpoint.h"
+#include "models/torch_runtime.h"
+#include "models/trained_model.h"
 
 namespace sketch {
 
 struct EvaluateOptions {
   int batch_size = 64;
-  Precision precision = Precision::kFp32;  // kBf16: autocast + channels-last
+  Precision precision = Precision::kFp32;  // InferenceEngine's; kAuto resolves per CPU
   int loader_threads = 1;
   bool keep_features = true;
   std::string progress_label;  // empty: no progress bar
@@ -34,9 +35,9 @@ struct SplitEvaluation {
   std::vector<int> predictions;                   // [count], top-1
 };
 
-// Runs `model` (eval mode, no gradients) over `examples` in their order. InvalidArgument for no
-// examples or a label outside the model's classes; Internal when torch fails. Not thread-safe
-// with another use of the same model.
+// Runs `model` through an InferenceEngine over `examples` in their order (the model itself is
+// only copied). InvalidArgument for no examples, a label outside the model's classes or a
+// model whose parts do not fit (ValidateTrainedModel); Internal when torch fails.
 absl::StatusOr<SplitEvaluation> EvaluateSplit(const TrainedModel& model,
                                               const std::vector<DatasetExample>& examples,
                                               const EvaluateOptions& options);

@@ -14,8 +14,6 @@
 namespace sketch {
 namespace {
 
-constexpr float kInv255 = 1.0f / 255.0f;
-
 // The example order of one epoch: stored order, or the seeded permutation for that epoch.
 void EpochOrder(int64_t num_examples, const ImageBatcherOptions& options, int64_t epoch,
                 std::vector<int64_t>* order) {
@@ -27,66 +25,6 @@ void EpochOrder(int64_t num_examples, const ImageBatcherOptions& options, int64_
 }
 
 }  // namespace
-
-absl::Status ValidatePreprocessing(const Preprocessing& preprocessing) {
-  const Normalization& n = preprocessing.normalization;
-  if (!std::isfinite(n.mean) || !std::isfinite(n.std) || n.std <= 0.0f) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("normalization needs a finite mean and std > 0, got ", n.mean, ", ", n.std));
-  }
-  if (n.mean_image.empty()) return absl::OkStatus();
-  const size_t pixels = static_cast<size_t>(preprocessing.raster.size) * preprocessing.raster.size;
-  if (preprocessing.raster.size <= 0 || n.mean_image.size() != pixels) {
-    return absl::InvalidArgumentError(absl::StrCat("mean image has ", n.mean_image.size(),
-                                                   " pixels; raster size ",
-                                                   preprocessing.raster.size, " needs ", pixels));
-  }
-  for (float v : n.mean_image) {
-    if (!std::isfinite(v)) return absl::InvalidArgumentError("mean image has non-finite values");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RenderInput(const Sketch& sketch, const Preprocessing& preprocessing,
-                         std::vector<uint8_t>* scratch, float* out) {
-  if (auto status = Rasterize(sketch, preprocessing.raster, scratch); !status.ok()) return status;
-  const Normalization& n = preprocessing.normalization;
-  const float inv_std = 1.0f / n.std;
-  const uint8_t* pixels = scratch->data();
-  const size_t count = scratch->size();
-  if (n.mean_image.empty()) {
-    for (size_t p = 0; p < count; ++p) out[p] = (pixels[p] * kInv255 - n.mean) * inv_std;
-  } else {
-    const float* mean = n.mean_image.data();
-    for (size_t p = 0; p < count; ++p) out[p] = (pixels[p] * kInv255 - mean[p]) * inv_std;
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<torch::Tensor> RasterizeBatch(const std::vector<const Sketch*>& sketches,
-                                             const Preprocessing& preprocessing) {
-  if (sketches.empty()) return absl::InvalidArgumentError("RasterizeBatch: no sketches");
-  if (auto status = ValidatePreprocessing(preprocessing); !status.ok()) return status;
-  const int64_t s = preprocessing.raster.size;
-  torch::Tensor images;
-  try {
-    images = torch::empty({static_cast<int64_t>(sketches.size()), 1, s, s}, torch::kFloat);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("RasterizeBatch: ", e.what_without_backtrace()));
-  }
-  float* data = images.data_ptr<float>();
-  std::vector<uint8_t> scratch;
-  for (size_t i = 0; i < sketches.size(); ++i) {
-    if (sketches[i] == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("RasterizeBatch: sketch ", i, " is null"));
-    }
-    absl::Status status = RenderInput(*sketches[i], preprocessing, &scratch, data + i * s * s);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("sketch ", i, ": ", status.message()));
-    }
-  }
-  return images;
-}
 
 absl::StatusOr<std::vector<float>> ComputeMeanImage(const std::vector<DatasetExample>& examples,
                                                     const RasterOptions& raster) {

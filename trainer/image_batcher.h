@@ -1,7 +1,7 @@
-// Turns dataset examples into network input: rasterize (optionally after augmentation) and
-// normalize, one batch at a time. ImageBatcher does it on background threads for training
-// (seeded shuffle and augmentation) or for one fixed-order pass over a split (evaluation,
-// feature extraction); RasterizeBatch does it inline for a list of sketches.
+// Turns dataset examples into network input, one batch at a time, on background threads: for
+// training (seeded shuffle and augmentation) or for one fixed-order pass over a split
+// (evaluation, feature extraction). Each image is models/preprocessing.h's RenderInput, the
+// one the server's RasterizeBatch makes for a request.
 #ifndef SKETCH_TRAINER_IMAGE_BATCHER_H_
 #define SKETCH_TRAINER_IMAGE_BATCHER_H_
 
@@ -20,38 +20,10 @@
 #include "core/dataset.h"
 #include "core/rasterizer.h"
 #include "core/sketch.h"
+#include "models/preprocessing.h"
 #include "trainer/augment.h"
 
 namespace sketch {
-
-// input = (pixel / 255 - m) / std, where m is mean_image[p] when mean_image is non-empty and the
-// scalar `mean` otherwise. Part of a trained model: it is saved and loaded with it.
-struct Normalization {
-  float mean = 0.0f;
-  float std = 1.0f;
-  std::vector<float> mean_image;  // float32 [size * size] in [0, 1] units, row-major; or empty
-};
-
-// Everything between a Sketch and the network's input tensor.
-struct Preprocessing {
-  RasterOptions raster;
-  Normalization normalization;
-};
-
-// OK, or InvalidArgument: std not positive and finite, a mean image of the wrong size or with
-// non-finite values. Raster options are checked by Rasterize itself.
-absl::Status ValidatePreprocessing(const Preprocessing& preprocessing);
-
-// Rasterizes `sketch` into `scratch` (reused) and writes the normalized image to
-// out[0 .. size*size). InvalidArgument for a sketch Rasterize rejects. Thread-safe.
-absl::Status RenderInput(const Sketch& sketch, const Preprocessing& preprocessing,
-                         std::vector<uint8_t>* scratch, float* out);
-
-// images: float32 [sketches.size(), 1, S, S], contiguous, S = raster.size, in the given order.
-// InvalidArgument for an empty list, a null entry, a bad preprocessing or a sketch that does
-// not rasterize (naming its position). Runs on the calling thread. Thread-safe.
-absl::StatusOr<torch::Tensor> RasterizeBatch(const std::vector<const Sketch*>& sketches,
-                                             const Preprocessing& preprocessing);
 
 // The per-pixel mean of the examples' rasters in [0, 1] units: float32 [size * size]. Rendered
 // without augmentation. InvalidArgument for no examples or a sketch that does not rasterize.

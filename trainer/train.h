@@ -1,6 +1,6 @@
 // `sketch-trainer train`: trains a study CNN (skNet or skResNet) on a prepared dataset with a
 // named recipe ("seed": the 2018 study exactly; "default": a stronger CPU recipe), every field
-// overridable, with resumable checkpoints. The output directory is described in checkpoint.h.
+// overridable, with resumable checkpoints. The output directory is described in run_files.h.
 #ifndef SKETCH_TRAINER_TRAIN_H_
 #define SKETCH_TRAINER_TRAIN_H_
 
@@ -11,64 +11,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/rasterizer.h"
-#include "core/sketch_model.h"
-#include "core/torch_runtime.h"
-#include "trainer/augment.h"
-#include "trainer/image_batcher.h"
+#include "core/dataset.h"
+#include "models/preprocessing.h"
+#include "models/torch_runtime.h"
+#include "trainer/train_config.h"
 
 namespace sketch {
-
-// Everything that defines a run's result (with the dataset). Saved as JSON in the output
-// directory and in every checkpoint (TrainConfigToJson in checkpoint.h); a resumed run must
-// resolve to the same config.
-struct TrainConfig {
-  std::string recipe;                  // "seed" or "default"
-  std::string architecture = "sknet";  // "sknet" or "skresnet"
-  int input_size = 128;                // a multiple of 16
-  RasterStyle raster_style = RasterStyle::kDefault;
-  bool mean_image = false;          // subtract the training set's mean image
-  double norm_mean = 0.0;           // scalar mean when !mean_image, pixel/255 units
-  double norm_std = 1.0;            // input = (pixel/255 - mean) / std
-  std::string optimizer = "adamw";  // "adam" (L2 decay) or "adamw" (decoupled decay)
-  double lr = 1e-3;                 // peak learning rate
-  double weight_decay = 0.0;        // on conv and linear weights only
-  std::string schedule = "cosine";  // "constant" or "cosine" (to 0 at the last step)
-  double warmup_fraction = 0.0;     // linear warm-up over this fraction of all steps
-  int batch_size = 32;
-  int epochs = 1;
-  double label_smoothing = 0.0;
-  double dropout = 0.0;  // on fc_1's output
-  bool augment = false;  // random affine on strokes (bitmaps: never)
-  AugmentOptions augment_options;
-  uint64_t seed = 0;
-};
-
-// Flag values that replace a recipe's; unset fields keep the recipe's.
-struct RecipeOverrides {
-  std::optional<std::string> architecture;
-  std::optional<int> input_size;
-  std::optional<std::string> raster_style;
-  std::optional<bool> mean_image;
-  std::optional<double> norm_mean, norm_std;
-  std::optional<std::string> optimizer;
-  std::optional<double> lr, weight_decay;
-  std::optional<std::string> schedule;
-  std::optional<double> warmup_fraction;
-  std::optional<int> batch_size, epochs;
-  std::optional<double> label_smoothing, dropout;
-  std::optional<bool> augment;
-  std::optional<double> max_rotation_degrees, min_scale, max_scale, max_shear;
-  std::optional<uint64_t> seed;
-};
-
-// The named recipe with the overrides applied and checked by ValidateTrainConfig. InvalidArgument
-// for an unknown recipe or style name, or what ValidateTrainConfig rejects.
-absl::StatusOr<TrainConfig> ResolveTrainConfig(const std::string& recipe,
-                                               const RecipeOverrides& overrides);
-
-// OK, or InvalidArgument naming the first field out of range (or an unknown name).
-absl::Status ValidateTrainConfig(const TrainConfig& config);
 
 // The learning rate of 0-based `step` in a run of `total_steps`: linear warm-up from lr /
 // warmup_steps to lr, then constant or a cosine decay to 0. Depends only on the config and the
@@ -116,7 +64,7 @@ struct TrainResult {
 };
 
 // Trains per `options`, writing out_dir/{train_config.json, preprocessing.json, mean_image.npy
-// (seed recipe), train_log.jsonl, checkpoints/, model.pt} (see checkpoint.h; LoadTrainedModel
+// (seed recipe), train_log.jsonl, checkpoints/, model.pt} (see run_files.h; LoadTrainedModel
 // reads the result back). Deterministic for a given config,
 // dataset, precision and thread count; a run stopped by max_steps (or killed) and resumed ends
 // with the same weights as one uninterrupted run (fp32, same threads).

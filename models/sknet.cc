@@ -1,4 +1,4 @@
-#include "core/sknet.h"
+#include "models/sknet.h"
 
 #include <torch/torch.h>
 

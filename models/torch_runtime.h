@@ -1,7 +1,7 @@
 // CPU runtime knobs for the CNNs: thread counts, bf16 autocast and the channels-last layout.
 // Each is a measured choice (see bench/models_bench.cc), not a default to apply blindly.
-#ifndef SKETCH_CORE_TORCH_RUNTIME_H_
-#define SKETCH_CORE_TORCH_RUNTIME_H_
+#ifndef SKETCH_MODELS_TORCH_RUNTIME_H_
+#define SKETCH_MODELS_TORCH_RUNTIME_H_
 
 #include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
@@ -82,4 +82,4 @@ bool KeepLargeAllocationsInHeap();
 
 }  // namespace sketch
 
-#endif  // SKETCH_CORE_TORCH_RUNTIME_H_
+#endif  // SKETCH_MODELS_TORCH_RUNTIME_H_

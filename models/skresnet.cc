@@ -1,4 +1,4 @@
-#include "core/skresnet.h"
+#include "models/skresnet.h"
 
 #include <torch/torch.h>
 

@@ -1,9 +1,9 @@
 // skNet: the plain (VGG-like) CNN of the 2018 study. Four stages of two conv+BN+ReLU units and a
 // 3x3/2 max-pool (64, 128, 128, 256 channels), then fc_1[1024] + ReLU and fc_2[classes].
-#ifndef SKETCH_CORE_SKNET_H_
-#define SKETCH_CORE_SKNET_H_
+#ifndef SKETCH_MODELS_SKNET_H_
+#define SKETCH_MODELS_SKNET_H_
 
-#include "core/sketch_model.h"
+#include "models/sketch_model.h"
 
 namespace sketch {
 
@@ -28,4 +28,4 @@ class SkNet final : public SketchModel {
 
 }  // namespace sketch
 
-#endif  // SKETCH_CORE_SKNET_H_
+#endif  // SKETCH_MODELS_SKNET_H_

@@ -1,4 +1,4 @@
-#include "core/sketch_model.h"
+#include "models/sketch_model.h"
 
 #include <torch/torch.h>
 
@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/sknet.h"
-#include "core/skresnet.h"
+#include "models/sknet.h"
+#include "models/skresnet.h"
 
 namespace sketch {
 namespace {

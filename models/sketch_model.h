@@ -1,7 +1,7 @@
 // SketchModel: the interface shared by the two CNNs of the 2018 study (skNet, skResNet), the
 // conv+BatchNorm+ReLU unit both are built from, the factory, and BatchNorm folding for inference.
-#ifndef SKETCH_CORE_SKETCH_MODEL_H_
-#define SKETCH_CORE_SKETCH_MODEL_H_
+#ifndef SKETCH_MODELS_SKETCH_MODEL_H_
+#define SKETCH_MODELS_SKETCH_MODEL_H_
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -126,4 +126,4 @@ int64_t CountParameters(const torch::nn::Module& module);
 
 }  // namespace sketch
 
-#endif  // SKETCH_CORE_SKETCH_MODEL_H_
+#endif  // SKETCH_MODELS_SKETCH_MODEL_H_

@@ -1,4 +1,4 @@
-#include "core/torch_runtime.h"
+#include "models/torch_runtime.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>

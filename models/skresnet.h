@@ -1,8 +1,8 @@
 // skResNet: the residual CNN of the 2018 study. conv1_1, conv1_2, pool; then three times
 // [two residual pairs, a widening conv, pool] at 64 -> 128 -> 256 -> 256 channels; then
 // fc_1[1024] + ReLU and fc_2[classes]. A residual pair is r = conv_b(conv_a(x)) + x.
-#ifndef SKETCH_CORE_SKRESNET_H_
-#define SKETCH_CORE_SKRESNET_H_
+#ifndef SKETCH_MODELS_SKRESNET_H_
+#define SKETCH_MODELS_SKRESNET_H_
 
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "core/sketch_model.h"
+#include "models/sketch_model.h"
 
 namespace sketch {
 
@@ -54,4 +54,4 @@ class SkResNet final : public SketchModel {
 
 }  // namespace sketch
 
-#endif  // SKETCH_CORE_SKRESNET_H_
+#endif  // SKETCH_MODELS_SKRESNET_H_

@@ -1,0 +1,51 @@
+// BundleManifest: manifest.json of a model bundle (bundle/model_bundle.h) — what the bundle holds
+// (architecture, input size, classes, index shape), how it was made (recipe, dataset, the
+// training config as an opaque JSON document), its metrics, and the SHA-256 of every other file.
+// docs/formats.md describes the JSON.
+#ifndef SKETCH_BUNDLE_MANIFEST_H_
+#define SKETCH_BUNDLE_MANIFEST_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace sketch {
+
+// 2: the bundle loads from its manifest alone and has no train_config.json (the training config
+// is only the manifest's "train_config"). 1: a train_config.json beside it; still read.
+inline constexpr int kBundleFormatVersion = 2;
+
+struct BundleManifest {
+  int format_version = kBundleFormatVersion;
+  std::string architecture;  // "sknet" or "skresnet": which network model.pt holds
+  int input_size = 0;        // the network's input side in pixels
+  std::vector<std::string> classes;  // label order
+  std::string recipe;
+  // The trainer's resolved config as JSON, carried verbatim: no reader of bundles parses it.
+  // Empty: none (written as null).
+  std::string train_config_json;
+  std::string dataset_path;
+  uint64_t dataset_seed = 0;
+  int64_t num_train = 0, num_test = 0;
+  std::map<std::string, double> metrics;  // train_top1, test_top1, test_loss, map, map_l2, ...
+  bool index_l2_normalized = false;  // queries must be L2-normalized like the indexed features
+  int64_t index_size = 0;
+  int feature_dim = 0;
+  std::map<std::string, std::string> file_sha256;  // file name -> hex digest
+};
+
+// The manifest as pretty JSON (keys in a fixed order). InvalidArgument when train_config_json
+// is neither empty nor JSON.
+absl::StatusOr<std::string> ManifestToJson(const BundleManifest& manifest);
+
+// Parses manifest.json text; `path` names it in errors. DataLoss for something that is not a
+// bundle manifest or misses a field; InvalidArgument for a format version newer than
+// kBundleFormatVersion.
+absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const std::string& path);
+
+}  // namespace sketch
+
+#endif  // SKETCH_BUNDLE_MANIFEST_H_

@@ -1,0 +1,49 @@
+// The model bundle the server loads: one directory with the weights, the preprocessing, the
+// FAISS index of the test-set features with its metadata, and a manifest that describes them all
+// and pins every file by its SHA-256. It loads from the manifest alone: nothing of the trainer
+// (its config, its run files) is read.
+//
+//   bundle/manifest.json        BundleManifest (bundle/manifest.h, docs/formats.md)
+//   bundle/model.pt             weights (models/model_files.h)
+//   bundle/preprocessing.json   raster options + normalization (+ mean_image.npy)
+//   bundle/index.faiss, bundle/index_metadata.tsv
+#ifndef SKETCH_BUNDLE_MODEL_BUNDLE_H_
+#define SKETCH_BUNDLE_MODEL_BUNDLE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "bundle/manifest.h"
+#include "index/flat_index.h"
+#include "models/trained_model.h"
+
+namespace sketch {
+
+struct ModelBundle {
+  BundleManifest manifest;
+  TrainedModel model;  // fp32, eval mode, BatchNorm not folded
+  std::unique_ptr<FlatIndex> index;
+  std::string bundle_hash;  // SHA-256 of manifest.json: names this exact bundle
+};
+
+// Writes the bundle into `dir` atomically: everything goes to "<dir>.tmp", then the old bundle
+// (if any) is moved to "<dir>.old", the new one renamed into place, the old one deleted; a
+// crash at any point leaves a complete bundle at `dir` or at "<dir>.old" (LoadBundle falls back
+// to it). Sets the manifest's format version, index shape and file hashes; its architecture,
+// input size and classes must be the model's. InvalidArgument when they are not or the
+// manifest's train config is not JSON; Internal on I/O or torch failure.
+absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FlatIndex& index,
+                         BundleManifest manifest);
+
+// Loads and checks a bundle: format version (1 or 2), every file's SHA-256, the weights against
+// the manifest's architecture, input size and classes, the preprocessing against the input
+// size, the index against the feature size and classes. NotFound when there is no bundle;
+// DataLoss (naming the file) for a corrupt, truncated or mismatched one; InvalidArgument for a
+// newer format version.
+absl::StatusOr<ModelBundle> LoadBundle(const std::string& dir);
+
+}  // namespace sketch
+
+#endif  // SKETCH_BUNDLE_MODEL_BUNDLE_H_

@@ -1,0 +1,78 @@
+#include "models/inference_engine.h"
+
+#include <torch/torch.h>
+
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "models/torch_status.h"
+#include "models/trained_model.h"
+
+namespace sketch {
+namespace {
+
+std::string ShapeOf(const torch::Tensor& t) {
+  std::ostringstream out;
+  out << t.sizes();
+  return out.str();
+}
+
+}  // namespace
+
+InferenceEngine::InferenceEngine(std::shared_ptr<SketchModel> model, Preprocessing preprocessing,
+                                 Precision precision)
+    : model_(std::move(model)), preprocessing_(std::move(preprocessing)), precision_(precision) {}
+
+absl::StatusOr<std::unique_ptr<InferenceEngine>> InferenceEngine::Create(
+    const SketchModel& model, Preprocessing preprocessing, Precision precision) {
+  RETURN_IF_ERROR(ValidateModelInput(model, preprocessing));
+  ASSIGN_OR_RETURN(std::shared_ptr<SketchModel> copy, MakeInferenceCopy(model));
+  const Precision resolved = ResolvePrecision(precision);
+  if (resolved == Precision::kBf16) {
+    RETURN_IF_ERROR(TorchCall("channels-last bf16 weights", [&] {
+      ToChannelsLast(copy.get());
+      // bf16 weights once, instead of autocast re-casting fc_1 and every conv at each batch
+      // (the same values: autocast would round them identically).
+      CastWeightsForInference(copy.get(), resolved);
+      return absl::OkStatus();
+    }));
+  }
+  return std::unique_ptr<InferenceEngine>(
+      new InferenceEngine(std::move(copy), std::move(preprocessing), resolved));
+}
+
+absl::StatusOr<InferenceOutput> InferenceEngine::Run(const torch::Tensor& images) const {
+  InferenceOutput result;
+  RETURN_IF_ERROR(TorchCall("model failed", [&]() -> absl::Status {
+    // InferenceMode and autocast are thread-local: they must be set on the thread that runs
+    // Forward.
+    c10::InferenceMode inference;
+    AutocastScope autocast(precision_);
+    const torch::Tensor input = precision_ == Precision::kBf16 ? ToChannelsLast(images) : images;
+    ASSIGN_OR_RETURN(ModelOutput out, SafeForward(model_.get(), input));
+    // Both come back float32 under autocast too (the .to is then a no-op).
+    result.logits = out.logits.to(torch::kFloat32).contiguous();
+    result.features = out.features.to(torch::kFloat32).contiguous();
+    return absl::OkStatus();
+  }));
+  const int64_t n = images.size(0);
+  if (result.logits.dim() != 2 || result.logits.size(0) != n ||
+      result.logits.size(1) != num_classes() || result.features.dim() != 2 ||
+      result.features.size(0) != n || result.features.size(1) != kFeatureSize) {
+    return absl::InternalError(absl::StrCat("the model returned logits ", ShapeOf(result.logits),
+                                            " and features ", ShapeOf(result.features), " for ",
+                                            n, " images"));
+  }
+  return result;
+}
+
+absl::StatusOr<InferenceOutput> InferenceEngine::RunSketches(
+    const std::vector<const Sketch*>& sketches) const {
+  // images: float32 [N, 1, S, S]; a sketch that does not rasterize fails here, before torch runs.
+  ASSIGN_OR_RETURN(torch::Tensor images, RasterizeBatch(sketches, preprocessing_));
+  return Run(images);
+}
+
+}  // namespace sketch

@@ -1,0 +1,68 @@
+// InferenceEngine: the one inference recipe of a trained network, run by both
+// `sketch-trainer evaluate/bundle` (trainer/evaluate.h) and `sketch-server`
+// (server/torch_embedder.h), so the offline figures and index are exactly what the server
+// computes (fp32: bit-identical features, hence live mAP == offline mAP).
+//
+// The recipe: a BatchNorm-folded copy of the weights (MakeInferenceCopy), the precision resolved
+// once (kAuto: bf16 iff the CPU has it); for bf16 channels-last weights and inputs with the
+// weights stored in bf16 (CastWeightsForInference) under bf16 autocast; the forward pass under
+// InferenceMode; logits and features returned in float32.
+#ifndef SKETCH_MODELS_INFERENCE_ENGINE_H_
+#define SKETCH_MODELS_INFERENCE_ENGINE_H_
+
+#include <torch/types.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/sketch.h"
+#include "models/preprocessing.h"
+#include "models/sketch_model.h"
+#include "models/torch_runtime.h"
+
+namespace sketch {
+
+struct InferenceOutput {
+  torch::Tensor logits;    // float32 [N, num_classes], contiguous, no softmax
+  torch::Tensor features;  // float32 [N, 1024], contiguous: fc_1 after ReLU
+};
+
+class InferenceEngine {
+ public:
+  // Copies `model`'s weights into the inference copy described above, so `model` may be dropped,
+  // changed or trained further afterwards. InvalidArgument for an invalid preprocessing or one
+  // whose raster size is not the model's input size; Internal when torch fails.
+  static absl::StatusOr<std::unique_ptr<InferenceEngine>> Create(const SketchModel& model,
+                                                                 Preprocessing preprocessing,
+                                                                 Precision precision);
+
+  // images: float32 [N >= 1, 1, S, S], S = input_size(), made with preprocessing() (e.g. by
+  // RasterizeBatch or an ImageBatcher). InvalidArgument for another shape; Internal when torch
+  // fails. InferenceMode and autocast are set here, on the calling thread. Concurrent calls are
+  // safe (the copy is in eval mode and only read).
+  absl::StatusOr<InferenceOutput> Run(const torch::Tensor& images) const;
+
+  // RasterizeBatch(sketches, preprocessing()), then Run. InvalidArgument (naming the position)
+  // for an empty batch, a null entry or a sketch that does not rasterize.
+  absl::StatusOr<InferenceOutput> RunSketches(const std::vector<const Sketch*>& sketches) const;
+
+  // kFp32 or kBf16, never kAuto.
+  Precision precision() const { return precision_; }
+  const Preprocessing& preprocessing() const { return preprocessing_; }
+  int num_classes() const { return model_->num_classes(); }
+  int input_size() const { return model_->input_size(); }
+  const std::string& architecture() const { return model_->architecture(); }
+
+ private:
+  InferenceEngine(std::shared_ptr<SketchModel> model, Preprocessing preprocessing,
+                  Precision precision);
+
+  const std::shared_ptr<SketchModel> model_;  // eval mode, folded; only read by Forward
+  const Preprocessing preprocessing_;
+  const Precision precision_;
+};
+
+}  // namespace sketch
+
+#endif  // SKETCH_MODELS_INFERENCE_ENGINE_H_

@@ -1,0 +1,28 @@
+#include "models/trained_model.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace sketch {
+
+absl::Status ValidateModelInput(const SketchModel& model, const Preprocessing& preprocessing) {
+  RETURN_IF_ERROR(ValidatePreprocessing(preprocessing));
+  if (preprocessing.raster.size != model.input_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the preprocessing rasterizes ", preprocessing.raster.size, " px images but the ",
+        model.architecture(), " takes ", model.input_size(), " px"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTrainedModel(const TrainedModel& model) {
+  if (model.model == nullptr) return absl::InvalidArgumentError("no model");
+  RETURN_IF_ERROR(ValidateModelInput(*model.model, model.preprocessing));
+  if (static_cast<int>(model.classes.size()) != model.model->num_classes()) {
+    return absl::InvalidArgumentError(absl::StrCat(model.classes.size(), " class names for a ",
+                                                   model.model->num_classes(), "-class model"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sketch

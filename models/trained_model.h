@@ -1,0 +1,36 @@
+// TrainedModel: a network together with what it needs to be used — the preprocessing it was
+// trained with and its class names in label order. A training run's output directory
+// (trainer/run_files.h) and a model bundle (bundle/model_bundle.h) both load into one; the
+// evaluation (trainer/evaluate.h) and the server (server/torch_embedder.h) run it through the
+// same InferenceEngine (models/inference_engine.h).
+#ifndef SKETCH_MODELS_TRAINED_MODEL_H_
+#define SKETCH_MODELS_TRAINED_MODEL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "models/preprocessing.h"
+#include "models/sketch_model.h"
+
+namespace sketch {
+
+struct TrainedModel {
+  std::shared_ptr<SketchModel> model;  // fp32, eval mode, BatchNorm not folded
+  Preprocessing preprocessing;
+  std::vector<std::string> classes;  // label order
+};
+
+// OK when `preprocessing` is valid and rasterizes the model's input size; InvalidArgument
+// otherwise.
+absl::Status ValidateModelInput(const SketchModel& model, const Preprocessing& preprocessing);
+
+// OK when the parts fit together; otherwise InvalidArgument: no model, an invalid
+// preprocessing, a raster size other than the model's input size, or a class count other than
+// the model's.
+absl::Status ValidateTrainedModel(const TrainedModel& model);
+
+}  // namespace sketch
+
+#endif  // SKETCH_MODELS_TRAINED_MODEL_H_
