@@ -1,16 +1,22 @@
-#include "trainer/model_bundle.h"
+#include "bundle/model_bundle.h"
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
+#include "bundle/sha256.h"
+#include "core/atomic_file.h"
 #include "core/dataset.h"
+#include "core/file_contents.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "index/leave_one_out.h"
+#include "nlohmann/json.hpp"
 #include "trainer/bundle_builder.h"
 #include "trainer/evaluate.h"
 #include "tests/testing/sample_dataset.h"
 #include "trainer/prepare.h"
+#include "trainer/run_files.h"
 #include "trainer/train.h"
 
 namespace sketch {
@@ -165,6 +171,44 @@ TEST_F(BundleTest, RewritingIsAtomicAndAnInterruptedSwapFallsBack) {
   EXPECT_TRUE(LoadBundle(dir).ok());
   EXPECT_FALSE(fs::exists(dir + ".old"));
   EXPECT_FALSE(fs::exists(dir + ".tmp"));
+}
+
+// Format 2 loads from the manifest alone; the training config is an opaque document in it (a
+// config the trainer would now reject does not stop a bundle from loading), and a format-1
+// bundle, which carries a train_config.json beside the manifest, still loads.
+TEST_F(BundleTest, LoadsFromTheManifestAloneAndReadsFormatOne) {
+  const std::string dir = TempDir("manifest_only");
+  ASSERT_TRUE(BuildBundle(Options(dir)).ok());
+  EXPECT_FALSE(fs::exists(dir + "/train_config.json"));
+  auto manifest = ReadJsonObjectFile(dir + "/manifest.json");
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ((*manifest)["format_version"], kBundleFormatVersion);
+  EXPECT_TRUE((*manifest)["train_config"].is_object());
+
+  auto rewrite = [&](const std::function<void(nlohmann::json*)>& edit) {
+    nlohmann::json j = *manifest;
+    edit(&j);
+    ASSERT_TRUE(WriteFileAtomically(dir + "/manifest.json", j.dump(2)).ok());
+  };
+  rewrite([](nlohmann::json* j) { (*j)["train_config"]["lr"] = -1; });
+  auto odd_config = LoadBundle(dir);
+  ASSERT_TRUE(odd_config.ok()) << odd_config.status();
+  EXPECT_THAT(odd_config->manifest.train_config_json, HasSubstr("-1"));
+
+  fs::copy_file(*model_dir_ + "/train_config.json", dir + "/train_config.json");
+  auto digest = Sha256File(dir + "/train_config.json");
+  ASSERT_TRUE(digest.ok());
+  rewrite([&](nlohmann::json* j) {
+    (*j)["format_version"] = 1;
+    (*j)["files"]["train_config.json"] = *digest;
+  });
+  auto version_one = LoadBundle(dir);
+  ASSERT_TRUE(version_one.ok()) << version_one.status();
+  EXPECT_EQ(version_one->manifest.format_version, 1);
+  EXPECT_EQ(version_one->model.classes, odd_config->model.classes);
+
+  rewrite([](nlohmann::json* j) { (*j)["format_version"] = kBundleFormatVersion + 1; });
+  EXPECT_EQ(LoadBundle(dir).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 namespace sketch {
 namespace {
 
-using ::sketch::testing::ReadAll;
 using ::sketch::testing::StartFakeServer;
 using ::sketch::testing::TestData;
 using ::testing::HasSubstr;

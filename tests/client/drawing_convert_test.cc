@@ -8,7 +8,6 @@
 namespace sketch {
 namespace {
 
-using ::sketch::testing::ReadAll;
 using ::sketch::testing::TestData;
 
 // What the server makes of the client's message for `sketch`.

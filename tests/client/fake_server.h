@@ -10,6 +10,7 @@
 #include "core/sketch.h"
 #include "core/sketch_reader.h"
 #include "gtest/gtest.h"
+#include "tests/testing/read_all.h"
 #include "server/server.h"
 #include "tests/server/test_fakes.h"
 
@@ -17,23 +18,6 @@ namespace sketch::testing {
 
 inline std::string TestData(const std::string& relative) {
   return std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/" + relative;
-}
-
-// Every record of `path` (word = file stem for formats without one).
-inline std::vector<Sketch> ReadAll(const std::string& path, const std::string& word = "") {
-  ReaderOptions options;
-  options.word = word;
-  auto reader = OpenSketchReader(path, options);
-  EXPECT_TRUE(reader.ok()) << reader.status();
-  std::vector<Sketch> sketches;
-  Sketch sketch;
-  while (reader.ok()) {
-    absl::StatusOr<bool> more = (*reader)->Next(&sketch);
-    EXPECT_TRUE(more.ok()) << more.status();
-    if (!more.ok() || !*more) break;
-    sketches.push_back(sketch);
-  }
-  return sketches;
 }
 
 // Serves FakeEmbedder(classes, dimension, class_weight) and an index of `indexed` (their

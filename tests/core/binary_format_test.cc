@@ -12,6 +12,7 @@
 #include "core/sketch_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/read_all.h"
 
 namespace sketch {
 namespace {
@@ -50,16 +51,6 @@ std::string Encode(const Sketch& sketch) {
 std::unique_ptr<SketchReader> ReaderOf(const std::string& bytes, ReaderOptions options = {}) {
   if (options.word.empty()) options.word = "cat";
   return MakeBinaryReader(std::make_unique<std::istringstream>(bytes), "mem.bin", options);
-}
-
-absl::Status ReadAll(SketchReader& reader, std::vector<Sketch>* records) {
-  Sketch sketch;
-  while (true) {
-    absl::StatusOr<bool> got = reader.Next(&sketch);
-    if (!got.ok()) return got.status();
-    if (!*got) return absl::OkStatus();
-    records->push_back(sketch);
-  }
 }
 
 void ExpectSameRecord(const Sketch& a, const Sketch& b) {

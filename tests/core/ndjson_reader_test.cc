@@ -15,6 +15,7 @@
 #include "core/sketch_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/read_all.h"
 
 namespace sketch {
 namespace {
@@ -37,17 +38,6 @@ std::unique_ptr<SketchReader> ReaderOf(const std::string& text, ReaderOptions op
   tuning.max_line_bytes = max_line_bytes;
   return MakeNdjsonReader(std::make_unique<std::istringstream>(text), "mem.ndjson", options,
                           tuning);
-}
-
-// Reads to the end or the first error; returns the records and the error (OK at the end).
-absl::Status ReadAll(SketchReader& reader, std::vector<Sketch>* records) {
-  Sketch sketch;
-  while (true) {
-    absl::StatusOr<bool> got = reader.Next(&sketch);
-    if (!got.ok()) return got.status();
-    if (!*got) return absl::OkStatus();
-    records->push_back(sketch);
-  }
 }
 
 // The error of the only record in `text`.

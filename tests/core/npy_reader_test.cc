@@ -11,6 +11,7 @@
 #include "core/sketch_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/read_all.h"
 
 namespace sketch {
 namespace {
@@ -44,16 +45,6 @@ absl::StatusOr<std::unique_ptr<SketchReader>> ReaderOf(const std::string& bytes,
                                                        ReaderOptions options = {}) {
   options.word = "cat";
   return MakeNpyReader(std::make_unique<std::istringstream>(bytes), "mem.npy", options);
-}
-
-absl::Status ReadAll(SketchReader& reader, std::vector<Sketch>* records) {
-  Sketch sketch;
-  while (true) {
-    absl::StatusOr<bool> got = reader.Next(&sketch);
-    if (!got.ok()) return got.status();
-    if (!*got) return absl::OkStatus();
-    records->push_back(sketch);
-  }
 }
 
 TEST(NpyReaderTest, ReadsRealNumpyBitmapFile) {

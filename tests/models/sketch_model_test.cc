@@ -1,6 +1,6 @@
-// Tests core/sketch_model.h, core/sknet.h, core/skresnet.h. Sizes are kept small (input 32 or
+// Tests models/sketch_model.h, models/sknet.h, models/skresnet.h. Sizes are kept small (input 32 or
 // 64) except where the study's 128x128 geometry is the point, so the binary runs in seconds.
-#include "core/sketch_model.h"
+#include "models/sketch_model.h"
 
 #include <ATen/autocast_mode.h>
 #include <gmock/gmock.h>
@@ -11,9 +11,9 @@
 #include <memory>
 #include <string>
 
-#include "core/sknet.h"
-#include "core/skresnet.h"
-#include "core/torch_runtime.h"
+#include "models/sknet.h"
+#include "models/skresnet.h"
+#include "models/torch_runtime.h"
 
 namespace sketch {
 namespace {

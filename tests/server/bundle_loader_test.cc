@@ -9,10 +9,11 @@
 #include "core/retrieval_metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "index/l2_normalize.h"
 #include "index/leave_one_out.h"
 #include "tests/server/model_fixture.h"
 #include "trainer/bundle_builder.h"
-#include "trainer/model_bundle.h"
+#include "bundle/model_bundle.h"
 
 namespace sketch {
 namespace {
@@ -109,13 +110,13 @@ TEST(BundleLoaderTest, ServesWhatTheBundleIndexedWithRawAndL2Features) {
     auto bundle = LoadServableBundle(dir, {});
     ASSERT_TRUE(bundle.ok()) << bundle.status();
     EXPECT_EQ(bundle->index_l2_normalized, l2);
-    EXPECT_EQ(bundle->architecture, "sknet");
-    EXPECT_EQ(bundle->bundle_hash.size(), 64u);
+    EXPECT_EQ(bundle->info.architecture, "sknet");
+    EXPECT_EQ(bundle->info.bundle_hash.size(), 64u);
     EXPECT_EQ(bundle->precision, "fp32");
     EXPECT_GE(bundle->threads, 1);
     EXPECT_EQ(bundle->embedder->num_classes(), 4);
     ASSERT_EQ(bundle->index->size(), 40);
-    ASSERT_EQ(bundle->metrics.count("map"), 1u);
+    ASSERT_EQ(bundle->info.metrics.count("map"), 1u);
 
     auto dataset = ReadDataset(report->manifest.dataset_path);
     ASSERT_TRUE(dataset.ok());
@@ -132,7 +133,7 @@ TEST(BundleLoaderTest, ServesWhatTheBundleIndexedWithRawAndL2Features) {
     const double exact_offline = ExactLeaveOneOutMap(indexed, labels);
     EXPECT_NEAR(ExactLeaveOneOutMap(live.features, labels), exact_offline, 1e-9);
     EXPECT_NEAR(live.map, exact_offline, 1e-9);
-    EXPECT_NEAR(live.map, bundle->metrics.at("map"), 1e-2);
+    EXPECT_NEAR(live.map, bundle->info.metrics.at("map"), 1e-2);
   }
 }
 

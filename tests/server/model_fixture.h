@@ -15,12 +15,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/dataset.h"
-#include "core/sketch_model.h"
+#include "models/sketch_model.h"
 #include "core/status_macros.h"
 #include "gtest/gtest.h"
-#include "trainer/checkpoint.h"
-#include "trainer/image_batcher.h"
+#include "models/model_files.h"
+#include "models/preprocessing.h"
 #include "tests/testing/sample_dataset.h"
+#include "trainer/run_files.h"
 #include "trainer/train.h"
 
 namespace sketch::testing {

@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/model_fixture.h"
-#include "trainer/checkpoint.h"
+#include "trainer/run_files.h"
 #include "trainer/evaluate.h"
 
 namespace sketch {

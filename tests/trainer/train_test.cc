@@ -1,5 +1,6 @@
-// Tests trainer/train.h and trainer/checkpoint.h: recipes, the learning-rate schedule, a short
-// real training run, exact resume, checkpoint atomicity and the output directory.
+// Tests trainer/train.h, train_config.h, checkpoint.h and run_files.h: recipes, the learning-rate
+// schedule, a short real training run, exact resume, checkpoint atomicity and the output
+// directory.
 #include "trainer/train.h"
 
 #include <torch/torch.h>
@@ -11,7 +12,10 @@
 
 #include "core/dataset.h"
 #include "gtest/gtest.h"
+#include "models/model_files.h"
 #include "trainer/checkpoint.h"
+#include "trainer/image_batcher.h"
+#include "trainer/run_files.h"
 #include "tests/testing/sample_dataset.h"
 #include "trainer/prepare.h"
 

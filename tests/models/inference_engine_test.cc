@@ -1,0 +1,109 @@
+// Tests models/inference_engine.h: the one inference recipe the trainer's evaluation and the
+// server run.
+#include "models/inference_engine.h"
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace sketch {
+namespace {
+
+Preprocessing Small() {
+  Preprocessing p;
+  p.raster.size = 32;
+  p.normalization.mean = 0.1f;
+  p.normalization.std = 0.5f;
+  return p;
+}
+
+std::shared_ptr<SketchModel> Model(const std::string& architecture) {
+  ModelConfig config;
+  config.num_classes = 3;
+  config.input_size = 32;
+  torch::manual_seed(7);
+  auto model = MakeSketchModel(architecture, config);
+  EXPECT_TRUE(model.ok()) << model.status();
+  // Non-trivial BatchNorm statistics, so folding is not the identity.
+  torch::NoGradGuard no_grad;
+  (*model)->train();
+  (void)(*model)->Forward(torch::rand({8, 1, 32, 32}));
+  (*model)->eval();
+  return *model;
+}
+
+Sketch Cross() {
+  Sketch sketch;
+  sketch.strokes.push_back({{0, 255}, {0, 255}, {}});
+  sketch.strokes.push_back({{0, 255}, {255, 0}, {}});
+  return sketch;
+}
+
+TEST(InferenceEngineTest, Fp32EqualsTheUnfoldedEvalModelAndLeavesItUntouched) {
+  for (const std::string architecture : {"sknet", "skresnet"}) {
+    std::shared_ptr<SketchModel> model = Model(architecture);
+    const torch::Tensor before = model->parameters()[0].clone();
+    auto engine = InferenceEngine::Create(*model, Small(), Precision::kFp32);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    EXPECT_EQ((*engine)->precision(), Precision::kFp32);
+    EXPECT_TRUE(torch::equal(model->parameters()[0], before));
+
+    const Sketch sketch = Cross();
+    auto out = (*engine)->RunSketches({&sketch, &sketch});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->logits.sizes(), (std::vector<int64_t>{2, 3}));
+    EXPECT_EQ(out->features.sizes(), (std::vector<int64_t>{2, kFeatureSize}));
+    EXPECT_EQ(out->logits.scalar_type(), torch::kFloat);
+    EXPECT_TRUE(out->features.is_contiguous());
+
+    auto images = RasterizeBatch({&sketch, &sketch}, Small());
+    ASSERT_TRUE(images.ok());
+    torch::NoGradGuard no_grad;
+    const ModelOutput reference = model->Forward(*images);
+    EXPECT_TRUE(torch::allclose(out->logits, reference.logits, 1e-4, 1e-4)) << architecture;
+    EXPECT_TRUE(torch::allclose(out->features, reference.features, 1e-4, 1e-4)) << architecture;
+    // Run on the same images is what RunSketches did: bit for bit.
+    auto again = (*engine)->Run(*images);
+    ASSERT_TRUE(again.ok());
+    EXPECT_TRUE(torch::equal(again->features, out->features));
+  }
+}
+
+TEST(InferenceEngineTest, Bf16RunsChannelsLastAndReturnsFloat32CloseToFp32) {
+  std::shared_ptr<SketchModel> model = Model("sknet");
+  auto fp32 = InferenceEngine::Create(*model, Small(), Precision::kFp32);
+  auto bf16 = InferenceEngine::Create(*model, Small(), Precision::kBf16);
+  ASSERT_TRUE(fp32.ok() && bf16.ok());
+  EXPECT_EQ((*bf16)->precision(), Precision::kBf16);
+  const Sketch sketch = Cross();
+  auto a = (*fp32)->RunSketches({&sketch});
+  auto b = (*bf16)->RunSketches({&sketch});
+  ASSERT_TRUE(a.ok() && b.ok()) << b.status();
+  EXPECT_EQ(b->features.scalar_type(), torch::kFloat);
+  const double relative = ((a->features - b->features).norm() / a->features.norm()).item<double>();
+  EXPECT_LT(relative, 0.05);
+}
+
+TEST(InferenceEngineTest, RefusesMismatchedPreprocessingAndBadInput) {
+  std::shared_ptr<SketchModel> model = Model("sknet");
+  Preprocessing wrong = Small();
+  wrong.raster.size = 64;
+  auto refused = InferenceEngine::Create(*model, wrong, Precision::kFp32);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("64"));
+
+  auto engine = InferenceEngine::Create(*model, Small(), Precision::kFp32);
+  ASSERT_TRUE(engine.ok());
+  EXPECT_EQ((*engine)->Run(torch::zeros({1, 1, 16, 16})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*engine)->RunSketches({}).status().code(), absl::StatusCode::kInvalidArgument);
+  const Sketch sketch = Cross();
+  auto null_entry = (*engine)->RunSketches({&sketch, nullptr});
+  EXPECT_EQ(null_entry.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sketch
