@@ -80,7 +80,8 @@ TEST(LiveEqualsOfflineTest, ServedFeaturesAreTheIndexedAndEvaluatedOnes) {
   ASSERT_EQ(live.size(), sketches.size() * kFeatureSize);
   EXPECT_LE(MaxDifference(live, indexed), 1e-6);
   EXPECT_LE(MaxDifference(live, evaluation->features), 1e-6);
-  EXPECT_LE(MaxDifference(evaluation->features, report->test.features), 0.0);
+  // Batches of another size may round the last bit differently (oneDNN's blocking), never more.
+  EXPECT_LE(MaxDifference(evaluation->features, report->test.features), 1e-6);
 }
 
 }  // namespace
