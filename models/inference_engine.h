@@ -1,7 +1,8 @@
 // InferenceEngine: the one inference recipe of a trained network, run by both
 // `sketch-trainer evaluate/bundle` (trainer/evaluate.h) and `sketch-server`
-// (server/torch_embedder.h), so the offline figures and index are exactly what the server
-// computes (fp32: bit-identical features, hence live mAP == offline mAP).
+// (server/torch_embedder.h), so the offline figures and index are what the server computes
+// (fp32: the same features up to last-bit rounding between batch sizes, within 1e-6, hence live
+// mAP == offline mAP).
 //
 // The recipe: a BatchNorm-folded copy of the weights (MakeInferenceCopy), the precision resolved
 // once (kAuto: bf16 iff the CPU has it); for bf16 channels-last weights and inputs with the
