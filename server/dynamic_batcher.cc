@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/await.h"
 
 namespace sketch {
 namespace {
@@ -26,15 +27,14 @@ absl::Status CheckEmbedResult(const EmbedResult& result, size_t batch, const Emb
   return absl::OkStatus();
 }
 
-// What EmbedAll waits on; shared with the callbacks so late ones find it alive.
+// One SubmitAll's results as they arrive; the last callback hands them over.
 struct Gather {
-  explicit Gather(size_t n) : results(n, absl::UnknownError("not run")), remaining(n) {}
+  Gather(size_t n, DynamicBatcher::AllCallback all_done)
+      : results(n, absl::UnknownError("not run")), remaining(n), done(std::move(all_done)) {}
   absl::Mutex mu;
   std::vector<absl::StatusOr<Embedding>> results ABSL_GUARDED_BY(mu);
   size_t remaining ABSL_GUARDED_BY(mu);
-  // Set when EmbedAll gave up waiting: the caller's is_cancelled (which may point into a gRPC
-  // call that has finished since) must not be called any more.
-  bool abandoned ABSL_GUARDED_BY(mu) = false;
+  DynamicBatcher::AllCallback done;  // called once, by whoever brings `remaining` to 0
 };
 
 }  // namespace
@@ -83,47 +83,47 @@ void DynamicBatcher::Submit(Sketch sketch, CallContext context, Callback done) {
           absl::StrCat("the model queue is full (", options_.max_queue_size, " requests)"));
     } else {
       queue_.push_back(Item{std::move(sketch), std::move(context), std::move(done), absl::Now()});
+      if (observer_ != nullptr) observer_->OnQueueLength(static_cast<int64_t>(queue_.size()));
       return;
     }
   }
   done(refused);  // outside the lock: the callback may take its own locks
 }
 
-absl::StatusOr<std::vector<Embedding>> DynamicBatcher::EmbedAll(std::vector<Sketch> sketches,
-                                                                const CallContext& context) {
-  auto gather = std::make_shared<Gather>(sketches.size());
-  CallContext guarded;
-  guarded.deadline = context.deadline;
-  if (context.is_cancelled) {
-    // Holding the lock while asking keeps EmbedAll from returning (and the caller's context
-    // from dying) in the middle of the question.
-    guarded.is_cancelled = [gather, is_cancelled = context.is_cancelled] {
-      absl::MutexLock lock(&gather->mu);
-      return gather->abandoned || is_cancelled();
-    };
+void DynamicBatcher::SubmitAll(std::vector<Sketch> sketches, CallContext context,
+                               AllCallback done) {
+  if (sketches.empty()) {
+    done(std::vector<Embedding>());
+    return;
   }
+  auto gather = std::make_shared<Gather>(sketches.size(), std::move(done));
   for (size_t i = 0; i < sketches.size(); ++i) {
-    Submit(std::move(sketches[i]), guarded, [gather, i](absl::StatusOr<Embedding> result) {
-      absl::MutexLock lock(&gather->mu);
-      gather->results[i] = std::move(result);
-      --gather->remaining;
+    Submit(std::move(sketches[i]), context, [gather, i](absl::StatusOr<Embedding> result) {
+      {
+        absl::MutexLock lock(&gather->mu);
+        gather->results[i] = std::move(result);
+        if (--gather->remaining > 0) return;
+      }
+      // The last one: no other callback touches the results any more.
+      std::vector<Embedding> embeddings;
+      embeddings.reserve(gather->results.size());
+      for (auto& r : gather->results) {
+        if (!r.ok()) {
+          gather->done(r.status());
+          return;
+        }
+        embeddings.push_back(*std::move(r));
+      }
+      gather->done(std::move(embeddings));
     });
   }
-  absl::MutexLock lock(&gather->mu);
-  auto all_done = [g = gather.get()]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return g->remaining == 0;  // Await evaluates it with g->mu held
-  };
-  if (!gather->mu.AwaitWithDeadline(absl::Condition(&all_done), context.deadline)) {
-    gather->abandoned = true;
-    return absl::DeadlineExceededError("the call's deadline passed while the model was busy");
-  }
-  std::vector<Embedding> embeddings;
-  embeddings.reserve(gather->results.size());
-  for (auto& result : gather->results) {
-    if (!result.ok()) return result.status();
-    embeddings.push_back(*std::move(result));
-  }
-  return embeddings;
+}
+
+absl::StatusOr<std::vector<Embedding>> DynamicBatcher::EmbedAll(std::vector<Sketch> sketches,
+                                                                const CallContext& context) {
+  return AwaitResult<std::vector<Embedding>>([&](AllCallback done) {
+    SubmitAll(std::move(sketches), context, std::move(done));
+  });
 }
 
 void DynamicBatcher::Shutdown() {
@@ -161,6 +161,7 @@ bool DynamicBatcher::TakeBatch(std::vector<Item>* batch) {
     batch->push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
+  if (observer_ != nullptr) observer_->OnQueueLength(static_cast<int64_t>(queue_.size()));
   return true;
 }
 

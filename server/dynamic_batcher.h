@@ -46,6 +46,8 @@ absl::Status ValidateBatcherOptions(const BatcherOptions& options);
 class BatcherObserver {
  public:
   virtual ~BatcherObserver() = default;
+  // The queue now holds `length` requests (after each enqueue, and after each batch is taken).
+  virtual void OnQueueLength(int64_t length) = 0;
   // A request left the queue after `queue_time` (whether it then ran or was skipped).
   virtual void OnDequeue(absl::Duration queue_time) = 0;
   // A request was dropped without running: `code` is DeadlineExceeded or Cancelled.
@@ -79,9 +81,21 @@ class DynamicBatcher {
   // `done` has run. Thread-safe.
   void Submit(Sketch sketch, CallContext context, Callback done);
 
-  // Submits every sketch and waits for all of them, or until the context's deadline (then
-  // DeadlineExceeded; the abandoned requests complete harmlessly later). Returns the embeddings
-  // in input order, or the first error in input order. Thread-safe; blocks the caller.
+  // Receives the results of a SubmitAll, exactly once.
+  using AllCallback = std::function<void(absl::StatusOr<std::vector<Embedding>>)>;
+
+  // Submits every sketch (as Submit does, sharing `context`) and calls `done` once all of them
+  // have completed: with the embeddings in input order, or the first error in input order. Each
+  // sketch completes by running, by being skipped when it leaves the queue (deadline passed or
+  // call cancelled: the model never sees it) or by being refused, so `done` always runs, once
+  // the last of them has left the queue. `done` runs on the worker thread (or inline, when every sketch was
+  // refused) and must be quick; `context.is_cancelled` is never called after `done` has run
+  // (it may point into a call that ends there). A call that waits here holds no thread.
+  // Thread-safe.
+  void SubmitAll(std::vector<Sketch> sketches, CallContext context, AllCallback done);
+
+  // SubmitAll, blocking the calling thread until `done` would run (tools and tests; the service
+  // uses SubmitAll). Thread-safe.
   absl::StatusOr<std::vector<Embedding>> EmbedAll(std::vector<Sketch> sketches,
                                                   const CallContext& context);
 

@@ -74,6 +74,13 @@ struct ServerMetrics::Impl {
               "Queued drawings dropped unrun because the caller's deadline passed or it "
               "cancelled, by status code.")
           .Register(*registry);
+  prometheus::Gauge& queue_length =
+      BuildGauge()
+          .Name("sketchsearch_model_queue_length")
+          .Help("Drawings waiting in the model batcher's queue: the calls in flight that wait "
+                "for the model (they hold no thread).")
+          .Register(*registry)
+          .Add({});
   prometheus::Gauge& index_size = BuildGauge()
                                       .Name("sketchsearch_index_size")
                                       .Help("Sketches in the loaded feature index.")
@@ -130,6 +137,10 @@ void ServerMetrics::RecordRpc(absl::string_view method, absl::StatusCode code,
 void ServerMetrics::SetIndexSize(int64_t size) { impl_->index_size.Set(static_cast<double>(size)); }
 
 void ServerMetrics::SetServing(bool serving) { impl_->serving.Set(serving ? 1 : 0); }
+
+void ServerMetrics::OnQueueLength(int64_t length) {
+  impl_->queue_length.Set(static_cast<double>(length));
+}
 
 void ServerMetrics::OnDequeue(absl::Duration queue_time) {
   impl_->queue_time.Observe(absl::ToDoubleSeconds(queue_time));

@@ -38,6 +38,7 @@ class ServerMetrics final : public BatcherObserver {
   void SetServing(bool serving);
 
   // BatcherObserver.
+  void OnQueueLength(int64_t length) override;
   void OnDequeue(absl::Duration queue_time) override;
   void OnSkipped(absl::StatusCode code) override;
   void OnBatch(int size, absl::Duration compute_time) override;

@@ -24,6 +24,7 @@ TEST(ServerMetricsTest, CountsRequestsAndErrorsByMethodAndCode) {
 
 TEST(ServerMetricsTest, RecordsBatcherActivityAndGauges) {
   ServerMetrics metrics;
+  metrics.OnQueueLength(17);
   metrics.OnDequeue(absl::Microseconds(300));
   metrics.OnBatch(8, absl::Milliseconds(20));
   metrics.OnSkipped(absl::StatusCode::kDeadlineExceeded);
@@ -35,6 +36,7 @@ TEST(ServerMetricsTest, RecordsBatcherActivityAndGauges) {
   EXPECT_THAT(text, HasSubstr("sketchsearch_model_batch_duration_seconds_count 1"));
   EXPECT_THAT(text,
               HasSubstr("sketchsearch_model_skipped_requests_total{code=\"DEADLINE_EXCEEDED\"} 1"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_model_queue_length 17"));
   EXPECT_THAT(text, HasSubstr("sketchsearch_index_size 1234"));
   EXPECT_THAT(text, HasSubstr("sketchsearch_serving 1"));
 }
