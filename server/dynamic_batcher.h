@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/sketch.h"
@@ -36,6 +37,11 @@ struct BatcherOptions {
   // Requests queued beyond this are refused with ResourceExhausted (back-pressure instead of an
   // unbounded queue whose requests would all time out). >= 1.
   int max_queue_size = 4096;
+  // The queue is also bounded by time: a call whose drawings would wait longer than this before
+  // the model is done with them, estimated from the model's measured rate, is refused at once
+  // with ResourceExhausted, and so is one whose estimated wait passes its own deadline: under
+  // overload callers learn it immediately instead of timing out later. Positive.
+  absl::Duration max_queue_wait = absl::Seconds(10);
 };
 
 // InvalidArgument naming the field when an option is out of its range.
@@ -52,6 +58,9 @@ class BatcherObserver {
   virtual void OnDequeue(absl::Duration queue_time) = 0;
   // A request was dropped without running: `code` is DeadlineExceeded or Cancelled.
   virtual void OnSkipped(absl::StatusCode code) = 0;
+  // A call of `drawings` drawings was turned away whole at admission: `reason` is "queue_full"
+  // (max_queue_size), "queue_wait" (max_queue_wait) or "deadline" (its own deadline).
+  virtual void OnRefused(absl::string_view reason, int drawings) = 0;
   // A batch of `size` requests ran through the embedder in `compute_time`.
   virtual void OnBatch(int size, absl::Duration compute_time) = 0;
 };
@@ -84,7 +93,12 @@ class DynamicBatcher {
   // Receives the results of a SubmitAll, exactly once.
   using AllCallback = std::function<void(absl::StatusOr<std::vector<Embedding>>)>;
 
-  // Submits every sketch (as Submit does, sharing `context`) and calls `done` once all of them
+  // Admits the call whole or not at all: Unavailable after Shutdown, DeadlineExceeded when the
+  // context's deadline has already passed, ResourceExhausted when its
+  // sketches do not all fit in the queue, or when their estimated wait (the queue ahead and
+  // themselves, at the model's measured seconds per drawing) exceeds max_queue_wait or passes
+  // the context's deadline; then `done` gets the error inline and nothing was queued. Otherwise
+  // queues every sketch (as Submit does, sharing `context`) and calls `done` once all of them
   // have completed: with the embeddings in input order, or the first error in input order. Each
   // sketch completes by running, by being skipped when it leaves the queue (deadline passed or
   // call cancelled: the model never sees it) or by being refused, so `done` always runs, once
@@ -105,6 +119,10 @@ class DynamicBatcher {
 
   const BatcherOptions& options() const { return options_; }
 
+  // The model's measured seconds per drawing (a moving average over recent batches), or zero
+  // before the first batch has run. Thread-safe.
+  absl::Duration SecondsPerDrawing() const;
+
  private:
   struct Item {
     Sketch sketch;
@@ -122,15 +140,21 @@ class DynamicBatcher {
   void RunBatch(std::vector<Item>* batch);
 
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK, or why a call of `n` drawings with `deadline` is not admitted now (see SubmitAll); sets
+  // `*reason` for the observer.
+  absl::Status AdmitLocked(size_t n, absl::Time deadline, absl::Time now,
+                           absl::string_view* reason) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool BatchReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Embedder* const embedder_;
   const BatcherOptions options_;
   BatcherObserver* const observer_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Moving average of a batch's compute time per drawing; zero until the first batch.
+  absl::Duration per_drawing_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
 
   absl::Mutex join_mu_;  // serializes Shutdown's join
   std::thread worker_;

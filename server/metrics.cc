@@ -74,6 +74,14 @@ struct ServerMetrics::Impl {
               "Queued drawings dropped unrun because the caller's deadline passed or it "
               "cancelled, by status code.")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& refused =
+      BuildCounter()
+          .Name("sketchsearch_model_refused_calls_total")
+          .Help(
+              "Calls turned away whole at the model queue (RESOURCE_EXHAUSTED), by reason: "
+              "queue_full, queue_wait (estimated wait over the server's limit), deadline "
+              "(estimated wait past the call's deadline).")
+          .Register(*registry);
   prometheus::Gauge& queue_length =
       BuildGauge()
           .Name("sketchsearch_model_queue_length")
@@ -148,6 +156,10 @@ void ServerMetrics::OnDequeue(absl::Duration queue_time) {
 
 void ServerMetrics::OnSkipped(absl::StatusCode code) {
   impl_->skipped.Add({{"code", absl::StatusCodeToString(code)}}).Increment();
+}
+
+void ServerMetrics::OnRefused(absl::string_view reason, int /*drawings*/) {
+  impl_->refused.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void ServerMetrics::OnBatch(int size, absl::Duration compute_time) {

@@ -1,5 +1,6 @@
 #include "server/searcher.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -71,6 +72,14 @@ absl::StatusOr<SearchFilter> Searcher::MakeFilter(const SearchQuery& query) cons
     if (it == ids_by_key_id_.end()) continue;
     filter.excluded_ids.insert(filter.excluded_ids.end(), it->second.begin(), it->second.end());
   }
+  // Repeats cost the index work per indexed row and change nothing: a filter holds each label
+  // and id once, so its cost is bounded by the classes and the index, not by the request.
+  std::sort(filter.allowed_labels.begin(), filter.allowed_labels.end());
+  filter.allowed_labels.erase(std::unique(filter.allowed_labels.begin(), filter.allowed_labels.end()),
+                              filter.allowed_labels.end());
+  std::sort(filter.excluded_ids.begin(), filter.excluded_ids.end());
+  filter.excluded_ids.erase(std::unique(filter.excluded_ids.begin(), filter.excluded_ids.end()),
+                            filter.excluded_ids.end());
   return filter;
 }
 

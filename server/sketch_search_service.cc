@@ -166,7 +166,7 @@ absl::Status SketchSearchService::StartClassifyBatch(const CallContext& context,
                                                      const Call& call) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
-  ASSIGN_OR_RETURN(std::vector<ClassifyQuery> queries, ToClassifyQueries(request, limits_));
+  ASSIGN_OR_RETURN(std::vector<ClassifyQuery> queries, ToClassifyQueries(request, limits_, context.deadline));
   backend->classifier().ClassifyBatchAsync(
       std::move(queries), context,
       [response, call](absl::StatusOr<std::vector<std::vector<ClassScore>>> results) {
@@ -184,7 +184,7 @@ absl::Status SketchSearchService::StartSearchBatch(const CallContext& context,
                                                    const Call& call) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
-  ASSIGN_OR_RETURN(std::vector<SearchQuery> queries, ToSearchQueries(request, limits_));
+  ASSIGN_OR_RETURN(std::vector<SearchQuery> queries, ToSearchQueries(request, limits_, context.deadline));
   backend->searcher().SearchBatchAsync(
       std::move(queries), context,
       [response, call](absl::StatusOr<std::vector<SearchResult>> results) {

@@ -5,7 +5,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -48,6 +50,16 @@ class CountingObserver : public BatcherObserver {
     last_skip = code;
   }
   void OnBatch(int size, absl::Duration) override { batched += size; }
+  void OnRefused(absl::string_view reason, int drawings) override {
+    absl::MutexLock lock(&mu);
+    refused.push_back(absl::StrCat(reason, ":", drawings));
+  }
+  std::vector<std::string> Refused() {
+    absl::MutexLock lock(&mu);
+    return refused;
+  }
+  absl::Mutex mu;
+  std::vector<std::string> refused;
   std::atomic<int> dequeued{0}, skipped{0}, batched{0};
   std::atomic<int64_t> max_length{0};  // set on the submitting and the worker thread
   std::atomic<absl::StatusCode> last_skip{absl::StatusCode::kOk};
@@ -76,6 +88,9 @@ TEST(BatcherOptionsTest, RejectsOutOfRangeValues) {
   options = {};
   options.max_queue_size = 0;
   EXPECT_EQ(ValidateBatcherOptions(options).code(), absl::StatusCode::kInvalidArgument);
+  options = {};
+  options.max_queue_wait = absl::ZeroDuration();
+  EXPECT_THAT(ValidateBatcherOptions(options).message(), HasSubstr("max_queue_wait"));
   FakeEmbedder embedder(kClasses, 8);
   EXPECT_FALSE(DynamicBatcher::Create(nullptr, {}, nullptr).ok());
 }
@@ -294,6 +309,73 @@ TEST(DynamicBatcherTest, FullQueueRefusesWithResourceExhausted) {
   gate.Notify();
   results.Wait();
   EXPECT_TRUE(results.status(1).ok());
+}
+
+TEST(DynamicBatcherTest, AdmitsACallWholeOrNotAtAll) {
+  FakeEmbedder embedder(kClasses, 8);
+  absl::Notification gate;
+  embedder.set_gate(&gate);
+  CountingObserver observer;
+  auto batcher = MakeBatcher(&embedder, 1, absl::ZeroDuration(), &observer, /*max_queue=*/4);
+  Results first(1);
+  batcher->Submit(MakeSketch(0, "cat"), {}, first.At(0));
+  embedder.entered().WaitForNotification();  // the model holds it; the queue is empty
+  // Three drawings fit in the queue of four; a second call of two does not, and none of its
+  // drawings is queued, so a later call of one still fits.
+  absl::BlockingCounter pending(2);
+  absl::Status fits, refused, still_fits;
+  batcher->SubmitAll({MakeSketch(1, "cat"), MakeSketch(2, "cat"), MakeSketch(3, "cat")}, {},
+                     [&](absl::StatusOr<std::vector<Embedding>> r) {
+                       fits = r.status();
+                       pending.DecrementCount();
+                     });
+  batcher->SubmitAll({MakeSketch(4, "cat"), MakeSketch(5, "cat")}, {},
+                     [&](absl::StatusOr<std::vector<Embedding>> r) { refused = r.status(); });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.message(), HasSubstr("3 drawings queued, 2 more asked, 4 at most"));
+  batcher->SubmitAll({MakeSketch(6, "cat")}, {}, [&](absl::StatusOr<std::vector<Embedding>> r) {
+    still_fits = r.status();
+    pending.DecrementCount();
+  });
+  gate.Notify();
+  pending.Wait();
+  first.Wait();
+  EXPECT_TRUE(fits.ok()) << fits;
+  EXPECT_TRUE(still_fits.ok()) << still_fits;
+  EXPECT_THAT(embedder.seen_key_ids(), ElementsAre(0, 1, 2, 3, 6));
+  EXPECT_THAT(observer.Refused(), ElementsAre("queue_full:2"));
+}
+
+TEST(DynamicBatcherTest, TurnsAwayCallsWhoseEstimatedWaitIsTooLong) {
+  // A model that takes ~20 ms per drawing, measured on the first batch.
+  FakeEmbedder embedder(kClasses, 8);
+  embedder.set_delay(absl::Milliseconds(20));
+  CountingObserver observer;
+  BatcherOptions options;
+  options.max_batch_size = 1;
+  options.max_queue_delay = absl::ZeroDuration();
+  options.max_queue_wait = absl::Milliseconds(100);
+  auto batcher = *DynamicBatcher::Create(&embedder, options, &observer);
+  ASSERT_TRUE(batcher->EmbedAll({MakeSketch(0, "cat")}, {}).ok());
+  EXPECT_GE(batcher->SecondsPerDrawing(), absl::Milliseconds(15));
+  // Ten drawings: ~200 ms of work, over the server's 100 ms: refused at once, nothing queued.
+  std::vector<Sketch> ten;
+  for (int i = 1; i <= 10; ++i) ten.push_back(MakeSketch(i, "cat"));
+  const absl::Time start = absl::Now();
+  auto too_long = batcher->EmbedAll(ten, {});
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(15));
+  EXPECT_EQ(too_long.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(too_long.status().message(), HasSubstr("over its limit of 100ms"));
+  // Two drawings fit the server's limit but not a 10 ms deadline.
+  CallContext hurried;
+  hurried.deadline = absl::Now() + absl::Milliseconds(10);
+  auto late = batcher->EmbedAll({MakeSketch(11, "cat"), MakeSketch(12, "cat")}, hurried);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(late.status().message(), HasSubstr("before the call's deadline"));
+  // Within both: admitted and run.
+  EXPECT_TRUE(batcher->EmbedAll({MakeSketch(13, "cat"), MakeSketch(14, "cat")}, {}).ok());
+  EXPECT_THAT(embedder.seen_key_ids(), ElementsAre(0, 13, 14));
+  EXPECT_THAT(observer.Refused(), ElementsAre("queue_wait:10", "deadline:2"));
 }
 
 TEST(DynamicBatcherTest, EmbedderErrorsReachEveryRequestOfTheBatch) {

@@ -167,10 +167,10 @@ TEST_F(SearcherTest, CancelledCallIsNotSearched) {
   EXPECT_EQ(searcher_->Search(Query(1), cancelled).status().code(), absl::StatusCode::kCancelled);
 }
 
-// Records the thread each search runs on, and otherwise searches the wrapped index.
-class ThreadRecordingIndex : public FeatureIndex {
+// Records the thread and the filter of each search, and otherwise searches the wrapped index.
+class RecordingIndex : public FeatureIndex {
  public:
-  explicit ThreadRecordingIndex(const FeatureIndex* index) : index_(index) {}
+  explicit RecordingIndex(const FeatureIndex* index) : index_(index) {}
   int dimension() const override { return index_->dimension(); }
   int64_t size() const override { return index_->size(); }
   const IndexedSketch& metadata(int64_t id) const override { return index_->metadata(id); }
@@ -178,21 +178,27 @@ class ThreadRecordingIndex : public FeatureIndex {
       absl::Span<const float> queries, int k, const SearchFilter& filter) const override {
     absl::MutexLock lock(&mu_);
     threads_.push_back(std::this_thread::get_id());
+    filters_.push_back(filter);
     return index_->Search(queries, k, filter);
   }
   std::vector<std::thread::id> threads() const {
     absl::MutexLock lock(&mu_);
     return threads_;
   }
+  std::vector<SearchFilter> filters() const {
+    absl::MutexLock lock(&mu_);
+    return filters_;
+  }
 
  private:
   const FeatureIndex* index_;
   mutable absl::Mutex mu_;
   mutable std::vector<std::thread::id> threads_;
+  mutable std::vector<SearchFilter> filters_;
 };
 
 TEST_F(SearcherTest, SearchesRunOnThePoolNotOnTheCallersOrTheModelsThread) {
-  ThreadRecordingIndex recording(index_.get());
+  RecordingIndex recording(index_.get());
   auto searcher = Searcher::Create(batcher_.get(), &recording, kClasses, kDim, &pool_);
   ASSERT_TRUE(searcher.ok());
   std::thread::id pool_thread;
@@ -208,6 +214,23 @@ TEST_F(SearcherTest, SearchesRunOnThePoolNotOnTheCallersOrTheModelsThread) {
   batch.push_back(Query(2));
   ASSERT_TRUE((*searcher)->SearchBatch(std::move(batch), {}).ok());
   EXPECT_THAT(recording.threads(), ElementsAre(pool_thread, pool_thread, pool_thread));
+}
+
+TEST_F(SearcherTest, RepeatedClassesAndKeyIdsReachTheIndexOnce) {
+  RecordingIndex recording(index_.get());
+  auto searcher = Searcher::Create(batcher_.get(), &recording, kClasses, kDim, &pool_);
+  ASSERT_TRUE(searcher.ok());
+  SearchQuery query = Query(7);
+  for (int i = 0; i < 1000; ++i) {
+    query.classes.push_back(i % 2 ? "fish" : "cat");
+    query.excluded_key_ids.push_back(105);  // two indexed sketches
+  }
+  auto result = (*searcher)->Search(std::move(query), {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(Ids(*result), ElementsAre(0, 1, 4));
+  ASSERT_EQ(recording.filters().size(), 1u);
+  EXPECT_THAT(recording.filters()[0].allowed_labels, ElementsAre(0, 2));
+  EXPECT_THAT(recording.filters()[0].excluded_ids, ElementsAre(5, 6));
 }
 
 TEST_F(SearcherTest, AsyncSearchCallsBackOnceWithTheResult) {

@@ -229,6 +229,46 @@ TEST_F(ServiceTest, CallThatOutlivesItsDeadlineIsDroppedUnrun) {
               HasSubstr("sketchsearch_model_skipped_requests_total{code=\"DEADLINE_EXCEEDED\"} 1"));
 }
 
+TEST_F(ServiceTest, CallCancelledByItsClientIsDroppedUnrun) {
+  FakeEmbedder* embedder = Serve();
+  absl::Notification gate;
+  embedder->set_gate(&gate);
+  grpc::ClientContext first_context, second_context;
+  v1::ClassifyRequest first, second;
+  *first.mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+  *second.mutable_drawing() = DrawingOf(MakeSketch(2, "cat"));
+  first.set_k(1);
+  second.set_k(1);
+  v1::ClassifyResponse first_response, second_response;
+  absl::Notification first_done, second_done;
+  grpc::Status first_status, second_status;
+  stub_->async()->Classify(&first_context, &first, &first_response, [&](grpc::Status s) {
+    first_status = std::move(s);
+    first_done.Notify();
+  });
+  embedder->entered().WaitForNotification();  // the model holds the first call
+  stub_->async()->Classify(&second_context, &second, &second_response, [&](grpc::Status s) {
+    second_status = std::move(s);
+    second_done.Notify();
+  });
+  // Wait until the second call is queued, then its client gives up.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < give_up && server_->metrics().Serialize().find(
+                                      "sketchsearch_model_queue_length 1") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  second_context.TryCancel();
+  second_done.WaitForNotification();
+  EXPECT_EQ(second_status.error_code(), grpc::StatusCode::CANCELLED);
+  gate.Notify();
+  first_done.WaitForNotification();
+  EXPECT_TRUE(first_status.ok()) << first_status.error_message();
+  server_->Shutdown(absl::Seconds(5));  // drains the batcher
+  EXPECT_THAT(embedder->seen_key_ids(), ElementsAre(1));
+  EXPECT_THAT(server_->metrics().Serialize(),
+              HasSubstr("sketchsearch_model_skipped_requests_total{code=\"CANCELLED\"} 1"));
+}
+
 TEST_F(ServiceTest, RecordsMetricsPerMethodAndCode) {
   Serve();
   grpc::ClientContext c1, c2;
