@@ -47,6 +47,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -65,6 +66,7 @@
 #include "client/sketch_client.h"
 #include "core/process_cpu_time.h"
 #include "core/sketch_reader.h"
+#include "bench/child_server.h"
 #include "server/bundle_loader.h"
 #include "server/server.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
@@ -87,6 +89,7 @@ struct Flags {
   int max_batch_size = 32;
   int max_queue_delay_us = 2000;
   std::string channels = "per-client";
+  std::vector<std::string> external;  // NAME=BINARY: sketch-server programs run as children
   int k = 3;
 };
 
@@ -228,6 +231,7 @@ std::shared_ptr<grpc::Channel> OwnChannel(const std::string& target) {
 }
 
 struct Cell {
+  std::string server;  // ServerUnderTest::name
   bool batching = false;
   int clients = 0;
   int64_t requests = 0;
@@ -253,11 +257,20 @@ std::pair<double, double> HistogramSumCount(const std::string& text, const std::
   return {sum, count};
 }
 
+// Where a cell's server runs: its address, its metrics text and the CPU seconds spent by the
+// clients and the server together.
+struct ServerUnderTest {
+  std::string name;  // "in-process" or an external server's label
+  std::string target;
+  std::function<std::string()> metrics;
+  std::function<double()> cpu_seconds;
+};
+
 // Closed loop: each of `clients` threads sends Classify, waits for the answer, sends the next.
 // Requests completing in [start + warmup, + seconds) are counted and their latencies kept.
-Cell RunCell(SketchServer* server, bool batching, int clients, const Flags& flags,
+Cell RunCell(const ServerUnderTest& server, bool batching, int clients, const Flags& flags,
              const std::vector<v1::ClassifyRequest>& requests) {
-  const std::string target = absl::StrCat("127.0.0.1:", server->port());
+  const std::string& target = server.target;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   if (flags.channels == "shared") {
     channels.push_back(MakeChannel(target));
@@ -301,16 +314,17 @@ Cell RunCell(SketchServer* server, bool batching, int clients, const Flags& flag
   }
   // The server's batch metrics and this process's CPU time over the measured window.
   std::this_thread::sleep_until(start);
-  const std::string metrics_at_start = server->metrics().Serialize();
-  const double cpu_at_start = ProcessCpuSeconds();
+  const std::string metrics_at_start = server.metrics();
+  const double cpu_at_start = server.cpu_seconds();
   const Clock::time_point metrics_start_time = Clock::now();
   std::this_thread::sleep_until(end);
-  const std::string metrics_after = server->metrics().Serialize();
-  const double cpu_at_end = ProcessCpuSeconds();
+  const std::string metrics_after = server.metrics();
+  const double cpu_at_end = server.cpu_seconds();
   const Clock::time_point metrics_end_time = Clock::now();
   for (auto& t : threads) t.join();
 
   Cell cell;
+  cell.server = server.name;
   cell.batching = batching;
   cell.clients = clients;
   std::vector<double> all;
@@ -359,9 +373,43 @@ absl::StatusOr<std::vector<Cell>> RunServer(bool batching, const Flags& flags,
   for (int clients : flags.clients) {
     std::cerr << "serving_bench: batching " << (batching ? "on" : "off") << ", " << clients
               << " client(s) ..." << std::endl;
-    cells.push_back(RunCell(server->get(), batching, clients, flags, requests));
+    SketchServer* s = server->get();
+    const ServerUnderTest under_test{"in-process", absl::StrCat("127.0.0.1:", s->port()),
+                                     [s] { return s->metrics().Serialize(); },
+                                     ProcessCpuSeconds};
+    cells.push_back(RunCell(under_test, batching, clients, flags, requests));
   }
   (*server)->Shutdown(absl::Seconds(5));
+  return cells;
+}
+
+// Each external server (--external NAME=BINARY), batching on, at every client count.
+absl::StatusOr<std::vector<Cell>> RunExternalServers(
+    const Flags& flags, const std::vector<v1::ClassifyRequest>& requests) {
+  std::vector<Cell> cells;
+  for (const std::string& spec : flags.external) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--external ", spec, ": want NAME=BINARY"));
+    }
+    const std::string name = spec.substr(0, eq), binary = spec.substr(eq + 1);
+    const std::vector<std::string> args = {
+        "--bundle", flags.bundle, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0",
+        "--precision", flags.precision, "--threads", std::to_string(flags.threads),
+        "--max-batch-size", std::to_string(flags.max_batch_size), "--max-queue-delay-us",
+        std::to_string(flags.max_queue_delay_us)};
+    std::cerr << "serving_bench: starting " << name << " (" << binary << ") ..." << std::endl;
+    auto child = ChildServer::Launch(binary, args, absl::Minutes(3));
+    if (!child.ok()) return child.status();
+    const ChildServer* c = child->get();
+    const ServerUnderTest under_test{name, absl::StrCat("127.0.0.1:", c->port()),
+                                     [c] { return c->Metrics(); },
+                                     [c] { return ProcessCpuSeconds() + c->CpuSeconds(); }};
+    for (int clients : flags.clients) {
+      std::cerr << "serving_bench: " << name << ", " << clients << " client(s) ..." << std::endl;
+      cells.push_back(RunCell(under_test, /*batching=*/true, clients, flags, requests));
+    }
+  }
   return cells;
 }
 
@@ -401,6 +449,11 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"per-client", "shared"}));
   app.add_option("--k", flags.k, "classes per Classify answer")->capture_default_str();
+  app.add_option("--external", flags.external,
+                 "NAME=BINARY: also measure this sketch-server program (a child process on the "
+                 "same bundle and flags, batching on), e.g. one built from an earlier commit; "
+                 "repeatable")
+      ->take_all();
   CLI11_PARSE(app, argc, argv);
   // The single-request latency is the 1-client cell with batching on: always measure it first.
   std::sort(flags.clients.begin(), flags.clients.end());
@@ -493,6 +546,14 @@ int Main(int argc, char** argv) {
     cells.insert(cells.end(), run->begin(), run->end());
   }
   const double single_p50 = cells.front().p50_ms;  // batching on, 1 client
+  {
+    auto external = RunExternalServers(flags, requests);
+    if (!external.ok()) {
+      std::cerr << "serving_bench: " << external.status() << "\n";
+      return 1;
+    }
+    cells.insert(cells.end(), external->begin(), external->end());
+  }
 
   std::printf("In-process TorchEmbedder::EmbedBatch (rasterization + forward), drawings/s:\n");
   std::printf("  %-6s %12s %12s %10s %14s\n", "batch", "drawings/s", "ms/call p50", "cores used",
@@ -506,13 +567,14 @@ int Main(int argc, char** argv) {
   std::printf("\nClassify over gRPC (TCP loopback); ratios against in-process batch %d (%s/s) "
               "and single-request p50 (%s ms):\n",
               flags.max_batch_size, Fmt(inproc_ref).c_str(), Fmt(single_p50, "%.2f").c_str());
-  std::printf("  %-8s %7s %8s %8s %8s %8s %6s %6s %6s %8s %11s %10s %10s %6s  %s\n", "batching",
+  std::printf("  %-12s %-8s %7s %8s %8s %8s %8s %6s %6s %6s %8s %11s %10s %10s %6s  %s\n",
+              "server", "batching",
               "clients", "req/s", "p50 ms", "p99 ms", "max ms", "batch", "busy", "cores",
               "req/CPU-s", "tput/inproc", "(per CPU)", "p99/single", "errors", "loadavg after");
   for (const Cell& c : cells) {
     const double per_cpu = c.throughput / c.cores;
-    std::printf("  %-8s %7d %8s %8s %8s %8s %6s %5s%% %6s %8s %11s %10s %10s %6lld  %s\n",
-                c.batching ? "on" : "off", c.clients, Fmt(c.throughput).c_str(),
+    std::printf("  %-12s %-8s %7d %8s %8s %8s %8s %6s %5s%% %6s %8s %11s %10s %10s %6lld  %s\n",
+                c.server.c_str(), c.batching ? "on" : "off", c.clients, Fmt(c.throughput).c_str(),
                 Fmt(c.p50_ms, "%.2f").c_str(), Fmt(c.p99_ms, "%.2f").c_str(),
                 Fmt(c.max_ms, "%.2f").c_str(), Fmt(c.mean_batch, "%.2f").c_str(),
                 Fmt(100 * c.model_busy, "%.0f").c_str(), Fmt(c.cores, "%.2f").c_str(),
@@ -532,7 +594,7 @@ int Main(int argc, char** argv) {
 
   // The targets, at the largest client count with batching on.
   for (const Cell& c : cells) {
-    if (!c.batching || c.clients != max_clients) continue;
+    if (c.server != "in-process" || !c.batching || c.clients != max_clients) continue;
     const double tput_ratio = c.throughput / inproc_ref;
     const double p99_ratio = c.p99_ms / single_p50;
     std::printf("\nTargets at %d clients, batching on:\n", max_clients);

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
+#include "server/await.h"
 
 namespace sketch {
 
@@ -36,48 +36,80 @@ absl::Status Classifier::CheckK(int k) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ClassScore>> Classifier::Classify(ClassifyQuery query,
-                                                             const CallContext& context) const {
+void Classifier::ClassifyAsync(ClassifyQuery query, CallContext context,
+                               ClassifyCallback done) const {
   std::vector<ClassifyQuery> queries;
   queries.push_back(std::move(query));
-  ASSIGN_OR_RETURN(auto results, Run(std::move(queries), context, /*name_requests=*/false));
-  return std::move(results[0]);
+  Run(std::move(queries), std::move(context), /*name_requests=*/false,
+      [done = std::move(done)](absl::StatusOr<std::vector<std::vector<ClassScore>>> results) {
+        if (!results.ok()) return done(results.status());
+        done(std::move((*results)[0]));
+      });
+}
+
+void Classifier::ClassifyBatchAsync(std::vector<ClassifyQuery> queries, CallContext context,
+                                    ClassifyBatchCallback done) const {
+  Run(std::move(queries), std::move(context), /*name_requests=*/true, std::move(done));
+}
+
+void Classifier::Run(std::vector<ClassifyQuery> queries, CallContext context, bool name_requests,
+                     ClassifyBatchCallback done) const {
+  std::vector<Sketch> sketches;
+  sketches.reserve(queries.size());
+  std::vector<int> ks;
+  ks.reserve(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    absl::Status status = CheckK(queries[i].k);
+    if (!status.ok()) {
+      if (!name_requests) return done(status);
+      return done(absl::InvalidArgumentError(absl::StrCat("requests[", i, "].", status.message())));
+    }
+    ks.push_back(queries[i].k);
+    sketches.push_back(std::move(queries[i].sketch));
+  }
+  batcher_->SubmitAll(
+      std::move(sketches), std::move(context),
+      [this, ks = std::move(ks), done = std::move(done)](
+          absl::StatusOr<std::vector<Embedding>> embeddings) {
+        if (!embeddings.ok()) return done(embeddings.status());
+        // A top-k over the class probabilities: cheap enough for the batcher's thread.
+        std::vector<std::vector<ClassScore>> results;
+        results.reserve(ks.size());
+        for (size_t i = 0; i < ks.size(); ++i) {
+          results.push_back(TopClasses((*embeddings)[i].probabilities, ks[i], class_names_));
+        }
+        done(std::move(results));
+      });
+}
+
+void Classifier::EmbedAsync(Sketch sketch, CallContext context, EmbedCallback done) const {
+  std::vector<Sketch> sketches;
+  sketches.push_back(std::move(sketch));
+  batcher_->SubmitAll(std::move(sketches), std::move(context),
+                      [done = std::move(done)](absl::StatusOr<std::vector<Embedding>> embeddings) {
+                        if (!embeddings.ok()) return done(embeddings.status());
+                        done(std::move((*embeddings)[0].feature));
+                      });
+}
+
+absl::StatusOr<std::vector<ClassScore>> Classifier::Classify(ClassifyQuery query,
+                                                             const CallContext& context) const {
+  return AwaitResult<std::vector<ClassScore>>([&](ClassifyCallback done) {
+    ClassifyAsync(std::move(query), context, std::move(done));
+  });
 }
 
 absl::StatusOr<std::vector<std::vector<ClassScore>>> Classifier::ClassifyBatch(
     std::vector<ClassifyQuery> queries, const CallContext& context) const {
-  return Run(std::move(queries), context, /*name_requests=*/true);
-}
-
-absl::StatusOr<std::vector<std::vector<ClassScore>>> Classifier::Run(
-    std::vector<ClassifyQuery> queries, const CallContext& context, bool name_requests) const {
-  std::vector<Sketch> sketches;
-  sketches.reserve(queries.size());
-  for (size_t i = 0; i < queries.size(); ++i) {
-    absl::Status status = CheckK(queries[i].k);
-    if (!status.ok()) {
-      if (!name_requests) return status;
-      return absl::InvalidArgumentError(absl::StrCat("requests[", i, "].", status.message()));
-    }
-    sketches.push_back(std::move(queries[i].sketch));
-  }
-  ASSIGN_OR_RETURN(std::vector<Embedding> embeddings,
-                   batcher_->EmbedAll(std::move(sketches), context));
-  std::vector<std::vector<ClassScore>> results;
-  results.reserve(queries.size());
-  for (size_t i = 0; i < queries.size(); ++i) {
-    results.push_back(TopClasses(embeddings[i].probabilities, queries[i].k, class_names_));
-  }
-  return results;
+  return AwaitResult<std::vector<std::vector<ClassScore>>>([&](ClassifyBatchCallback done) {
+    ClassifyBatchAsync(std::move(queries), context, std::move(done));
+  });
 }
 
 absl::StatusOr<std::vector<float>> Classifier::Embed(Sketch sketch,
                                                      const CallContext& context) const {
-  std::vector<Sketch> sketches;
-  sketches.push_back(std::move(sketch));
-  ASSIGN_OR_RETURN(std::vector<Embedding> embeddings,
-                   batcher_->EmbedAll(std::move(sketches), context));
-  return std::move(embeddings[0].feature);
+  return AwaitResult<std::vector<float>>(
+      [&](EmbedCallback done) { EmbedAsync(std::move(sketch), context, std::move(done)); });
 }
 
 }  // namespace sketch

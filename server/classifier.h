@@ -3,6 +3,7 @@
 #ifndef SKETCH_SERVER_CLASSIFIER_H_
 #define SKETCH_SERVER_CLASSIFIER_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,21 +33,33 @@ struct ClassifyQuery {
 
 class Classifier {
  public:
+  using ClassifyCallback = std::function<void(absl::StatusOr<std::vector<ClassScore>>)>;
+  using ClassifyBatchCallback =
+      std::function<void(absl::StatusOr<std::vector<std::vector<ClassScore>>>)>;
+  using EmbedCallback = std::function<void(absl::StatusOr<std::vector<float>>)>;
+
   // `batcher` must outlive the classifier; `class_names` are the embedder's, in label order.
   Classifier(DynamicBatcher* batcher, std::vector<std::string> class_names);
 
-  // The query's k most probable classes (see TopClasses). InvalidArgument "k: ..." for k outside
-  // 1..number of classes (checked before the model runs); otherwise the batcher's errors.
-  // Thread-safe; blocks until the model has run.
+  // Gives `done` the query's k most probable classes (see TopClasses). InvalidArgument "k: ..."
+  // for k outside 1..number of classes (checked before the model runs, `done` called inline);
+  // otherwise the batcher's errors. `done` is called exactly once, on the batcher's worker
+  // thread or inline, and must be quick (see DynamicBatcher::SubmitAll). Thread-safe.
+  void ClassifyAsync(ClassifyQuery query, CallContext context, ClassifyCallback done) const;
+
+  // ClassifyAsync for many queries in one go: every query is checked first (errors name
+  // "requests[i]."), then all go to the batcher together. Results in query order.
+  void ClassifyBatchAsync(std::vector<ClassifyQuery> queries, CallContext context,
+                          ClassifyBatchCallback done) const;
+
+  // Gives `done` the drawing's feature vector: float [embedder dimension].
+  void EmbedAsync(Sketch sketch, CallContext context, EmbedCallback done) const;
+
+  // The blocking forms of the above (tools and tests; the service uses the callback forms).
   absl::StatusOr<std::vector<ClassScore>> Classify(ClassifyQuery query,
                                                    const CallContext& context) const;
-
-  // Classify for many queries in one go: every query is checked first (errors name
-  // "requests[i]."), then all go to the batcher together. Results in query order.
   absl::StatusOr<std::vector<std::vector<ClassScore>>> ClassifyBatch(
       std::vector<ClassifyQuery> queries, const CallContext& context) const;
-
-  // The drawing's feature vector: float [embedder dimension]. Thread-safe; blocks.
   absl::StatusOr<std::vector<float>> Embed(Sketch sketch, const CallContext& context) const;
 
   const std::vector<std::string>& class_names() const { return class_names_; }
@@ -54,9 +67,8 @@ class Classifier {
  private:
   absl::Status CheckK(int k) const;
   // Checks every k, then embeds all sketches in one go; errors name "requests[i]." when asked.
-  absl::StatusOr<std::vector<std::vector<ClassScore>>> Run(std::vector<ClassifyQuery> queries,
-                                                           const CallContext& context,
-                                                           bool name_requests) const;
+  void Run(std::vector<ClassifyQuery> queries, CallContext context, bool name_requests,
+           ClassifyBatchCallback done) const;
 
   DynamicBatcher* const batcher_;
   const std::vector<std::string> class_names_;

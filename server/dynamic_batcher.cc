@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/await.h"
 
 namespace sketch {
 namespace {
@@ -26,15 +27,14 @@ absl::Status CheckEmbedResult(const EmbedResult& result, size_t batch, const Emb
   return absl::OkStatus();
 }
 
-// What EmbedAll waits on; shared with the callbacks so late ones find it alive.
+// One SubmitAll's results as they arrive; the last callback hands them over.
 struct Gather {
-  explicit Gather(size_t n) : results(n, absl::UnknownError("not run")), remaining(n) {}
+  Gather(size_t n, DynamicBatcher::AllCallback all_done)
+      : results(n, absl::UnknownError("not run")), remaining(n), done(std::move(all_done)) {}
   absl::Mutex mu;
   std::vector<absl::StatusOr<Embedding>> results ABSL_GUARDED_BY(mu);
   size_t remaining ABSL_GUARDED_BY(mu);
-  // Set when EmbedAll gave up waiting: the caller's is_cancelled (which may point into a gRPC
-  // call that has finished since) must not be called any more.
-  bool abandoned ABSL_GUARDED_BY(mu) = false;
+  DynamicBatcher::AllCallback done;  // called once, by whoever brings `remaining` to 0
 };
 
 }  // namespace
@@ -52,6 +52,10 @@ absl::Status ValidateBatcherOptions(const BatcherOptions& options) {
   if (options.max_queue_size < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_queue_size: ", options.max_queue_size, " is below 1"));
+  }
+  if (options.max_queue_wait <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_queue_wait: ", absl::FormatDuration(options.max_queue_wait), " is not positive"));
   }
   return absl::OkStatus();
 }
@@ -74,56 +78,110 @@ DynamicBatcher::~DynamicBatcher() { Shutdown(); }
 
 void DynamicBatcher::Submit(Sketch sketch, CallContext context, Callback done) {
   absl::Status refused;
+  absl::string_view reason;
   {
     absl::MutexLock lock(&mu_);
-    if (shutting_down_) {
-      refused = absl::UnavailableError("the server is shutting down");
-    } else if (queue_.size() >= static_cast<size_t>(options_.max_queue_size)) {
-      refused = absl::ResourceExhaustedError(
-          absl::StrCat("the model queue is full (", options_.max_queue_size, " requests)"));
-    } else {
-      queue_.push_back(Item{std::move(sketch), std::move(context), std::move(done), absl::Now()});
+    const absl::Time now = absl::Now();
+    refused = AdmitLocked(1, context.deadline, now, &reason);
+    if (refused.ok()) {
+      queue_.push_back(Item{std::move(sketch), std::move(context), std::move(done), now});
+      if (observer_ != nullptr) observer_->OnQueueLength(static_cast<int64_t>(queue_.size()));
       return;
     }
   }
-  done(refused);  // outside the lock: the callback may take its own locks
+  // Outside the lock: the callback may take its own locks.
+  if (observer_ != nullptr && !reason.empty()) observer_->OnRefused(reason, 1);
+  done(refused);
+}
+
+absl::Duration DynamicBatcher::SecondsPerDrawing() const {
+  absl::MutexLock lock(&mu_);
+  return per_drawing_;
+}
+
+absl::Status DynamicBatcher::AdmitLocked(size_t n, absl::Time deadline, absl::Time now,
+                                         absl::string_view* reason) const {
+  if (shutting_down_) return absl::UnavailableError("the server is shutting down");
+  if (now >= deadline) return absl::DeadlineExceededError("the call's deadline has passed");
+  const size_t capacity = static_cast<size_t>(options_.max_queue_size);
+  if (queue_.size() + n > capacity) {
+    *reason = "queue_full";
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the model queue is full: ", queue_.size(), " drawings queued, ", n, " more asked, ",
+        capacity, " at most"));
+  }
+  // Before any batch has run nothing is known about the rate: admit.
+  const absl::Duration wait = per_drawing_ * static_cast<double>(queue_.size() + n);
+  if (wait > options_.max_queue_wait) {
+    *reason = "queue_wait";
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the server is overloaded: the ", n, " drawing(s) would be done in about ",
+        absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))), ", over its limit of ",
+        absl::FormatDuration(options_.max_queue_wait)));
+  }
+  if (now + wait > deadline) {
+    *reason = "deadline";
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the server is too busy to answer before the call's deadline: about ",
+        absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))), " of model work ahead"));
+  }
+  return absl::OkStatus();
+}
+
+void DynamicBatcher::SubmitAll(std::vector<Sketch> sketches, CallContext context,
+                               AllCallback done) {
+  if (sketches.empty()) {
+    done(std::vector<Embedding>());
+    return;
+  }
+  const size_t n = sketches.size();
+  auto gather = std::make_shared<Gather>(n, std::move(done));
+  auto finish_one = [gather](size_t i, absl::StatusOr<Embedding> result) {
+    {
+      absl::MutexLock lock(&gather->mu);
+      gather->results[i] = std::move(result);
+      if (--gather->remaining > 0) return;
+    }
+    // The last one: no other callback touches the results any more.
+    std::vector<Embedding> embeddings;
+    embeddings.reserve(gather->results.size());
+    for (auto& r : gather->results) {
+      if (!r.ok()) {
+        gather->done(r.status());
+        return;
+      }
+      embeddings.push_back(*std::move(r));
+    }
+    gather->done(std::move(embeddings));
+  };
+  absl::Status refused;
+  absl::string_view reason;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    refused = AdmitLocked(n, context.deadline, now, &reason);
+    if (refused.ok()) {
+      for (size_t i = 0; i < n; ++i) {
+        queue_.push_back(Item{std::move(sketches[i]), context,
+                              [finish_one, i](absl::StatusOr<Embedding> result) {
+                                finish_one(i, std::move(result));
+                              },
+                              now});
+      }
+      if (observer_ != nullptr) observer_->OnQueueLength(static_cast<int64_t>(queue_.size()));
+      return;
+    }
+  }
+  // Outside the lock: the callback may take its own locks. Nothing of the call was queued.
+  if (observer_ != nullptr && !reason.empty()) observer_->OnRefused(reason, static_cast<int>(n));
+  gather->done(refused);
 }
 
 absl::StatusOr<std::vector<Embedding>> DynamicBatcher::EmbedAll(std::vector<Sketch> sketches,
                                                                 const CallContext& context) {
-  auto gather = std::make_shared<Gather>(sketches.size());
-  CallContext guarded;
-  guarded.deadline = context.deadline;
-  if (context.is_cancelled) {
-    // Holding the lock while asking keeps EmbedAll from returning (and the caller's context
-    // from dying) in the middle of the question.
-    guarded.is_cancelled = [gather, is_cancelled = context.is_cancelled] {
-      absl::MutexLock lock(&gather->mu);
-      return gather->abandoned || is_cancelled();
-    };
-  }
-  for (size_t i = 0; i < sketches.size(); ++i) {
-    Submit(std::move(sketches[i]), guarded, [gather, i](absl::StatusOr<Embedding> result) {
-      absl::MutexLock lock(&gather->mu);
-      gather->results[i] = std::move(result);
-      --gather->remaining;
-    });
-  }
-  absl::MutexLock lock(&gather->mu);
-  auto all_done = [g = gather.get()]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return g->remaining == 0;  // Await evaluates it with g->mu held
-  };
-  if (!gather->mu.AwaitWithDeadline(absl::Condition(&all_done), context.deadline)) {
-    gather->abandoned = true;
-    return absl::DeadlineExceededError("the call's deadline passed while the model was busy");
-  }
-  std::vector<Embedding> embeddings;
-  embeddings.reserve(gather->results.size());
-  for (auto& result : gather->results) {
-    if (!result.ok()) return result.status();
-    embeddings.push_back(*std::move(result));
-  }
-  return embeddings;
+  return AwaitResult<std::vector<Embedding>>([&](AllCallback done) {
+    SubmitAll(std::move(sketches), context, std::move(done));
+  });
 }
 
 void DynamicBatcher::Shutdown() {
@@ -161,6 +219,7 @@ bool DynamicBatcher::TakeBatch(std::vector<Item>* batch) {
     batch->push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
+  if (observer_ != nullptr) observer_->OnQueueLength(static_cast<int64_t>(queue_.size()));
   return true;
 }
 
@@ -188,7 +247,17 @@ void DynamicBatcher::RunBatch(std::vector<Item>* batch) {
     absl::Status shape = CheckEmbedResult(*result, live.size(), *embedder_);
     if (!shape.ok()) result = shape;
   }
-  if (observer_ != nullptr) observer_->OnBatch(static_cast<int>(live.size()), absl::Now() - start);
+  const absl::Duration compute = absl::Now() - start;
+  if (observer_ != nullptr) observer_->OnBatch(static_cast<int>(live.size()), compute);
+  if (result.ok()) {
+    // What admission estimates waits with. Small batches (light load) cost more per drawing, so
+    // the estimate errs on the long side exactly when the queue is short.
+    const absl::Duration per_drawing = compute / static_cast<double>(live.size());
+    absl::MutexLock lock(&mu_);
+    per_drawing_ = per_drawing_ == absl::ZeroDuration()
+                       ? per_drawing
+                       : 0.8 * per_drawing_ + 0.2 * per_drawing;
+  }
   for (size_t i = 0; i < live.size(); ++i) {
     if (result.ok()) {
       live[i]->done(std::move(result->embeddings[i]));

@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/sketch.h"
@@ -36,6 +37,11 @@ struct BatcherOptions {
   // Requests queued beyond this are refused with ResourceExhausted (back-pressure instead of an
   // unbounded queue whose requests would all time out). >= 1.
   int max_queue_size = 4096;
+  // The queue is also bounded by time: a call whose drawings would wait longer than this before
+  // the model is done with them, estimated from the model's measured rate, is refused at once
+  // with ResourceExhausted, and so is one whose estimated wait passes its own deadline: under
+  // overload callers learn it immediately instead of timing out later. Positive.
+  absl::Duration max_queue_wait = absl::Seconds(10);
 };
 
 // InvalidArgument naming the field when an option is out of its range.
@@ -46,10 +52,15 @@ absl::Status ValidateBatcherOptions(const BatcherOptions& options);
 class BatcherObserver {
  public:
   virtual ~BatcherObserver() = default;
+  // The queue now holds `length` requests (after each enqueue, and after each batch is taken).
+  virtual void OnQueueLength(int64_t length) = 0;
   // A request left the queue after `queue_time` (whether it then ran or was skipped).
   virtual void OnDequeue(absl::Duration queue_time) = 0;
   // A request was dropped without running: `code` is DeadlineExceeded or Cancelled.
   virtual void OnSkipped(absl::StatusCode code) = 0;
+  // A call of `drawings` drawings was turned away whole at admission: `reason` is "queue_full"
+  // (max_queue_size), "queue_wait" (max_queue_wait) or "deadline" (its own deadline).
+  virtual void OnRefused(absl::string_view reason, int drawings) = 0;
   // A batch of `size` requests ran through the embedder in `compute_time`.
   virtual void OnBatch(int size, absl::Duration compute_time) = 0;
 };
@@ -79,9 +90,26 @@ class DynamicBatcher {
   // `done` has run. Thread-safe.
   void Submit(Sketch sketch, CallContext context, Callback done);
 
-  // Submits every sketch and waits for all of them, or until the context's deadline (then
-  // DeadlineExceeded; the abandoned requests complete harmlessly later). Returns the embeddings
-  // in input order, or the first error in input order. Thread-safe; blocks the caller.
+  // Receives the results of a SubmitAll, exactly once.
+  using AllCallback = std::function<void(absl::StatusOr<std::vector<Embedding>>)>;
+
+  // Admits the call whole or not at all: Unavailable after Shutdown, DeadlineExceeded when the
+  // context's deadline has already passed, ResourceExhausted when its
+  // sketches do not all fit in the queue, or when their estimated wait (the queue ahead and
+  // themselves, at the model's measured seconds per drawing) exceeds max_queue_wait or passes
+  // the context's deadline; then `done` gets the error inline and nothing was queued. Otherwise
+  // queues every sketch (as Submit does, sharing `context`) and calls `done` once all of them
+  // have completed: with the embeddings in input order, or the first error in input order. Each
+  // sketch completes by running, by being skipped when it leaves the queue (deadline passed or
+  // call cancelled: the model never sees it) or by being refused, so `done` always runs, once
+  // the last of them has left the queue. `done` runs on the worker thread (or inline, when every sketch was
+  // refused) and must be quick; `context.is_cancelled` is never called after `done` has run
+  // (it may point into a call that ends there). A call that waits here holds no thread.
+  // Thread-safe.
+  void SubmitAll(std::vector<Sketch> sketches, CallContext context, AllCallback done);
+
+  // SubmitAll, blocking the calling thread until `done` would run (tools and tests; the service
+  // uses SubmitAll). Thread-safe.
   absl::StatusOr<std::vector<Embedding>> EmbedAll(std::vector<Sketch> sketches,
                                                   const CallContext& context);
 
@@ -90,6 +118,10 @@ class DynamicBatcher {
   void Shutdown();
 
   const BatcherOptions& options() const { return options_; }
+
+  // The model's measured seconds per drawing (a moving average over recent batches), or zero
+  // before the first batch has run. Thread-safe.
+  absl::Duration SecondsPerDrawing() const;
 
  private:
   struct Item {
@@ -108,15 +140,21 @@ class DynamicBatcher {
   void RunBatch(std::vector<Item>* batch);
 
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK, or why a call of `n` drawings with `deadline` is not admitted now (see SubmitAll); sets
+  // `*reason` for the observer.
+  absl::Status AdmitLocked(size_t n, absl::Time deadline, absl::Time now,
+                           absl::string_view* reason) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool BatchReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Embedder* const embedder_;
   const BatcherOptions options_;
   BatcherObserver* const observer_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Moving average of a batch's compute time per drawing; zero until the first batch.
+  absl::Duration per_drawing_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
 
   absl::Mutex join_mu_;  // serializes Shutdown's join
   std::thread worker_;

@@ -74,6 +74,21 @@ struct ServerMetrics::Impl {
               "Queued drawings dropped unrun because the caller's deadline passed or it "
               "cancelled, by status code.")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& refused =
+      BuildCounter()
+          .Name("sketchsearch_model_refused_calls_total")
+          .Help(
+              "Calls turned away whole at the model queue (RESOURCE_EXHAUSTED), by reason: "
+              "queue_full, queue_wait (estimated wait over the server's limit), deadline "
+              "(estimated wait past the call's deadline).")
+          .Register(*registry);
+  prometheus::Gauge& queue_length =
+      BuildGauge()
+          .Name("sketchsearch_model_queue_length")
+          .Help("Drawings waiting in the model batcher's queue: the calls in flight that wait "
+                "for the model (they hold no thread).")
+          .Register(*registry)
+          .Add({});
   prometheus::Gauge& index_size = BuildGauge()
                                       .Name("sketchsearch_index_size")
                                       .Help("Sketches in the loaded feature index.")
@@ -131,12 +146,20 @@ void ServerMetrics::SetIndexSize(int64_t size) { impl_->index_size.Set(static_ca
 
 void ServerMetrics::SetServing(bool serving) { impl_->serving.Set(serving ? 1 : 0); }
 
+void ServerMetrics::OnQueueLength(int64_t length) {
+  impl_->queue_length.Set(static_cast<double>(length));
+}
+
 void ServerMetrics::OnDequeue(absl::Duration queue_time) {
   impl_->queue_time.Observe(absl::ToDoubleSeconds(queue_time));
 }
 
 void ServerMetrics::OnSkipped(absl::StatusCode code) {
   impl_->skipped.Add({{"code", absl::StatusCodeToString(code)}}).Increment();
+}
+
+void ServerMetrics::OnRefused(absl::string_view reason, int /*drawings*/) {
+  impl_->refused.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void ServerMetrics::OnBatch(int size, absl::Duration compute_time) {

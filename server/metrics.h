@@ -38,8 +38,10 @@ class ServerMetrics final : public BatcherObserver {
   void SetServing(bool serving);
 
   // BatcherObserver.
+  void OnQueueLength(int64_t length) override;
   void OnDequeue(absl::Duration queue_time) override;
   void OnSkipped(absl::StatusCode code) override;
+  void OnRefused(absl::string_view reason, int drawings) override;
   void OnBatch(int size, absl::Duration compute_time) override;
 
   // The current values in the Prometheus text format (what /metrics answers).

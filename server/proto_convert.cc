@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/normalize.h"
 #include "core/sketch_validation.h"
 #include "core/status_macros.h"
@@ -54,6 +55,13 @@ absl::StatusOr<Sketch> BitmapToSketch(const v1::Bitmap& bitmap, const RequestLim
   sketch.bitmap.size = bitmap.size();
   sketch.bitmap.pixels.assign(bitmap.pixels().begin(), bitmap.pixels().end());
   return sketch;
+}
+
+// DeadlineExceeded once `deadline` has passed, naming the batch request reached.
+absl::Status CheckDeadline(absl::Time deadline, int request) {
+  if (deadline == absl::InfiniteFuture() || absl::Now() < deadline) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the call's deadline passed while its drawings were checked (at requests[", request, "])"));
 }
 
 }  // namespace
@@ -110,11 +118,13 @@ absl::StatusOr<SearchQuery> ToSearchQuery(const v1::SearchRequest& request,
 }
 
 absl::StatusOr<std::vector<ClassifyQuery>> ToClassifyQueries(const v1::ClassifyBatchRequest& batch,
-                                                             const RequestLimits& limits) {
+                                                             const RequestLimits& limits,
+                                                             absl::Time deadline) {
   RETURN_IF_ERROR(CheckInRange("requests", batch.requests_size(), 1, limits.max_batch_requests));
   std::vector<ClassifyQuery> queries;
   queries.reserve(batch.requests_size());
   for (int i = 0; i < batch.requests_size(); ++i) {
+    RETURN_IF_ERROR(CheckDeadline(deadline, i));
     ASSIGN_OR_RETURN(ClassifyQuery query, ToClassifyQuery(batch.requests(i), limits,
                                                           absl::StrCat("requests[", i, "].")));
     queries.push_back(std::move(query));
@@ -123,7 +133,8 @@ absl::StatusOr<std::vector<ClassifyQuery>> ToClassifyQueries(const v1::ClassifyB
 }
 
 absl::StatusOr<std::vector<SearchQuery>> ToSearchQueries(const v1::SearchBatchRequest& batch,
-                                                         const RequestLimits& limits) {
+                                                         const RequestLimits& limits,
+                                                         absl::Time deadline) {
   RETURN_IF_ERROR(CheckInRange("requests", batch.requests_size(), 1, limits.max_batch_requests));
   int64_t hits = 0;
   for (const v1::SearchRequest& request : batch.requests()) hits += std::max(request.k(), 0);
@@ -131,6 +142,7 @@ absl::StatusOr<std::vector<SearchQuery>> ToSearchQueries(const v1::SearchBatchRe
   std::vector<SearchQuery> queries;
   queries.reserve(batch.requests_size());
   for (int i = 0; i < batch.requests_size(); ++i) {
+    RETURN_IF_ERROR(CheckDeadline(deadline, i));
     ASSIGN_OR_RETURN(SearchQuery query,
                      ToSearchQuery(batch.requests(i), limits, absl::StrCat("requests[", i, "].")));
     queries.push_back(std::move(query));

@@ -12,6 +12,7 @@
 #include "core/sketch.h"
 #include "server/classifier.h"
 #include "server/request_limits.h"
+#include "absl/time/time.h"
 #include "server/search_backend.h"
 #include "server/searcher.h"
 #include "sketchsearch/v1/sketch_search.pb.h"
@@ -33,10 +34,14 @@ absl::StatusOr<SearchQuery> ToSearchQuery(const sketchsearch::v1::SearchRequest&
                                           const RequestLimits& limits,
                                           absl::string_view prefix = "");
 // Batches: 1..max_batch_requests requests (and at most max_batch_hits in total for searches).
+// Converting a batch of raw drawings (normalization) takes time: once `deadline` has passed the
+// rest is not converted (DeadlineExceeded naming the request it stopped at).
 absl::StatusOr<std::vector<ClassifyQuery>> ToClassifyQueries(
-    const sketchsearch::v1::ClassifyBatchRequest& batch, const RequestLimits& limits);
+    const sketchsearch::v1::ClassifyBatchRequest& batch, const RequestLimits& limits,
+    absl::Time deadline = absl::InfiniteFuture());
 absl::StatusOr<std::vector<SearchQuery>> ToSearchQueries(
-    const sketchsearch::v1::SearchBatchRequest& batch, const RequestLimits& limits);
+    const sketchsearch::v1::SearchBatchRequest& batch, const RequestLimits& limits,
+    absl::Time deadline = absl::InfiniteFuture());
 
 void ToProto(const std::vector<ClassScore>& scores, sketchsearch::v1::ClassifyResponse* response);
 void ToProto(const SearchResult& result, sketchsearch::v1::SearchResponse* response);

@@ -1,5 +1,6 @@
 #include "server/search_backend.h"
 
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,13 +21,16 @@ absl::StatusOr<std::unique_ptr<SearchBackend>> SearchBackend::Create(
                                                    " names"));
   }
   auto backend = std::unique_ptr<SearchBackend>(new SearchBackend());
+  int search_threads = options.search_threads;
+  if (search_threads <= 0) search_threads = static_cast<int>(std::thread::hardware_concurrency());
+  backend->search_pool_ = std::make_unique<ThreadPool>(search_threads);
   ASSIGN_OR_RETURN(backend->batcher_,
                    DynamicBatcher::Create(embedder.get(), options.batcher, observer));
   backend->classifier_ =
       std::make_unique<Classifier>(backend->batcher_.get(), embedder->class_names());
   ASSIGN_OR_RETURN(backend->searcher_,
                    Searcher::Create(backend->batcher_.get(), index.get(), embedder->class_names(),
-                                    embedder->dimension(), options.searcher));
+                                    embedder->dimension(), backend->search_pool_.get()));
   backend->embedder_ = std::move(embedder);
   backend->index_ = std::move(index);
   backend->bundle_ = std::move(bundle);
@@ -46,7 +50,9 @@ ServiceInfo SearchBackend::Info() const {
 }
 
 void SearchBackend::Shutdown() {
+  // The batcher first: its last callbacks hand searches to the pool.
   if (batcher_ != nullptr) batcher_->Shutdown();
+  if (search_pool_ != nullptr) search_pool_->Shutdown();
 }
 
 }  // namespace sketch

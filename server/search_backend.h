@@ -16,6 +16,7 @@
 #include "server/dynamic_batcher.h"
 #include "server/embedder.h"
 #include "server/searcher.h"
+#include "server/thread_pool.h"
 
 namespace sketch {
 
@@ -38,7 +39,9 @@ struct ServiceInfo {
 
 struct BackendOptions {
   BatcherOptions batcher;
-  SearcherOptions searcher;
+  // Threads for the work after the model: index searches and building their answers. <= 0: one
+  // per hardware thread.
+  int search_threads = 0;
 };
 
 class SearchBackend {
@@ -58,18 +61,21 @@ class SearchBackend {
   ServiceInfo Info() const;
   int64_t index_size() const { return index_->size(); }
 
-  // Drains the model batcher (queued requests still run); later requests fail Unavailable.
-  // Idempotent; thread-safe.
+  // Drains the model batcher (queued requests still run), then the searches they lead to; later
+  // requests fail Unavailable. Every callback of a request accepted before is called before
+  // Shutdown returns. Idempotent; thread-safe.
   void Shutdown();
 
  private:
   SearchBackend() = default;
 
-  // Members die in reverse order: the searcher, the classifier and the batcher (whose worker
-  // calls the embedder while draining) go before the embedder and the index they point to.
+  // Members die in reverse order, after Shutdown has drained the batcher and then the pool: the
+  // searcher, the classifier and the batcher (whose worker calls the embedder while draining)
+  // go before the pool, the embedder and the index they point to.
   std::unique_ptr<Embedder> embedder_;
   std::unique_ptr<const FeatureIndex> index_;
   BundleInfo bundle_;
+  std::unique_ptr<ThreadPool> search_pool_;
   std::unique_ptr<DynamicBatcher> batcher_;
   std::unique_ptr<Classifier> classifier_;
   std::unique_ptr<Searcher> searcher_;

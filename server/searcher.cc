@@ -1,21 +1,14 @@
 #include "server/searcher.h"
 
-#include <cmath>
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "server/await.h"
 
 namespace sketch {
 namespace {
-
-void L2Normalize(std::vector<float>* v) {
-  double norm = 0;
-  for (float x : *v) norm += static_cast<double>(x) * x;
-  if (norm <= 0) return;  // a zero vector stays zero
-  const float scale = static_cast<float>(1.0 / std::sqrt(norm));
-  for (float& x : *v) x *= scale;
-}
 
 absl::Status NameRequest(const absl::Status& status, size_t i, bool name_requests) {
   if (!name_requests || status.ok()) return status;
@@ -27,10 +20,9 @@ absl::Status NameRequest(const absl::Status& status, size_t i, bool name_request
 absl::StatusOr<std::unique_ptr<Searcher>> Searcher::Create(DynamicBatcher* batcher,
                                                            const FeatureIndex* index,
                                                            std::vector<std::string> class_names,
-                                                           int dimension,
-                                                           const SearcherOptions& options) {
-  if (batcher == nullptr || index == nullptr) {
-    return absl::InvalidArgumentError("searcher needs a batcher and an index");
+                                                           int dimension, ThreadPool* pool) {
+  if (batcher == nullptr || index == nullptr || pool == nullptr) {
+    return absl::InvalidArgumentError("searcher needs a batcher, an index and a thread pool");
   }
   if (index->dimension() != dimension) {
     return absl::InvalidArgumentError(absl::StrCat("the index holds features of dimension ",
@@ -39,7 +31,7 @@ absl::StatusOr<std::unique_ptr<Searcher>> Searcher::Create(DynamicBatcher* batch
   }
   if (index->size() < 1) return absl::InvalidArgumentError("the index is empty");
   auto searcher =
-      std::unique_ptr<Searcher>(new Searcher(batcher, index, std::move(class_names), options));
+      std::unique_ptr<Searcher>(new Searcher(batcher, index, std::move(class_names), pool));
   const int num_classes = static_cast<int>(searcher->class_names_.size());
   for (int64_t id = 0; id < index->size(); ++id) {
     const IndexedSketch& meta = index->metadata(id);
@@ -54,8 +46,8 @@ absl::StatusOr<std::unique_ptr<Searcher>> Searcher::Create(DynamicBatcher* batch
 }
 
 Searcher::Searcher(DynamicBatcher* batcher, const FeatureIndex* index,
-                   std::vector<std::string> class_names, const SearcherOptions& options)
-    : batcher_(batcher), index_(index), class_names_(std::move(class_names)), options_(options) {
+                   std::vector<std::string> class_names, ThreadPool* pool)
+    : batcher_(batcher), index_(index), class_names_(std::move(class_names)), pool_(pool) {
   for (size_t label = 0; label < class_names_.size(); ++label) {
     label_by_class_.emplace(class_names_[label], static_cast<int>(label));
   }
@@ -80,54 +72,88 @@ absl::StatusOr<SearchFilter> Searcher::MakeFilter(const SearchQuery& query) cons
     if (it == ids_by_key_id_.end()) continue;
     filter.excluded_ids.insert(filter.excluded_ids.end(), it->second.begin(), it->second.end());
   }
+  // Repeats cost the index work per indexed row and change nothing: a filter holds each label
+  // and id once, so its cost is bounded by the classes and the index, not by the request.
+  std::sort(filter.allowed_labels.begin(), filter.allowed_labels.end());
+  filter.allowed_labels.erase(std::unique(filter.allowed_labels.begin(), filter.allowed_labels.end()),
+                              filter.allowed_labels.end());
+  std::sort(filter.excluded_ids.begin(), filter.excluded_ids.end());
+  filter.excluded_ids.erase(std::unique(filter.excluded_ids.begin(), filter.excluded_ids.end()),
+                            filter.excluded_ids.end());
   return filter;
 }
 
-absl::StatusOr<SearchResult> Searcher::Search(SearchQuery query, const CallContext& context) const {
+void Searcher::SearchAsync(SearchQuery query, CallContext context, SearchCallback done) const {
   std::vector<SearchQuery> queries;
   queries.push_back(std::move(query));
-  ASSIGN_OR_RETURN(auto results, Run(std::move(queries), context, /*name_requests=*/false));
-  return std::move(results[0]);
+  Run(std::move(queries), std::move(context), /*name_requests=*/false,
+      [done = std::move(done)](absl::StatusOr<std::vector<SearchResult>> results) {
+        if (!results.ok()) return done(results.status());
+        done(std::move((*results)[0]));
+      });
+}
+
+void Searcher::SearchBatchAsync(std::vector<SearchQuery> queries, CallContext context,
+                                SearchBatchCallback done) const {
+  Run(std::move(queries), std::move(context), /*name_requests=*/true, std::move(done));
+}
+
+absl::StatusOr<SearchResult> Searcher::Search(SearchQuery query, const CallContext& context) const {
+  return AwaitResult<SearchResult>([&](SearchCallback done) {
+    SearchAsync(std::move(query), context, std::move(done));
+  });
 }
 
 absl::StatusOr<std::vector<SearchResult>> Searcher::SearchBatch(std::vector<SearchQuery> queries,
                                                                 const CallContext& context) const {
-  return Run(std::move(queries), context, /*name_requests=*/true);
+  return AwaitResult<std::vector<SearchResult>>([&](SearchBatchCallback done) {
+    SearchBatchAsync(std::move(queries), context, std::move(done));
+  });
 }
 
-absl::StatusOr<std::vector<SearchResult>> Searcher::Run(std::vector<SearchQuery> queries,
-                                                        const CallContext& context,
-                                                        bool name_requests) const {
+void Searcher::Run(std::vector<SearchQuery> queries, CallContext context, bool name_requests,
+                   SearchBatchCallback done) const {
   // Filters first: a bad k or class name must not cost a model run.
-  std::vector<SearchFilter> filters;
-  filters.reserve(queries.size());
+  auto filters = std::make_shared<std::vector<SearchFilter>>();
+  filters->reserve(queries.size());
   for (size_t i = 0; i < queries.size(); ++i) {
     absl::StatusOr<SearchFilter> filter = MakeFilter(queries[i]);
-    if (!filter.ok()) return NameRequest(filter.status(), i, name_requests);
-    filters.push_back(*std::move(filter));
+    if (!filter.ok()) return done(NameRequest(filter.status(), i, name_requests));
+    filters->push_back(*std::move(filter));
   }
   std::vector<Sketch> sketches;
   sketches.reserve(queries.size());
   for (SearchQuery& query : queries) sketches.push_back(std::move(query.sketch));
-  ASSIGN_OR_RETURN(std::vector<Embedding> embeddings,
-                   batcher_->EmbedAll(std::move(sketches), context));
-  std::vector<SearchResult> results;
-  results.reserve(queries.size());
-  for (size_t i = 0; i < queries.size(); ++i) {
-    absl::StatusOr<SearchResult> result =
-        SearchOne(queries[i], filters[i], std::move(embeddings[i]), context);
-    if (!result.ok()) return NameRequest(result.status(), i, name_requests);
-    results.push_back(*std::move(result));
-  }
-  return results;
+  // What the search needs once the model has run (the sketches have gone to the batcher).
+  auto pending = std::make_shared<std::vector<SearchQuery>>(std::move(queries));
+  batcher_->SubmitAll(
+      std::move(sketches), context,
+      [this, pending, filters, context, name_requests, done = std::move(done)](
+          absl::StatusOr<std::vector<Embedding>> embeddings) mutable {
+        if (!embeddings.ok()) return done(embeddings.status());
+        // Off the batcher's thread: a full-index ranking can cost as much as the model run.
+        auto features = std::make_shared<std::vector<Embedding>>(*std::move(embeddings));
+        pool_->Schedule([this, pending, filters, features, context, name_requests,
+                         done = std::move(done)] {
+          std::vector<SearchResult> results;
+          results.reserve(pending->size());
+          for (size_t i = 0; i < pending->size(); ++i) {
+            absl::StatusOr<SearchResult> result =
+                SearchOne((*pending)[i], (*filters)[i], (*features)[i], context);
+            if (!result.ok()) return done(NameRequest(result.status(), i, name_requests));
+            results.push_back(*std::move(result));
+          }
+          done(std::move(results));
+        });
+      });
 }
 
 absl::StatusOr<SearchResult> Searcher::SearchOne(const SearchQuery& query,
-                                                 const SearchFilter& filter, Embedding embedding,
+                                                 const SearchFilter& filter,
+                                                 const Embedding& embedding,
                                                  const CallContext& context) const {
   // A full-index ranking costs about as much as the model run: skip it for a caller who left.
   RETURN_IF_ERROR(context.Check());
-  if (options_.l2_normalize_queries) L2Normalize(&embedding.feature);
   ASSIGN_OR_RETURN(auto neighbors, index_->Search(embedding.feature, query.k, filter));
   SearchResult result;
   if (neighbors.size() != 1) {

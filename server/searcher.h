@@ -4,6 +4,7 @@
 #define SKETCH_SERVER_SEARCHER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "server/call_context.h"
 #include "server/classifier.h"
 #include "server/dynamic_batcher.h"
+#include "server/thread_pool.h"
 
 namespace sketch {
 
@@ -43,31 +45,36 @@ struct SearchResult {
   std::optional<ClassScore> top_class;  // set when the query asked for it
 };
 
-struct SearcherOptions {
-  // Scale each query feature to unit L2 norm before searching; must match how the index was
-  // built (the bundle says which).
-  bool l2_normalize_queries = false;
-};
-
 class Searcher {
  public:
-  // `batcher` and `index` must outlive the searcher. `class_names` and `dimension` are the
-  // embedder's. InvalidArgument when the index's dimension differs, it is empty, or an indexed
-  // label is outside the class list. Builds the key_id -> ids table (O(index size)).
+  using SearchCallback = std::function<void(absl::StatusOr<SearchResult>)>;
+  using SearchBatchCallback = std::function<void(absl::StatusOr<std::vector<SearchResult>>)>;
+
+  // `batcher`, `index` and `pool` must outlive the searcher; `pool` runs the index searches that
+  // follow the model (never the batcher's worker, which would stall the model). `class_names`
+  // and `dimension` are the embedder's. InvalidArgument when the index's dimension differs, it
+  // is empty, or an indexed label is outside the class list. Builds the key_id -> ids table
+  // (O(index size)). Queries go to the index as the model made them: an index of normalized
+  // features normalizes them itself (index/ owns that).
   static absl::StatusOr<std::unique_ptr<Searcher>> Create(DynamicBatcher* batcher,
                                                           const FeatureIndex* index,
                                                           std::vector<std::string> class_names,
-                                                          int dimension,
-                                                          const SearcherOptions& options = {});
+                                                          int dimension, ThreadPool* pool);
 
-  // The query's nearest indexed sketches. InvalidArgument "k: ..." for k outside 1..index size,
-  // "classes[i]: ..." for an unknown class name (both before the model runs); DeadlineExceeded /
-  // Cancelled when the caller gave up before the model or the index ran; otherwise the batcher's
-  // or the index's errors. Thread-safe; blocks.
+  // Gives `done` the query's nearest indexed sketches. InvalidArgument "k: ..." for k outside
+  // 1..index size, "classes[i]: ..." for an unknown class name (both before the model runs,
+  // `done` called inline); DeadlineExceeded / Cancelled when the caller gave up before the model
+  // or the index ran; otherwise the batcher's or the index's errors. `done` is called exactly
+  // once, on a pool thread or inline. Thread-safe.
+  void SearchAsync(SearchQuery query, CallContext context, SearchCallback done) const;
+
+  // SearchAsync for many queries: all are checked first (errors name "requests[i]."), then
+  // embedded together and searched on one pool thread. Results in query order.
+  void SearchBatchAsync(std::vector<SearchQuery> queries, CallContext context,
+                        SearchBatchCallback done) const;
+
+  // The blocking forms (tools and tests; the service uses the callback forms).
   absl::StatusOr<SearchResult> Search(SearchQuery query, const CallContext& context) const;
-
-  // Search for many queries: all are checked first (errors name "requests[i]."), then embedded
-  // together. Results in query order.
   absl::StatusOr<std::vector<SearchResult>> SearchBatch(std::vector<SearchQuery> queries,
                                                         const CallContext& context) const;
 
@@ -75,20 +82,20 @@ class Searcher {
 
  private:
   Searcher(DynamicBatcher* batcher, const FeatureIndex* index, std::vector<std::string> class_names,
-           const SearcherOptions& options);
+           ThreadPool* pool);
 
   // The query's k and classes as an index filter; InvalidArgument naming the field.
   absl::StatusOr<SearchFilter> MakeFilter(const SearchQuery& query) const;
-  absl::StatusOr<std::vector<SearchResult>> Run(std::vector<SearchQuery> queries,
-                                                const CallContext& context,
-                                                bool name_requests) const;
+  void Run(std::vector<SearchQuery> queries, CallContext context, bool name_requests,
+           SearchBatchCallback done) const;
   absl::StatusOr<SearchResult> SearchOne(const SearchQuery& query, const SearchFilter& filter,
-                                         Embedding embedding, const CallContext& context) const;
+                                         const Embedding& embedding,
+                                         const CallContext& context) const;
 
   DynamicBatcher* const batcher_;
   const FeatureIndex* const index_;
   const std::vector<std::string> class_names_;
-  const SearcherOptions options_;
+  ThreadPool* const pool_;
   absl::flat_hash_map<uint64_t, std::vector<int64_t>> ids_by_key_id_;
   absl::flat_hash_map<std::string, int> label_by_class_;
 };

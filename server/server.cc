@@ -23,7 +23,7 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_message_bytes: ", options.max_message_bytes, " is below 1024"));
   }
-  // The sync server needs a few threads of its own to poll for calls besides the handlers.
+  // gRPC's sync server (reflection) needs a few threads of its own to poll for calls.
   if (options.max_threads < 4) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_threads: ", options.max_threads, " is below 4"));

@@ -41,9 +41,9 @@ struct ServerOptions {
   // Largest request accepted (RESOURCE_EXHAUSTED above it). The drawing limits keep valid
   // requests far below; the default leaves room for a full SearchBatch of drawings.
   int max_message_bytes = 16 << 20;
-  // Threads running calls (gRPC's ResourceQuota). Each call waits while the model batcher
-  // works, so this bounds the requests in flight; the model itself runs on one worker (see
-  // DynamicBatcher). Keep it at or above the model batch size so batches can fill.
+  // Threads gRPC may use for synchronous services (its ResourceQuota): server reflection.
+  // SketchSearch is a callback service whose calls hold no thread while the model works; the
+  // calls in flight are bounded by the batcher's queue (BatcherOptions::max_queue_size).
   int max_threads = 64;
   // Connections older than this are closed gracefully (GOAWAY; calls in flight finish), so that
   // clients balancing over a DNS name re-resolve it and reach replicas added since they

@@ -1,6 +1,7 @@
 #include "server/sketch_search_service.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
@@ -14,13 +15,25 @@ namespace v1 = ::sketchsearch::v1;
 
 }  // namespace
 
-CallContext MakeCallContext(const grpc::ServerContext& context) {
+CallContext MakeCallContext(const grpc::ServerContextBase& context) {
   CallContext call;
   call.deadline = absl::FromChrono(context.deadline());
-  // IsCancelled is thread-safe for sync and callback servers; the batcher polls it when it
-  // dequeues the request.
+  // IsCancelled is thread-safe for callback servers; the batcher polls it when it dequeues the
+  // request, always before the call is finished (the context lives until then).
   call.is_cancelled = [&context] { return context.IsCancelled(); };
   return call;
+}
+
+SketchSearchService::Call::Call(grpc::CallbackServerContext* context, const char* method,
+                                ServerMetrics* metrics)
+    : reactor_(context->DefaultReactor()),
+      method_(method),
+      start_(absl::Now()),
+      metrics_(metrics) {}
+
+void SketchSearchService::Call::Finish(const absl::Status& status) const {
+  if (metrics_ != nullptr) metrics_->RecordRpc(method_, status.code(), absl::Now() - start_);
+  reactor_->Finish(ToGrpcStatus(status));
 }
 
 SketchSearchService::SketchSearchService(const RequestLimits& limits, int max_message_bytes,
@@ -40,85 +53,104 @@ absl::StatusOr<std::shared_ptr<const SearchBackend>> SketchSearchService::Backen
   return backend_;
 }
 
-grpc::Status SketchSearchService::Finish(const char* method, absl::Time start,
-                                         const absl::Status& status) {
-  if (metrics_ != nullptr) metrics_->RecordRpc(method, status.code(), absl::Now() - start);
-  return ToGrpcStatus(status);
+grpc::ServerUnaryReactor* SketchSearchService::Classify(grpc::CallbackServerContext* context,
+                                                        const v1::ClassifyRequest* request,
+                                                        v1::ClassifyResponse* response) {
+  const Call call(context, "Classify", metrics_);
+  const absl::Status started = StartClassify(MakeCallContext(*context), *request, response, call);
+  if (!started.ok()) call.Finish(started);
+  return call.reactor();
 }
 
-grpc::Status SketchSearchService::Classify(grpc::ServerContext* context,
-                                           const v1::ClassifyRequest* request,
-                                           v1::ClassifyResponse* response) {
-  const absl::Time start = absl::Now();
-  return Finish("Classify", start, DoClassify(MakeCallContext(*context), *request, response));
+grpc::ServerUnaryReactor* SketchSearchService::Search(grpc::CallbackServerContext* context,
+                                                      const v1::SearchRequest* request,
+                                                      v1::SearchResponse* response) {
+  const Call call(context, "Search", metrics_);
+  const absl::Status started = StartSearch(MakeCallContext(*context), *request, response, call);
+  if (!started.ok()) call.Finish(started);
+  return call.reactor();
 }
 
-grpc::Status SketchSearchService::Search(grpc::ServerContext* context,
-                                         const v1::SearchRequest* request,
-                                         v1::SearchResponse* response) {
-  const absl::Time start = absl::Now();
-  return Finish("Search", start, DoSearch(MakeCallContext(*context), *request, response));
+grpc::ServerUnaryReactor* SketchSearchService::Embed(grpc::CallbackServerContext* context,
+                                                     const v1::EmbedRequest* request,
+                                                     v1::EmbedResponse* response) {
+  const Call call(context, "Embed", metrics_);
+  const absl::Status started = StartEmbed(MakeCallContext(*context), *request, response, call);
+  if (!started.ok()) call.Finish(started);
+  return call.reactor();
 }
 
-grpc::Status SketchSearchService::Embed(grpc::ServerContext* context,
-                                        const v1::EmbedRequest* request,
-                                        v1::EmbedResponse* response) {
-  const absl::Time start = absl::Now();
-  return Finish("Embed", start, DoEmbed(MakeCallContext(*context), *request, response));
+grpc::ServerUnaryReactor* SketchSearchService::GetInfo(grpc::CallbackServerContext* context,
+                                                       const v1::GetInfoRequest* /*request*/,
+                                                       v1::GetInfoResponse* response) {
+  const Call call(context, "GetInfo", metrics_);
+  call.Finish(DoGetInfo(response));
+  return call.reactor();
 }
 
-grpc::Status SketchSearchService::GetInfo(grpc::ServerContext* /*context*/,
-                                          const v1::GetInfoRequest* /*request*/,
-                                          v1::GetInfoResponse* response) {
-  const absl::Time start = absl::Now();
-  return Finish("GetInfo", start, DoGetInfo(response));
+grpc::ServerUnaryReactor* SketchSearchService::ClassifyBatch(
+    grpc::CallbackServerContext* context, const v1::ClassifyBatchRequest* request,
+    v1::ClassifyBatchResponse* response) {
+  const Call call(context, "ClassifyBatch", metrics_);
+  const absl::Status started =
+      StartClassifyBatch(MakeCallContext(*context), *request, response, call);
+  if (!started.ok()) call.Finish(started);
+  return call.reactor();
 }
 
-grpc::Status SketchSearchService::ClassifyBatch(grpc::ServerContext* context,
-                                                const v1::ClassifyBatchRequest* request,
-                                                v1::ClassifyBatchResponse* response) {
-  const absl::Time start = absl::Now();
-  return Finish("ClassifyBatch", start,
-                DoClassifyBatch(MakeCallContext(*context), *request, response));
+grpc::ServerUnaryReactor* SketchSearchService::SearchBatch(grpc::CallbackServerContext* context,
+                                                           const v1::SearchBatchRequest* request,
+                                                           v1::SearchBatchResponse* response) {
+  const Call call(context, "SearchBatch", metrics_);
+  const absl::Status started =
+      StartSearchBatch(MakeCallContext(*context), *request, response, call);
+  if (!started.ok()) call.Finish(started);
+  return call.reactor();
 }
 
-grpc::Status SketchSearchService::SearchBatch(grpc::ServerContext* context,
-                                              const v1::SearchBatchRequest* request,
-                                              v1::SearchBatchResponse* response) {
-  const absl::Time start = absl::Now();
-  return Finish("SearchBatch", start, DoSearchBatch(MakeCallContext(*context), *request, response));
-}
-
-absl::Status SketchSearchService::DoClassify(const CallContext& call,
-                                             const v1::ClassifyRequest& request,
-                                             v1::ClassifyResponse* response) {
+absl::Status SketchSearchService::StartClassify(const CallContext& context,
+                                                const v1::ClassifyRequest& request,
+                                                v1::ClassifyResponse* response, const Call& call) {
   ASSIGN_OR_RETURN(auto backend, Backend());
-  RETURN_IF_ERROR(call.Check());
+  RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(ClassifyQuery query, ToClassifyQuery(request, limits_));
-  ASSIGN_OR_RETURN(auto scores, backend->classifier().Classify(std::move(query), call));
-  ToProto(scores, response);
+  backend->classifier().ClassifyAsync(
+      std::move(query), context,
+      [response, call](absl::StatusOr<std::vector<ClassScore>> scores) {
+        if (scores.ok()) ToProto(*scores, response);
+        call.Finish(scores.status());
+      });
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::DoSearch(const CallContext& call,
-                                           const v1::SearchRequest& request,
-                                           v1::SearchResponse* response) {
+absl::Status SketchSearchService::StartSearch(const CallContext& context,
+                                              const v1::SearchRequest& request,
+                                              v1::SearchResponse* response, const Call& call) {
   ASSIGN_OR_RETURN(auto backend, Backend());
-  RETURN_IF_ERROR(call.Check());
+  RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(SearchQuery query, ToSearchQuery(request, limits_));
-  ASSIGN_OR_RETURN(SearchResult result, backend->searcher().Search(std::move(query), call));
-  ToProto(result, response);
+  backend->searcher().SearchAsync(std::move(query), context,
+                                  [response, call](absl::StatusOr<SearchResult> result) {
+                                    if (result.ok()) ToProto(*result, response);
+                                    call.Finish(result.status());
+                                  });
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::DoEmbed(const CallContext& call, const v1::EmbedRequest& request,
-                                          v1::EmbedResponse* response) {
+absl::Status SketchSearchService::StartEmbed(const CallContext& context,
+                                             const v1::EmbedRequest& request,
+                                             v1::EmbedResponse* response, const Call& call) {
   ASSIGN_OR_RETURN(auto backend, Backend());
-  RETURN_IF_ERROR(call.Check());
+  RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(Sketch sketch, DrawingToSketch(request.drawing(), limits_, "drawing"));
-  ASSIGN_OR_RETURN(std::vector<float> feature,
-                   backend->classifier().Embed(std::move(sketch), call));
-  response->mutable_feature()->Add(feature.begin(), feature.end());
+  backend->classifier().EmbedAsync(std::move(sketch), context,
+                                   [response, call](absl::StatusOr<std::vector<float>> feature) {
+                                     if (feature.ok()) {
+                                       response->mutable_feature()->Add(feature->begin(),
+                                                                        feature->end());
+                                     }
+                                     call.Finish(feature.status());
+                                   });
   return absl::OkStatus();
 }
 
@@ -128,25 +160,39 @@ absl::Status SketchSearchService::DoGetInfo(v1::GetInfoResponse* response) {
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::DoClassifyBatch(const CallContext& call,
-                                                  const v1::ClassifyBatchRequest& request,
-                                                  v1::ClassifyBatchResponse* response) {
+absl::Status SketchSearchService::StartClassifyBatch(const CallContext& context,
+                                                     const v1::ClassifyBatchRequest& request,
+                                                     v1::ClassifyBatchResponse* response,
+                                                     const Call& call) {
   ASSIGN_OR_RETURN(auto backend, Backend());
-  RETURN_IF_ERROR(call.Check());
-  ASSIGN_OR_RETURN(std::vector<ClassifyQuery> queries, ToClassifyQueries(request, limits_));
-  ASSIGN_OR_RETURN(auto results, backend->classifier().ClassifyBatch(std::move(queries), call));
-  for (const auto& scores : results) ToProto(scores, response->add_responses());
+  RETURN_IF_ERROR(context.Check());
+  ASSIGN_OR_RETURN(std::vector<ClassifyQuery> queries, ToClassifyQueries(request, limits_, context.deadline));
+  backend->classifier().ClassifyBatchAsync(
+      std::move(queries), context,
+      [response, call](absl::StatusOr<std::vector<std::vector<ClassScore>>> results) {
+        if (results.ok()) {
+          for (const auto& scores : *results) ToProto(scores, response->add_responses());
+        }
+        call.Finish(results.status());
+      });
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::DoSearchBatch(const CallContext& call,
-                                                const v1::SearchBatchRequest& request,
-                                                v1::SearchBatchResponse* response) {
+absl::Status SketchSearchService::StartSearchBatch(const CallContext& context,
+                                                   const v1::SearchBatchRequest& request,
+                                                   v1::SearchBatchResponse* response,
+                                                   const Call& call) {
   ASSIGN_OR_RETURN(auto backend, Backend());
-  RETURN_IF_ERROR(call.Check());
-  ASSIGN_OR_RETURN(std::vector<SearchQuery> queries, ToSearchQueries(request, limits_));
-  ASSIGN_OR_RETURN(auto results, backend->searcher().SearchBatch(std::move(queries), call));
-  for (const SearchResult& result : results) ToProto(result, response->add_responses());
+  RETURN_IF_ERROR(context.Check());
+  ASSIGN_OR_RETURN(std::vector<SearchQuery> queries, ToSearchQueries(request, limits_, context.deadline));
+  backend->searcher().SearchBatchAsync(
+      std::move(queries), context,
+      [response, call](absl::StatusOr<std::vector<SearchResult>> results) {
+        if (results.ok()) {
+          for (const SearchResult& result : *results) ToProto(result, response->add_responses());
+        }
+        call.Finish(results.status());
+      });
   return absl::OkStatus();
 }
 

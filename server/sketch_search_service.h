@@ -1,15 +1,18 @@
-// SketchSearchService: the gRPC face of the domain. Each method checks the call is still wanted,
-// converts the request (validating it), calls the Classifier or Searcher, converts the answer
-// and finishes with ToGrpcStatus. No model or index code here.
+// SketchSearchService: the gRPC face of the domain, on gRPC's callback (reactor) API. Each method
+// checks that the call is still wanted, converts the request (validating it) on the calling gRPC
+// thread, hands it to the Classifier or Searcher and returns; the answer is converted and the
+// call finished (ToGrpcStatus) from the callback the domain calls when the model (and, for a
+// search, the index) has run. No model or index code here.
 //
-// A synchronous service on purpose: handlers block while the model batcher works, and the sync
-// server runs each call on its own thread from a bounded pool (ServerOptions::max_threads).
-// Blocking inside callback-API reactors would stall gRPC's shared event threads instead.
+// A call waiting for the model holds no thread: it is a queued item of the DynamicBatcher, so the
+// number of calls in flight is bounded by the batcher's queue, not by a thread pool. The work
+// after the model runs on the batcher's worker (a classification's top-k: cheap) or on the
+// backend's search pool (index searches), never blocking gRPC's event threads.
 #ifndef SKETCH_SERVER_SKETCH_SEARCH_SERVICE_H_
 #define SKETCH_SERVER_SKETCH_SEARCH_SERVICE_H_
 
 #include <grpcpp/server_context.h>
-#include <grpcpp/support/status.h>
+#include <grpcpp/support/server_callback.h>
 
 #include <memory>
 
@@ -26,55 +29,76 @@
 
 namespace sketch {
 
-// The deadline and cancellation of a server call, for the domain.
-CallContext MakeCallContext(const grpc::ServerContext& context);
+// The deadline and cancellation of a server call, for the domain. `context` must outlive every
+// use of the result (a callback call's context lives until the call is finished).
+CallContext MakeCallContext(const grpc::ServerContextBase& context);
 
-class SketchSearchService final : public sketchsearch::v1::SketchSearch::Service {
+class SketchSearchService final : public sketchsearch::v1::SketchSearch::CallbackService {
  public:
   // `metrics` (may be null) must outlive the service. `max_message_bytes` is only reported.
   SketchSearchService(const RequestLimits& limits, int max_message_bytes, ServerMetrics* metrics);
 
   // Installs (or, with null, removes) the loaded model and index. Until one is installed every
-  // method answers UNAVAILABLE. Calls in flight keep the backend they started with alive.
-  // Thread-safe.
+  // method answers UNAVAILABLE. Calls in flight finish on the backend they started with (its
+  // Shutdown drains them). Thread-safe.
   void SetBackend(std::shared_ptr<const SearchBackend> backend);
 
-  grpc::Status Classify(grpc::ServerContext* context,
-                        const sketchsearch::v1::ClassifyRequest* request,
-                        sketchsearch::v1::ClassifyResponse* response) override;
-  grpc::Status Search(grpc::ServerContext* context, const sketchsearch::v1::SearchRequest* request,
-                      sketchsearch::v1::SearchResponse* response) override;
-  grpc::Status Embed(grpc::ServerContext* context, const sketchsearch::v1::EmbedRequest* request,
-                     sketchsearch::v1::EmbedResponse* response) override;
-  grpc::Status GetInfo(grpc::ServerContext* context,
-                       const sketchsearch::v1::GetInfoRequest* request,
-                       sketchsearch::v1::GetInfoResponse* response) override;
-  grpc::Status ClassifyBatch(grpc::ServerContext* context,
-                             const sketchsearch::v1::ClassifyBatchRequest* request,
-                             sketchsearch::v1::ClassifyBatchResponse* response) override;
-  grpc::Status SearchBatch(grpc::ServerContext* context,
-                           const sketchsearch::v1::SearchBatchRequest* request,
-                           sketchsearch::v1::SearchBatchResponse* response) override;
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
+                                     const sketchsearch::v1::ClassifyRequest* request,
+                                     sketchsearch::v1::ClassifyResponse* response) override;
+  grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
+                                   const sketchsearch::v1::SearchRequest* request,
+                                   sketchsearch::v1::SearchResponse* response) override;
+  grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* context,
+                                  const sketchsearch::v1::EmbedRequest* request,
+                                  sketchsearch::v1::EmbedResponse* response) override;
+  grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
+                                    const sketchsearch::v1::GetInfoRequest* request,
+                                    sketchsearch::v1::GetInfoResponse* response) override;
+  grpc::ServerUnaryReactor* ClassifyBatch(grpc::CallbackServerContext* context,
+                                          const sketchsearch::v1::ClassifyBatchRequest* request,
+                                          sketchsearch::v1::ClassifyBatchResponse* response) override;
+  grpc::ServerUnaryReactor* SearchBatch(grpc::CallbackServerContext* context,
+                                        const sketchsearch::v1::SearchBatchRequest* request,
+                                        sketchsearch::v1::SearchBatchResponse* response) override;
 
  private:
+  // One call on its way: finishing it records its metrics and maps its status. Copyable, so the
+  // domain's callbacks can carry it; Finish must be called exactly once over all copies.
+  class Call {
+   public:
+    Call(grpc::CallbackServerContext* context, const char* method, ServerMetrics* metrics);
+    void Finish(const absl::Status& status) const;
+    grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+
+   private:
+    grpc::ServerUnaryReactor* reactor_;
+    const char* method_;
+    absl::Time start_;
+    ServerMetrics* metrics_;
+  };
+
   // The installed backend, or Unavailable.
   absl::StatusOr<std::shared_ptr<const SearchBackend>> Backend() const;
-  // Records the call's metrics and maps its status.
-  grpc::Status Finish(const char* method, absl::Time start, const absl::Status& status);
 
-  absl::Status DoClassify(const CallContext& call, const sketchsearch::v1::ClassifyRequest& request,
-                          sketchsearch::v1::ClassifyResponse* response);
-  absl::Status DoSearch(const CallContext& call, const sketchsearch::v1::SearchRequest& request,
-                        sketchsearch::v1::SearchResponse* response);
-  absl::Status DoEmbed(const CallContext& call, const sketchsearch::v1::EmbedRequest& request,
-                       sketchsearch::v1::EmbedResponse* response);
+  // Each checks and converts the request and starts the domain's work, whose callback finishes
+  // `call`. An error returned means nothing was started: the caller finishes the call with it.
+  absl::Status StartClassify(const CallContext& context,
+                             const sketchsearch::v1::ClassifyRequest& request,
+                             sketchsearch::v1::ClassifyResponse* response, const Call& call);
+  absl::Status StartSearch(const CallContext& context,
+                           const sketchsearch::v1::SearchRequest& request,
+                           sketchsearch::v1::SearchResponse* response, const Call& call);
+  absl::Status StartEmbed(const CallContext& context, const sketchsearch::v1::EmbedRequest& request,
+                          sketchsearch::v1::EmbedResponse* response, const Call& call);
+  absl::Status StartClassifyBatch(const CallContext& context,
+                                  const sketchsearch::v1::ClassifyBatchRequest& request,
+                                  sketchsearch::v1::ClassifyBatchResponse* response,
+                                  const Call& call);
+  absl::Status StartSearchBatch(const CallContext& context,
+                                const sketchsearch::v1::SearchBatchRequest& request,
+                                sketchsearch::v1::SearchBatchResponse* response, const Call& call);
   absl::Status DoGetInfo(sketchsearch::v1::GetInfoResponse* response);
-  absl::Status DoClassifyBatch(const CallContext& call,
-                               const sketchsearch::v1::ClassifyBatchRequest& request,
-                               sketchsearch::v1::ClassifyBatchResponse* response);
-  absl::Status DoSearchBatch(const CallContext& call,
-                             const sketchsearch::v1::SearchBatchRequest& request,
-                             sketchsearch::v1::SearchBatchResponse* response);
 
   const RequestLimits limits_;
   const int max_message_bytes_;

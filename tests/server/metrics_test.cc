@@ -24,9 +24,11 @@ TEST(ServerMetricsTest, CountsRequestsAndErrorsByMethodAndCode) {
 
 TEST(ServerMetricsTest, RecordsBatcherActivityAndGauges) {
   ServerMetrics metrics;
+  metrics.OnQueueLength(17);
   metrics.OnDequeue(absl::Microseconds(300));
   metrics.OnBatch(8, absl::Milliseconds(20));
   metrics.OnSkipped(absl::StatusCode::kDeadlineExceeded);
+  metrics.OnRefused("queue_wait", 3);
   metrics.SetIndexSize(1234);
   metrics.SetServing(true);
   const std::string text = metrics.Serialize();
@@ -35,6 +37,8 @@ TEST(ServerMetricsTest, RecordsBatcherActivityAndGauges) {
   EXPECT_THAT(text, HasSubstr("sketchsearch_model_batch_duration_seconds_count 1"));
   EXPECT_THAT(text,
               HasSubstr("sketchsearch_model_skipped_requests_total{code=\"DEADLINE_EXCEEDED\"} 1"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_model_queue_length 17"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_model_refused_calls_total{reason=\"queue_wait\"} 1"));
   EXPECT_THAT(text, HasSubstr("sketchsearch_index_size 1234"));
   EXPECT_THAT(text, HasSubstr("sketchsearch_serving 1"));
 }

@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -241,6 +242,32 @@ TEST(ToBatchTest, BoundsTheTotalHitsOfASearchBatch) {
   batch.mutable_requests(1)->set_k(0);
   EXPECT_EQ(ToSearchQueries(batch, limits).status().message(),
             "requests[1].k: 0 is outside 1..100000");
+}
+
+TEST(ToBatchTest, StopsConvertingOnceTheDeadlineHasPassed) {
+  v1::ClassifyBatchRequest classify;
+  v1::SearchBatchRequest search;
+  for (int i = 0; i < 3; ++i) {
+    v1::ClassifyRequest* c = classify.add_requests();
+    c->set_k(1);
+    c->mutable_drawing()->mutable_ink()->set_frame(v1::FRAME_SIMPLIFIED);
+    v1::Stroke* stroke = c->mutable_drawing()->mutable_ink()->add_strokes();
+    stroke->add_x(0);
+    stroke->add_x(255);
+    stroke->add_y(0);
+    stroke->add_y(255);
+    v1::SearchRequest* s = search.add_requests();
+    s->set_k(1);
+    *s->mutable_drawing() = c->drawing();
+  }
+  const RequestLimits limits;
+  EXPECT_TRUE(ToClassifyQueries(classify, limits, absl::Now() + absl::Hours(1)).ok());
+  const absl::Time past = absl::Now() - absl::Seconds(1);
+  const absl::Status classify_late = ToClassifyQueries(classify, limits, past).status();
+  EXPECT_EQ(classify_late.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(classify_late.message(), HasSubstr("requests[0]"));
+  EXPECT_EQ(ToSearchQueries(search, limits, past).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST(ToProtoTest, ConvertsResults) {

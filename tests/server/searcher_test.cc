@@ -1,5 +1,9 @@
 #include "server/searcher.h"
 
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "index/flat_index.h"
@@ -36,12 +40,12 @@ std::vector<int64_t> Ids(const SearchResult& result) {
 
 class SearcherTest : public ::testing::Test {
  protected:
-  SearcherTest() : embedder_(kClasses, kDim) {
+  SearcherTest() : embedder_(kClasses, kDim), pool_(1) {
     BatcherOptions options;
     options.max_queue_delay = absl::ZeroDuration();
     batcher_ = *DynamicBatcher::Create(&embedder_, options, nullptr);
     index_ = MakeFakeIndex(IndexedSketches(), kClasses, kDim);
-    auto searcher = Searcher::Create(batcher_.get(), index_.get(), kClasses, kDim);
+    auto searcher = Searcher::Create(batcher_.get(), index_.get(), kClasses, kDim, &pool_);
     EXPECT_TRUE(searcher.ok()) << searcher.status();
     searcher_ = *std::move(searcher);
   }
@@ -54,19 +58,24 @@ class SearcherTest : public ::testing::Test {
   }
 
   FakeEmbedder embedder_;
+  ThreadPool pool_;  // before the batcher: its draining callbacks schedule searches here
   std::unique_ptr<DynamicBatcher> batcher_;
   std::unique_ptr<FakeIndex> index_;
   std::unique_ptr<Searcher> searcher_;
 };
 
 TEST_F(SearcherTest, CreateChecksTheIndexAgainstTheModel) {
-  EXPECT_THAT(Searcher::Create(batcher_.get(), index_.get(), kClasses, 16).status().message(),
-              HasSubstr("dimension 8 but the model makes 16"));
   EXPECT_THAT(
-      Searcher::Create(batcher_.get(), index_.get(), {"cat", "dog"}, kDim).status().message(),
-      HasSubstr("label 2 outside the model's 2 classes"));
+      Searcher::Create(batcher_.get(), index_.get(), kClasses, 16, &pool_).status().message(),
+      HasSubstr("dimension 8 but the model makes 16"));
+  EXPECT_THAT(Searcher::Create(batcher_.get(), index_.get(), {"cat", "dog"}, kDim, &pool_)
+                  .status()
+                  .message(),
+              HasSubstr("label 2 outside the model's 2 classes"));
   FakeIndex empty({}, kDim, {});
-  EXPECT_EQ(Searcher::Create(batcher_.get(), &empty, kClasses, kDim).status().code(),
+  EXPECT_EQ(Searcher::Create(batcher_.get(), &empty, kClasses, kDim, &pool_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Searcher::Create(batcher_.get(), index_.get(), kClasses, kDim, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -158,30 +167,91 @@ TEST_F(SearcherTest, CancelledCallIsNotSearched) {
   EXPECT_EQ(searcher_->Search(Query(1), cancelled).status().code(), absl::StatusCode::kCancelled);
 }
 
-TEST_F(SearcherTest, NormalizesQueriesWhenTheIndexIsNormalized) {
-  // Index of unit vectors; the raw query feature is far from all of them unless normalized.
-  std::vector<Sketch> sketches = IndexedSketches();
-  std::vector<float> features;
-  std::vector<IndexedSketch> metadata;
-  for (const Sketch& s : sketches) {
-    std::vector<float> f = FakeFeature(s, kDim, kClasses, 0);
-    double norm = 0;
-    for (float v : f) norm += v * v;
-    for (float& v : f) v /= std::sqrt(norm);
-    features.insert(features.end(), f.begin(), f.end());
-    metadata.push_back({s.key_id, 0, "cat"});
+// Records the thread and the filter of each search, and otherwise searches the wrapped index.
+class RecordingIndex : public FeatureIndex {
+ public:
+  explicit RecordingIndex(const FeatureIndex* index) : index_(index) {}
+  int dimension() const override { return index_->dimension(); }
+  int64_t size() const override { return index_->size(); }
+  const IndexedSketch& metadata(int64_t id) const override { return index_->metadata(id); }
+  absl::StatusOr<std::vector<std::vector<Neighbor>>> Search(
+      absl::Span<const float> queries, int k, const SearchFilter& filter) const override {
+    absl::MutexLock lock(&mu_);
+    threads_.push_back(std::this_thread::get_id());
+    filters_.push_back(filter);
+    return index_->Search(queries, k, filter);
   }
-  FakeIndex unit(features, kDim, metadata);
-  SearcherOptions options;
-  options.l2_normalize_queries = true;
-  auto searcher = Searcher::Create(batcher_.get(), &unit, kClasses, kDim, options);
+  std::vector<std::thread::id> threads() const {
+    absl::MutexLock lock(&mu_);
+    return threads_;
+  }
+  std::vector<SearchFilter> filters() const {
+    absl::MutexLock lock(&mu_);
+    return filters_;
+  }
+
+ private:
+  const FeatureIndex* index_;
+  mutable absl::Mutex mu_;
+  mutable std::vector<std::thread::id> threads_;
+  mutable std::vector<SearchFilter> filters_;
+};
+
+TEST_F(SearcherTest, SearchesRunOnThePoolNotOnTheCallersOrTheModelsThread) {
+  RecordingIndex recording(index_.get());
+  auto searcher = Searcher::Create(batcher_.get(), &recording, kClasses, kDim, &pool_);
   ASSERT_TRUE(searcher.ok());
-  SearchQuery query = Query(1);
-  query.sketch = MakeSketch(1, "", 3, 150);
+  std::thread::id pool_thread;
+  absl::Notification seen;
+  pool_.Schedule([&] {
+    pool_thread = std::this_thread::get_id();
+    seen.Notify();
+  });
+  seen.WaitForNotification();
+  ASSERT_TRUE((*searcher)->Search(Query(1), {}).ok());
+  std::vector<SearchQuery> batch;
+  batch.push_back(Query(1));
+  batch.push_back(Query(2));
+  ASSERT_TRUE((*searcher)->SearchBatch(std::move(batch), {}).ok());
+  EXPECT_THAT(recording.threads(), ElementsAre(pool_thread, pool_thread, pool_thread));
+}
+
+TEST_F(SearcherTest, RepeatedClassesAndKeyIdsReachTheIndexOnce) {
+  RecordingIndex recording(index_.get());
+  auto searcher = Searcher::Create(batcher_.get(), &recording, kClasses, kDim, &pool_);
+  ASSERT_TRUE(searcher.ok());
+  SearchQuery query = Query(7);
+  for (int i = 0; i < 1000; ++i) {
+    query.classes.push_back(i % 2 ? "fish" : "cat");
+    query.excluded_key_ids.push_back(105);  // two indexed sketches
+  }
   auto result = (*searcher)->Search(std::move(query), {});
-  ASSERT_TRUE(result.ok());
-  EXPECT_THAT(Ids(*result), ElementsAre(5));
-  EXPECT_NEAR(result->hits[0].distance, 0.0f, 1e-5);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(Ids(*result), ElementsAre(0, 1, 4));
+  ASSERT_EQ(recording.filters().size(), 1u);
+  EXPECT_THAT(recording.filters()[0].allowed_labels, ElementsAre(0, 2));
+  EXPECT_THAT(recording.filters()[0].excluded_ids, ElementsAre(5, 6));
+}
+
+TEST_F(SearcherTest, AsyncSearchCallsBackOnceWithTheResult) {
+  absl::Notification done;
+  int calls = 0;
+  absl::StatusOr<SearchResult> got;
+  searcher_->SearchAsync(Query(2), {}, [&](absl::StatusOr<SearchResult> result) {
+    ++calls;
+    got = std::move(result);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_THAT(Ids(*got), ElementsAre(0, 1));
+  // A bad query is answered inline, before anything is queued.
+  bool answered_inline = false;
+  searcher_->SearchAsync(Query(0), {}, [&](absl::StatusOr<SearchResult> result) {
+    answered_inline = result.status().code() == absl::StatusCode::kInvalidArgument;
+  });
+  EXPECT_TRUE(answered_inline);
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_F(SearcherTest, WorksOverTheFaissFlatIndex) {
@@ -194,7 +264,7 @@ TEST_F(SearcherTest, WorksOverTheFaissFlatIndex) {
   }
   auto flat = FlatIndex::Build(features, kDim, metadata);
   ASSERT_TRUE(flat.ok()) << flat.status();
-  auto searcher = Searcher::Create(batcher_.get(), flat->get(), kClasses, kDim);
+  auto searcher = Searcher::Create(batcher_.get(), flat->get(), kClasses, kDim, &pool_);
   ASSERT_TRUE(searcher.ok());
   SearchQuery query = Query(7);
   query.excluded_key_ids = {100};

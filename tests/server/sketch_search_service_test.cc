@@ -1,6 +1,10 @@
 #include "server/sketch_search_service.h"
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -225,6 +229,46 @@ TEST_F(ServiceTest, CallThatOutlivesItsDeadlineIsDroppedUnrun) {
               HasSubstr("sketchsearch_model_skipped_requests_total{code=\"DEADLINE_EXCEEDED\"} 1"));
 }
 
+TEST_F(ServiceTest, CallCancelledByItsClientIsDroppedUnrun) {
+  FakeEmbedder* embedder = Serve();
+  absl::Notification gate;
+  embedder->set_gate(&gate);
+  grpc::ClientContext first_context, second_context;
+  v1::ClassifyRequest first, second;
+  *first.mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+  *second.mutable_drawing() = DrawingOf(MakeSketch(2, "cat"));
+  first.set_k(1);
+  second.set_k(1);
+  v1::ClassifyResponse first_response, second_response;
+  absl::Notification first_done, second_done;
+  grpc::Status first_status, second_status;
+  stub_->async()->Classify(&first_context, &first, &first_response, [&](grpc::Status s) {
+    first_status = std::move(s);
+    first_done.Notify();
+  });
+  embedder->entered().WaitForNotification();  // the model holds the first call
+  stub_->async()->Classify(&second_context, &second, &second_response, [&](grpc::Status s) {
+    second_status = std::move(s);
+    second_done.Notify();
+  });
+  // Wait until the second call is queued, then its client gives up.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < give_up && server_->metrics().Serialize().find(
+                                      "sketchsearch_model_queue_length 1") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  second_context.TryCancel();
+  second_done.WaitForNotification();
+  EXPECT_EQ(second_status.error_code(), grpc::StatusCode::CANCELLED);
+  gate.Notify();
+  first_done.WaitForNotification();
+  EXPECT_TRUE(first_status.ok()) << first_status.error_message();
+  server_->Shutdown(absl::Seconds(5));  // drains the batcher
+  EXPECT_THAT(embedder->seen_key_ids(), ElementsAre(1));
+  EXPECT_THAT(server_->metrics().Serialize(),
+              HasSubstr("sketchsearch_model_skipped_requests_total{code=\"CANCELLED\"} 1"));
+}
+
 TEST_F(ServiceTest, RecordsMetricsPerMethodAndCode) {
   Serve();
   grpc::ClientContext c1, c2;
@@ -240,24 +284,90 @@ TEST_F(ServiceTest, RecordsMetricsPerMethodAndCode) {
   EXPECT_THAT(text, HasSubstr("sketchsearch_index_size 4"));
 }
 
-TEST(SketchSearchServiceDirectTest, HandlesACallWithoutANetwork) {
-  FakeEmbedder* embedder = new FakeEmbedder(kClasses, kDim);
-  auto backend =
-      SearchBackend::Create(std::unique_ptr<Embedder>(embedder),
-                            MakeFakeIndex(Indexed(), kClasses, kDim), Bundle(), {}, nullptr);
-  ASSERT_TRUE(backend.ok()) << backend.status();
+TEST_F(ServiceTest, CallsWaitingForTheModelHoldNoThread) {
+  // gRPC gets 4 threads for synchronous services; 40 calls still wait for the busy model at
+  // once, each a queued batcher item, and then run together in one batch.
+  server_->Shutdown(absl::ZeroDuration());
+  ServerOptions options;
+  options.address = "";
+  options.max_threads = 4;
+  options.backend.batcher.max_batch_size = 64;
+  options.backend.batcher.max_queue_delay = absl::Milliseconds(1);
+  auto server = SketchServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  stub_ = v1::SketchSearch::NewStub(server_->InProcessChannel());
+  FakeEmbedder* embedder = Serve();
+  absl::Notification gate;
+  embedder->set_gate(&gate);
+
+  constexpr int kCalls = 41;
+  struct Pending {
+    grpc::ClientContext context;
+    v1::ClassifyRequest request;
+    v1::ClassifyResponse response;
+    grpc::Status status;
+  };
+  std::vector<Pending> calls(kCalls);
+  absl::BlockingCounter finished(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    *calls[i].request.mutable_drawing() = DrawingOf(MakeSketch(i, "dog"));
+    calls[i].request.set_k(1);
+    stub_->async()->Classify(&calls[i].context, &calls[i].request, &calls[i].response,
+                             [&, i](grpc::Status status) {
+                               calls[i].status = std::move(status);
+                               finished.DecrementCount();
+                             });
+    if (i == 0) embedder->entered().WaitForNotification();  // the model holds the first call
+  }
+  // Every other call reaches the batcher's queue while the model is still held.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < give_up &&
+         server_->metrics().Serialize().find("sketchsearch_model_queue_length 40") ==
+             std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  gate.Notify();
+  finished.Wait();
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_TRUE(calls[i].status.ok()) << i << ": " << calls[i].status.error_message();
+    EXPECT_EQ(calls[i].response.classes(0).word(), "dog");
+  }
+  EXPECT_THAT(embedder->batch_sizes(), ElementsAre(1, 40));
+}
+
+TEST(SketchSearchServiceBareTest, ServesInAPlainGrpcServer) {
+  // The service alone, registered in a plain grpc::Server (no SketchServer around it).
   SketchSearchService service({}, 1 << 20, nullptr);
-  grpc::ServerContext context;
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::SketchSearch::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
   v1::ClassifyRequest request;
-  v1::ClassifyResponse response;
   *request.mutable_drawing() = DrawingOf(MakeSketch(1, "dog"));
   request.set_k(1);
-  EXPECT_EQ(service.Classify(&context, &request, &response).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
-  service.SetBackend(std::move(*backend));
-  const grpc::Status status = service.Classify(&context, &request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.classes(0).word(), "dog");
+  {
+    grpc::ClientContext context;
+    v1::ClassifyResponse response;
+    EXPECT_EQ(stub->Classify(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  auto backend =
+      SearchBackend::Create(std::make_unique<FakeEmbedder>(kClasses, kDim),
+                            MakeFakeIndex(Indexed(), kClasses, kDim), Bundle(), {}, nullptr);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  std::shared_ptr<SearchBackend> installed = *std::move(backend);
+  service.SetBackend(installed);
+  {
+    grpc::ClientContext context;
+    v1::ClassifyResponse response;
+    const grpc::Status status = stub->Classify(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.classes(0).word(), "dog");
+  }
+  server->Shutdown();
+  installed->Shutdown();
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/sketch.h"
 #include "index/feature_index.h"
 #include "server/embedder.h"
@@ -70,6 +72,7 @@ class FakeEmbedder : public Embedder {
     }
     if (!entered_.HasBeenNotified()) entered_.Notify();
     if (gate_ != nullptr) gate_->WaitForNotification();
+    absl::SleepFor(delay_ * static_cast<double>(sketches.size()));
     if (!fail_with_.ok()) return fail_with_;
     EmbedResult result;
     const size_t n = classes_.size();
@@ -91,6 +94,7 @@ class FakeEmbedder : public Embedder {
 
   // Hooks; set before use.
   void set_gate(absl::Notification* gate) { gate_ = gate; }  // EmbedBatch waits on it
+  void set_delay(absl::Duration per_drawing) { delay_ = per_drawing; }  // a slower model
   void set_fail_with(absl::Status status) { fail_with_ = std::move(status); }
   void set_malformed(bool malformed) { malformed_ = malformed; }  // one embedding short
 
@@ -110,6 +114,7 @@ class FakeEmbedder : public Embedder {
   const int dimension_;
   const float class_weight_;
   absl::Notification* gate_ = nullptr;
+  absl::Duration delay_ = absl::ZeroDuration();
   absl::Status fail_with_;
   bool malformed_ = false;
   absl::Notification entered_;
