@@ -16,6 +16,7 @@ namespace {
 struct Flags {
   std::string bundle, host = "0.0.0.0";
   int port = 50051, metrics_port = 9464, max_queue_delay_us = 2000;
+  double max_queue_wait_s = 10;
   double drain_s = 10;
   double max_connection_age_s = 0;
   sketch::ModelServingOptions model;
@@ -57,7 +58,15 @@ void AddFlags(CLI::App* app, Flags* f) {
                   "queued drawings before RESOURCE_EXHAUSTED")
       ->envname("SKETCH_MAX_QUEUE_SIZE")
       ->capture_default_str();
-  app->add_option("--max-threads", f->server.max_threads, "threads running calls")
+  app->add_option("--max-queue-wait-s", f->max_queue_wait_s,
+                  "refuse a call at once (RESOURCE_EXHAUSTED) when its drawings would wait longer "
+                  "than this for the model, by its measured rate")
+      ->envname("SKETCH_MAX_QUEUE_WAIT_S")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app->add_option("--max-threads", f->server.max_threads,
+                  "threads for gRPC's synchronous services (reflection); SketchSearch calls hold "
+                  "none while they wait for the model")
       ->envname("SKETCH_MAX_THREADS")
       ->capture_default_str();
   app->add_option("--max-connection-age-s", f->max_connection_age_s,
@@ -92,6 +101,7 @@ int main(int argc, char** argv) {
     options.metrics_address = absl::StrCat(flags.host, ":", flags.metrics_port);
   }
   options.backend.batcher.max_queue_delay = absl::Microseconds(flags.max_queue_delay_us);
+  options.backend.batcher.max_queue_wait = absl::Seconds(flags.max_queue_wait_s);
   if (flags.max_connection_age_s > 0) {
     options.max_connection_age = absl::Seconds(flags.max_connection_age_s);
   }
