@@ -4,12 +4,65 @@
 # Debian's docker-compose 1.29, with a local debian:bookworm-slim base image built by debootstrap
 # from the apt mirror (no registry is reachable). Needs root. Defines start_podman_engine (exports
 # DOCKER_HOST; reuses an engine already answering on the socket) and stop_podman_engine (stops
-# only what start started).
+# only what start started, and always returns 0, so that it can run in an EXIT trap under set -e),
+# and the health-check poller they use, start_health_poller and stop_health_poller.
+# tests/deploy/podman_engine_test.sh tests these with a fake podman.
+
+# The podman command (tests put a fake first on PATH or name one here) and the poller's period.
+PODMAN=${PODMAN:-podman}
+PODMAN_HEALTH_INTERVAL_S=${PODMAN_HEALTH_INTERVAL_S:-1}
+
+# podman runs health checks from systemd timers, and there is no systemd here: this background
+# loop runs every running container's check once per PODMAN_HEALTH_INTERVAL_S instead. It must
+# outlive failing checks (each check fails while a server starts), so it drops the errexit,
+# nounset and pipefail it would inherit from a `set -euo pipefail` caller. Sets PODMAN_HEALTH_PID.
+start_health_poller() {
+  stop_health_poller
+  (
+    set +e +u +o pipefail
+    trap - ERR
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM INT
+    sleeper=
+    while :; do
+      for c in $("$PODMAN" ps -q 2>/dev/null); do
+        "$PODMAN" healthcheck run "$c" >/dev/null 2>&1
+      done
+      # In the background and waited for, so that a TERM ends the loop at once.
+      sleep "$PODMAN_HEALTH_INTERVAL_S" &
+      sleeper=$!
+      wait "$sleeper"
+    done
+  ) </dev/null >/dev/null 2>&1 &
+  PODMAN_HEALTH_PID=$!
+}
+
+# Stops the poller, whether it still runs or not; always returns 0.
+stop_health_poller() {
+  _podman_engine_end "${PODMAN_HEALTH_PID:-}"
+  PODMAN_HEALTH_PID=
+  return 0
+}
+
+# Ends process $1 (if any, and if still alive): SIGTERM, up to 10 s, then SIGKILL. Returns 0.
+_podman_engine_end() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true  # reaps our own child; a stranger's pid just fails here
+  return 0
+}
 
 start_podman_engine() {
   export DOCKER_HOST=unix:///run/podman/podman.sock
-  # An engine this script started earlier (still answering) is reused as it is.
+  # An engine already answering (started by hand, or left by an earlier run) is reused as it is;
+  # its containers' checks still need a poller of ours (one beside another's is harmless).
   if curl -fs --unix-socket /run/podman/podman.sock http://podman/_ping >/dev/null 2>&1; then
+    start_health_poller
     return 0
   fi
   [ "$(id -u)" -eq 0 ] || { echo "podman_engine: needs root" >&2; return 1; }
@@ -20,7 +73,11 @@ start_podman_engine() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    echo "podman_engine: installing ${missing[*]}"
+    # A fresh machine may have no package lists yet: update once and retry.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+      >/dev/null 2>&1 || { apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
   fi
   # podman cannot raise rlimits here, and crun rejects the hybrid cgroup layout.
   local nofile nproc pidmax
@@ -34,6 +91,7 @@ default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]
 runtime = "runc"
 CONF
   if ! podman image exists localhost/debian:bookworm; then
+    echo "podman_engine: building the debian:bookworm base image with debootstrap"
     local mirror rootfs
     mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
     rootfs=$(mktemp -d)
@@ -48,14 +106,8 @@ CONF
   mkdir -p /run/podman
   podman system service --time=0 unix:///run/podman/podman.sock &
   PODMAN_SERVICE_PID=$!
-  # podman runs health checks from systemd timers, and there is no systemd here.
-  (while :; do
-    for c in $(podman ps -q); do podman healthcheck run "$c" >/dev/null 2>&1; done
-    sleep 1
-  done) &
-  PODMAN_HEALTH_PID=$!
-  local i
-  for i in $(seq 1 50); do
+  start_health_poller
+  for _ in $(seq 1 50); do
     curl -fs --unix-socket /run/podman/podman.sock http://podman/_ping >/dev/null 2>&1 && return 0
     sleep 0.2
   done
@@ -64,7 +116,8 @@ CONF
 }
 
 stop_podman_engine() {
-  [ -n "${PODMAN_HEALTH_PID:-}" ] && kill "$PODMAN_HEALTH_PID" 2>/dev/null
-  [ -n "${PODMAN_SERVICE_PID:-}" ] && kill "$PODMAN_SERVICE_PID" 2>/dev/null
+  stop_health_poller
+  _podman_engine_end "${PODMAN_SERVICE_PID:-}"
+  PODMAN_SERVICE_PID=
   return 0
 }

@@ -1,25 +1,49 @@
 #!/usr/bin/env bash
 # End-to-end test of the Compose deployment, for real: builds the image, runs the one-shot
-# trainer on the bundled sample, serves the bundle with $SKETCH_REPLICAS (3) sketch-server
-# replicas, runs the `client` profile (`sketch map` over dns:/// round-robin; it exits 0 only when
-# the live mAP equals the trainer's offline mAP), checks that every replica served a share of the
-# requests, runs `sketch map` again from outside Compose when build/release/client/sketch
-# exists and compares, prints the image size, and tears the stack down (volumes included).
+# trainer on the bundled sample, starts $SKETCH_REPLICAS (3) sketch-server replicas and waits (at
+# most $SKETCH_DEPLOY_HEALTH_TIMEOUT_S, 300 s) for every one to be healthy, runs the `client`
+# profile (`sketch map` over dns:/// round-robin; it exits 0 only when the live mAP equals the
+# trainer's offline mAP), checks that every replica served a share of the requests, runs
+# `sketch map` again from outside Compose when build/release/client/sketch exists and compares,
+# prints the image size, and tears the stack down (volumes included). Exits 0 only on PASS.
 #
 #   deploy/test_deploy.sh            (root on machines without a Docker engine: it uses podman)
+#   SKETCH_DEPLOY_START_DELAY_S=40 deploy/test_deploy.sh     a server slow to start (still passes)
+#   SKETCH_DEPLOY_START_DELAY_S=600 SKETCH_DEPLOY_HEALTH_TIMEOUT_S=60 deploy/test_deploy.sh
+#                                    never healthy in time: fails after 60 s, with states and logs
 #
 # Uses a Docker engine when one answers, else podman + Debian's docker-compose
 # (deploy/podman_engine.sh). Training is cut to 2 epochs: this tests the plumbing, not quality.
+# tests/deploy/podman_engine_test.sh runs this script against fake engines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROJECT=${SKETCH_COMPOSE_PROJECT:-sketchdeploytest}
 REPLICAS=${SKETCH_REPLICAS:-3}
+HEALTH_TIMEOUT_S=${SKETCH_DEPLOY_HEALTH_TIMEOUT_S:-300}
+export SKETCH_DEPLOY_START_DELAY_S=${SKETCH_DEPLOY_START_DELAY_S:-0}
 export SKETCH_IMAGE=${SKETCH_IMAGE:-sketchsearch:test}
 export SKETCH_TRAIN_FLAGS=${SKETCH_TRAIN_FLAGS:---recipe default --epochs 2}
-export SKETCH_GRPC_PORT= SKETCH_METRICS_PORT=  # empty: an ephemeral loopback port per replica
+export SKETCH_GRPC_PORT='' SKETCH_METRICS_PORT=''  # empty: an ephemeral loopback port per replica
 WORK=$(mktemp -d)
+ENGINE=
+C=()
 log() { echo "== test_deploy: $*"; }
 fail() { echo "test_deploy: FAIL: $*" >&2; exit 1; }
+
+# On any exit: tear the stack down and stop what start_podman_engine started, and keep the exit
+# status the script had (none of the clean-up's own failures may turn a PASS into a failure, nor
+# the reverse).
+cleanup() {
+  local status=$?
+  set +e
+  ((${#C[@]} == 0)) || "${C[@]}" --profile client down -v --remove-orphans >/dev/null 2>&1
+  [ "$ENGINE" != podman ] || stop_podman_engine
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT  # so that Ctrl-C and kill tear the stack down too
+trap 'exit 143' TERM
 
 if docker info >/dev/null 2>&1; then
   if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose); else COMPOSE=(docker-compose); fi
@@ -28,17 +52,63 @@ else
   log "no Docker engine answers: podman + docker-compose"
   # shellcheck source=deploy/podman_engine.sh
   source deploy/podman_engine.sh
+  ENGINE=podman
   start_podman_engine
   COMPOSE=(docker-compose)
-  ENGINE=podman
 fi
 C=("${COMPOSE[@]}" -f deploy/compose.yaml -p "$PROJECT")
-cleanup() {
-  "${C[@]}" --profile client down -v --remove-orphans >/dev/null 2>&1 || true
-  [ "$ENGINE" = podman ] && stop_podman_engine
-  rm -rf "$WORK"
+
+# "running/healthy", "running/starting", "exited", ... for container $1 (docker and podman both:
+# the first "Status" of .State is the container's, the next its health check's).
+replica_state() {
+  local state
+  state=$($ENGINE inspect --format '{{json .State}}' "$1" 2>/dev/null) || { echo gone; return 0; }
+  grep -o '"Status":"[a-z]*"' <<<"$state" | cut -d'"' -f4 | paste -sd/ -
 }
-trap cleanup EXIT
+
+# The output of container $1's latest health check (its first line, up to an escaped quote).
+last_health_check() {
+  $ENGINE inspect --format '{{json .State}}' "$1" 2>/dev/null |
+    grep -o '"Output":"[^"]*"' | tail -1 | cut -d'"' -f4 | sed 's/\\n.*//' || true
+}
+
+# Waits until all $REPLICAS sketch-server replicas are healthy, for at most $1 seconds. Fails at
+# once when one exits or turns unhealthy, else at the deadline, printing each replica's state
+# and latest health-check output, and the servers' logs.
+wait_for_healthy_replicas() {
+  local timeout_s=$1 start=$SECONDS i id state healthy problem
+  local -a ids states
+  while :; do
+    mapfile -t ids < <("${C[@]}" ps -q sketch-server 2>/dev/null)
+    healthy=0 problem='' states=()
+    for id in "${ids[@]}"; do
+      state=$(replica_state "$id")
+      states+=("$state")
+      case $state in
+        running/healthy) healthy=$((healthy + 1)) ;;
+        running/starting | running) ;;
+        *) problem="replica ${id:0:12} is $state" ;;
+      esac
+    done
+    if [ "${#ids[@]}" -eq "$REPLICAS" ] && [ "$healthy" -eq "$REPLICAS" ]; then
+      log "all $REPLICAS replicas healthy after $((SECONDS - start)) s"
+      return 0
+    fi
+    if [ -z "$problem" ] && ((SECONDS - start >= timeout_s)); then
+      problem="$healthy of $REPLICAS replicas healthy after ${timeout_s} s (SKETCH_DEPLOY_HEALTH_TIMEOUT_S)"
+    fi
+    if [ -n "$problem" ]; then
+      echo "test_deploy: sketch-server replicas (container/health state, latest health check):" >&2
+      for i in "${!ids[@]}"; do
+        echo "  ${ids[i]:0:12}: ${states[i]}, \"$(last_health_check "${ids[i]}")\"" >&2
+      done
+      echo "test_deploy: sketch-server logs (last 30 lines):" >&2
+      "${C[@]}" logs --tail 30 sketch-server >&2 2>/dev/null
+      fail "$problem"
+    fi
+    sleep 2
+  done
+}
 
 log "build"
 SECONDS=0
@@ -48,7 +118,13 @@ if $ENGINE run --rm "$SKETCH_IMAGE" sh -c 'command -v g++ cc c++ cmake ninja; ls
   fail "the final image holds a compiler or a build tree"
 fi
 
-log "trainer, $REPLICAS sketch-server replicas, then the client profile"
+log "trainer, then $REPLICAS sketch-server replicas (start-up delay ${SKETCH_DEPLOY_START_DELAY_S} s)"
+SECONDS=0
+"${C[@]}" up -d --scale sketch-server="$REPLICAS" sketch-server
+log "trainer done, replicas started in ${SECONDS}s: waiting for health (at most ${HEALTH_TIMEOUT_S} s)"
+wait_for_healthy_replicas "$HEALTH_TIMEOUT_S"
+
+log "the client profile"
 set +e
 "${C[@]}" --profile client up --scale sketch-server="$REPLICAS" --exit-code-from client client \
   | tee "$WORK/up.log"

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Tests, without containers, root or podman, the parts of the deployment test that decide whether
+# it ends at all and with which status: deploy/podman_engine.sh's health-check poller and
+# deploy/test_deploy.sh's bounded wait for healthy replicas and its EXIT trap. Fake podman,
+# docker, docker-compose and curl go first on PATH; they log their calls to $FAKE_LOG.
+#
+#   tests/deploy/podman_engine_test.sh [REPOSITORY_ROOT]          (a few seconds; ctest -L deploy)
+set -euo pipefail
+ROOT=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
+T=$(mktemp -d)
+POLLERS=()
+finish() {
+  local status=$? pid
+  for pid in "${POLLERS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  rm -rf "$T"
+  exit "$status"
+}
+trap finish EXIT
+cat > "$T/helpers.sh" <<'HELPERS'
+FAILURES=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
+check() {  # check DESCRIPTION COMMAND...: records whether COMMAND succeeds
+  local what=$1; shift
+  if "$@"; then ok "$what"; else bad "$what"; fi
+}
+calls() { grep -c "^podman healthcheck run" "$FAKE_LOG" 2>/dev/null || true; }
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.05 s until it succeeds or time is up.
+wait_until() {
+  local end=$((SECONDS + $1)); shift
+  until "$@"; do ((SECONDS < end)) || return 1; sleep 0.05; done
+}
+at_least_calls() { (($(calls) >= $1)); }
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+
+HELPERS
+# shellcheck source=/dev/null
+source "$T/helpers.sh"
+mkdir -p "$T/bin" "$T/tmp"
+export FAKE_LOG=$T/calls.log FAKE_DIR=$T
+: > "$FAKE_LOG"
+cat > "$T/bin/podman" <<'FAKE'
+#!/usr/bin/env bash
+# Fake podman: running containers r1 r2 r3; every health check fails (a server starting up).
+echo "podman $*" >> "$FAKE_LOG"
+case "$1" in
+  ps) [ ! -e "$FAKE_DIR/ps_fails" ] || exit 125; printf '%s\n' r1 r2 r3 ;;
+  healthcheck)
+    # FAKE_KILL_POLLER: the poller dies here (its subshell is this process's parent).
+    [ -z "${FAKE_KILL_POLLER:-}" ] || kill -KILL "$PPID"
+    echo unhealthy; exit 1 ;;
+  image) echo 987654321 ;;
+  run) ;;  # the image holds no compiler
+  inspect)
+    case ${FAKE_HEALTH:-healthy} in
+      exited) echo '{"Status":"exited","Running":false,"ExitCode":1}' ;;
+      *) echo "{\"Status\":\"running\",\"Running\":true,\"Health\":{\"Status\":\"$FAKE_HEALTH\",\"FailingStreak\":0,\"Log\":[{\"ExitCode\":1,\"Output\":\"not serving\"}]}}" ;;
+    esac ;;
+  *) exit 125 ;;
+esac
+FAKE
+cat > "$T/bin/docker" <<'FAKE'
+#!/usr/bin/env bash
+echo "docker $*" >> "$FAKE_LOG"
+exit 1  # no Docker engine answers
+FAKE
+cat > "$T/bin/curl" <<'FAKE'
+#!/usr/bin/env bash
+echo "curl $*" >> "$FAKE_LOG"
+exit 0  # the podman API socket answers: start_podman_engine reuses it
+FAKE
+cat > "$T/bin/docker-compose" <<'FAKE'
+#!/usr/bin/env bash
+echo "docker-compose $*" >> "$FAKE_LOG"
+while [ "${1:-}" = -f ] || [ "${1:-}" = -p ] || [ "${1:-}" = --profile ]; do shift 2; done
+case "$1" in
+  build) ;;
+  up)
+    case " $* " in
+      *" --exit-code-from client "*)
+        echo "client_1  | mAP 0.8125 over 60 queries (offline 0.8125)"
+        exit "${FAKE_CLIENT_STATUS:-0}" ;;
+    esac ;;
+  ps) printf '%s\n' r1aaaaaaaaaaaaaa r2aaaaaaaaaaaaaa r3aaaaaaaaaaaaaa ;;
+  logs) echo "sketch-server_1  | fake: loading the bundle" ;;
+  exec) echo 'sketchsearch_requests_total{method="SearchBatch",code="OK"} 20' ;;
+  down) exit "${FAKE_DOWN_STATUS:-0}" ;;
+  *) exit 1 ;;
+esac
+FAKE
+chmod +x "$T/bin/"*
+export PATH=$T/bin:$PATH
+
+echo "-- the poller (deploy/podman_engine.sh, sourced under set -euo pipefail)"
+# In a script of its own: inside `( ... ) || ...` or `if`, bash would ignore set -e, and the
+# poller would not inherit the errexit that ended the old one at its first failing check.
+cat > "$T/poller_test.sh" <<'SECTION'
+set -euo pipefail
+source "$T/helpers.sh"
+export PODMAN_HEALTH_INTERVAL_S=0.05
+# shellcheck source=deploy/podman_engine.sh
+source "$ROOT/deploy/podman_engine.sh"
+touch "$T/ps_fails"  # the engine does not answer yet
+start_health_poller
+echo "$PODMAN_HEALTH_PID" > "$T/poller1"
+sleep 0.3
+check "the poller survives a failing 'podman ps'" alive "$PODMAN_HEALTH_PID"
+rm "$T/ps_fails"
+check "the poller calls 'podman healthcheck run' for every container, round after round" \
+  wait_until 10 at_least_calls 9
+check "the poller is still running after $(calls) failing health checks" alive "$PODMAN_HEALTH_PID"
+stop_health_poller
+check "stop_health_poller ends the poller" wait_until 5 dead "$(cat "$T/poller1")"
+before=$(calls); sleep 0.3
+check "no health check runs after stop_health_poller" test "$(calls)" -eq "$before"
+stop_health_poller
+ok "stop_health_poller again (nothing running) returns 0"
+
+# The poller died (as the old one did at its first failing check) and the engine too: stopping
+# them under set -e, as the EXIT trap does, still returns 0 and lets the script go on.
+start_health_poller
+echo "$PODMAN_HEALTH_PID" > "$T/poller2"
+kill -KILL "$PODMAN_HEALTH_PID"; wait "$PODMAN_HEALTH_PID" 2>/dev/null || true
+sleep 5 & PODMAN_SERVICE_PID=$!
+kill -KILL "$PODMAN_SERVICE_PID"; wait "$PODMAN_SERVICE_PID" 2>/dev/null || true
+stop_podman_engine
+ok "stop_podman_engine with a dead poller and a dead service returns 0 under set -e"
+exit "$FAILURES"
+SECTION
+set +e
+env ROOT="$ROOT" T="$T" bash "$T/poller_test.sh"
+section_status=$?
+set -e
+for f in poller1 poller2; do [ ! -s "$T/$f" ] || POLLERS+=("$(cat "$T/$f")"); done
+check "the poller section ran to its end under set -e (status $section_status)" \
+  test "$section_status" -eq 0
+
+# deploy/test_deploy.sh, copied to a tree of its own (no build/ there), against the fakes.
+mkdir -p "$T/tree/deploy"
+cp "$ROOT/deploy/test_deploy.sh" "$ROOT/deploy/podman_engine.sh" "$T/tree/deploy/"
+# run_deploy NAME [VAR=VALUE...]: runs it (30 s at most) with TMPDIR=$T/tmp; output in $T/NAME.out
+run_deploy() {
+  local name=$1; shift
+  : > "$FAKE_LOG"
+  set +e
+  env TMPDIR="$T/tmp" PODMAN_HEALTH_INTERVAL_S=0.05 "$@" \
+    timeout 30 bash "$T/tree/deploy/test_deploy.sh" > "$T/$name.out" 2>&1
+  status=$?
+  set -e
+  sed 's/^/    | /' "$T/$name.out"
+}
+work_removed() { [ -z "$(ls -A "$T/tmp")" ]; }
+poller_gone() {  # no health check runs any more once the script has exited
+  local before; before=$(calls); sleep 0.3; [ "$(calls)" -eq "$before" ]
+}
+
+echo "-- test_deploy.sh: PASS, while the clean-up fails ('down' exits 1) and the poller died"
+run_deploy pass FAKE_HEALTH=healthy FAKE_DOWN_STATUS=1 FAKE_KILL_POLLER=1
+check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
+check "it printed PASS" grep -q "== test_deploy: PASS" "$T/pass.out"
+check "it waited for health before running the client" \
+  grep -q "all 3 replicas healthy" "$T/pass.out"
+check "the trap took the stack down" grep -q "docker-compose .* down -v" "$FAKE_LOG"
+check "the trap removed the work folder" work_removed
+
+echo "-- test_deploy.sh: PASS, the poller stopped at exit"
+run_deploy pass2 FAKE_HEALTH=healthy
+check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
+check "the poller is stopped at exit" poller_gone
+
+echo "-- test_deploy.sh: the client fails (live mAP != offline: exit 5), the clean-up succeeds"
+run_deploy client_fails FAKE_HEALTH=healthy FAKE_CLIENT_STATUS=5
+check "a FAIL exits non-zero (exit status $status)" test "$status" -ne 0
+check "it says why" grep -q "FAIL: the client exited 5" "$T/client_fails.out"
+check "no PASS printed" bash -c "! grep -q PASS '$T/client_fails.out'"
+check "the trap removed the work folder" work_removed
+check "the poller is stopped at exit" poller_gone
+
+echo "-- test_deploy.sh: the replicas stay 'starting' (SKETCH_DEPLOY_HEALTH_TIMEOUT_S=2)"
+start=$SECONDS
+run_deploy starting FAKE_HEALTH=starting SKETCH_DEPLOY_HEALTH_TIMEOUT_S=2
+check "a replica that never becomes healthy fails the test (exit status $status)" \
+  test "$status" -ne 0 -a "$status" -ne 124
+check "the wait is bounded ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 15
+check "it says why" grep -q "FAIL: 0 of 3 replicas healthy after 2 s" "$T/starting.out"
+check "it prints the replicas' states and latest health checks" \
+  grep -q 'r1aaaaaaaaaa: running/starting, "not serving"' "$T/starting.out"
+check "it prints the servers' logs" grep -q "fake: loading the bundle" "$T/starting.out"
+check "the client never ran" bash -c "! grep -q -- '--exit-code-from client' '$FAKE_LOG'"
+check "the trap took the stack down" grep -q "docker-compose .* down -v" "$FAKE_LOG"
+check "the poller is stopped at exit" poller_gone
+
+echo "-- test_deploy.sh: a replica exits while starting"
+start=$SECONDS
+run_deploy exited FAKE_HEALTH=exited
+check "an exited replica fails the test at once (exit status $status, $((SECONDS - start)) s)" \
+  test "$status" -ne 0 -a "$status" -ne 124 -a $((SECONDS - start)) -lt 10
+check "it says why" grep -q "FAIL: replica r[0-9]a* is exited" "$T/exited.out"
+
+if ((FAILURES)); then
+  echo "podman_engine_test: FAILED (the FAIL lines above)"
+  exit 1
+fi
+echo "podman_engine_test: all checks passed"
