@@ -22,8 +22,9 @@ struct RequestLimits {
   int max_class_filters = 1000;
   // Requests in one ClassifyBatch / SearchBatch call.
   int max_batch_requests = 256;
-  // Sum of k over one SearchBatch: bounds the response (about 30 bytes a hit).
-  int64_t max_batch_hits = 2000000;
+  // Sum of k over one SearchBatch: bounds the response (about 35 bytes a hit, ~9 MB) and the
+  // memory that builds it.
+  int64_t max_batch_hits = 250000;
 };
 
 // InvalidArgument naming the first limit that is not positive.

@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOp
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
   }
   server->SetServingStatus(false);
+  server->trimmer_ = std::make_unique<MemoryTrimmer>(options.memory_trim_interval);
   return server;
 }
 
@@ -121,6 +122,7 @@ void SketchServer::Shutdown(absl::Duration drain) {
   server_->Wait();
   service_.SetBackend(nullptr);
   if (backend != nullptr) backend->Shutdown();
+  trimmer_.reset();
 }
 
 std::shared_ptr<grpc::Channel> SketchServer::InProcessChannel() {

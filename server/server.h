@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "index/feature_index.h"
 #include "server/embedder.h"
+#include "server/memory_trimmer.h"
 #include "server/metrics.h"
 #include "server/request_limits.h"
 #include "server/search_backend.h"
@@ -49,6 +50,8 @@ struct ServerOptions {
   // clients balancing over a DNS name re-resolve it and reach replicas added since they
   // connected. Infinite: never.
   absl::Duration max_connection_age = absl::InfiniteDuration();
+  // How often freed memory is given back to the system (MemoryTrimmer); zero: never.
+  absl::Duration memory_trim_interval = absl::Seconds(5);
   // Metrics endpoint, e.g. "0.0.0.0:9464" (port 0 picks); empty for none.
   std::string metrics_address;
   RequestLimits limits;
@@ -97,6 +100,7 @@ class SketchServer {
   const ServerOptions options_;
   ServerMetrics metrics_;
   SketchSearchService service_;
+  std::unique_ptr<MemoryTrimmer> trimmer_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

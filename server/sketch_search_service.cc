@@ -1,8 +1,12 @@
 #include "server/sketch_search_service.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
+
+#include <memory>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
 #include "server/proto_convert.h"
@@ -53,127 +57,165 @@ absl::StatusOr<std::shared_ptr<const SearchBackend>> SketchSearchService::Backen
   return backend_;
 }
 
-grpc::ServerUnaryReactor* SketchSearchService::Classify(grpc::CallbackServerContext* context,
-                                                        const v1::ClassifyRequest* request,
-                                                        v1::ClassifyResponse* response) {
-  const Call call(context, "Classify", metrics_);
-  const absl::Status started = StartClassify(MakeCallContext(*context), *request, response, call);
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* SketchSearchService::Handle(
+    grpc::CallbackServerContext* context, const char* method, RequestKind kind,
+    const grpc::ByteBuffer* wire_request, grpc::ByteBuffer* wire_response,
+    absl::Status (SketchSearchService::*start)(const CallContext&, const Request&, Response*,
+                                               Done)) {
+  const Call call(context, method, metrics_);
+  // What decoding may cost, before decoding: the method's size limit, then the repeated parts.
+  const int64_t max_bytes = kind == RequestKind::kClassifyBatch ||
+                                    kind == RequestKind::kSearchBatch
+                                ? max_message_bytes_
+                                : MaxRequestBytes(kind, limits_);
+  if (static_cast<int64_t>(wire_request->Length()) > max_bytes) {
+    call.Finish(absl::ResourceExhaustedError(
+        absl::StrCat("request: ", wire_request->Length(), " bytes exceed the limit of ", max_bytes,
+                     " for ", method)));
+    return call.reactor();
+  }
+  grpc::ByteBuffer bytes(*wire_request);  // shares the slices
+  {
+    grpc::ProtoBufferReader reader(&bytes);
+    const absl::Status shape = CheckRequestWire(kind, &reader, limits_);
+    if (!shape.ok()) {
+      call.Finish(shape);
+      return call.reactor();
+    }
+  }
+  struct State {
+    Request request;
+    Response response;
+  };
+  auto state = std::make_shared<State>();
+  const grpc::Status decoded =
+      grpc::SerializationTraits<Request>::Deserialize(&bytes, &state->request);
+  if (!decoded.ok()) {
+    call.Finish(absl::InvalidArgumentError("request: not a valid protobuf message"));
+    return call.reactor();
+  }
+  // `state` travels with `done`: the request and response live until the call is finished.
+  Done done = [state, wire_response, call](absl::Status status) {
+    if (status.ok()) {
+      bool own_buffer = false;
+      const grpc::Status encoded = grpc::SerializationTraits<Response>::Serialize(
+          state->response, wire_response, &own_buffer);
+      if (!encoded.ok()) status = absl::InternalError("cannot encode the response");
+    }
+    call.Finish(status);
+  };
+  const absl::Status started =
+      (this->*start)(MakeCallContext(*context), state->request, &state->response, done);
   if (!started.ok()) call.Finish(started);
   return call.reactor();
+}
+
+grpc::ServerUnaryReactor* SketchSearchService::Classify(grpc::CallbackServerContext* context,
+    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return Handle<v1::ClassifyRequest, v1::ClassifyResponse>(context, "Classify", RequestKind::kClassify, request, response,
+                                    &SketchSearchService::StartClassify);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::Search(grpc::CallbackServerContext* context,
-                                                      const v1::SearchRequest* request,
-                                                      v1::SearchResponse* response) {
-  const Call call(context, "Search", metrics_);
-  const absl::Status started = StartSearch(MakeCallContext(*context), *request, response, call);
-  if (!started.ok()) call.Finish(started);
-  return call.reactor();
+    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return Handle<v1::SearchRequest, v1::SearchResponse>(context, "Search", RequestKind::kSearch, request, response,
+                                    &SketchSearchService::StartSearch);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::Embed(grpc::CallbackServerContext* context,
-                                                     const v1::EmbedRequest* request,
-                                                     v1::EmbedResponse* response) {
-  const Call call(context, "Embed", metrics_);
-  const absl::Status started = StartEmbed(MakeCallContext(*context), *request, response, call);
-  if (!started.ok()) call.Finish(started);
-  return call.reactor();
+    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return Handle<v1::EmbedRequest, v1::EmbedResponse>(context, "Embed", RequestKind::kEmbed, request, response,
+                                    &SketchSearchService::StartEmbed);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::GetInfo(grpc::CallbackServerContext* context,
-                                                       const v1::GetInfoRequest* /*request*/,
-                                                       v1::GetInfoResponse* response) {
-  const Call call(context, "GetInfo", metrics_);
-  call.Finish(DoGetInfo(response));
-  return call.reactor();
+    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return Handle<v1::GetInfoRequest, v1::GetInfoResponse>(context, "GetInfo", RequestKind::kGetInfo, request, response,
+                                    &SketchSearchService::StartGetInfo);
 }
 
-grpc::ServerUnaryReactor* SketchSearchService::ClassifyBatch(
-    grpc::CallbackServerContext* context, const v1::ClassifyBatchRequest* request,
-    v1::ClassifyBatchResponse* response) {
-  const Call call(context, "ClassifyBatch", metrics_);
-  const absl::Status started =
-      StartClassifyBatch(MakeCallContext(*context), *request, response, call);
-  if (!started.ok()) call.Finish(started);
-  return call.reactor();
+grpc::ServerUnaryReactor* SketchSearchService::ClassifyBatch(grpc::CallbackServerContext* context,
+    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return Handle<v1::ClassifyBatchRequest, v1::ClassifyBatchResponse>(context, "ClassifyBatch", RequestKind::kClassifyBatch, request, response,
+                                    &SketchSearchService::StartClassifyBatch);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::SearchBatch(grpc::CallbackServerContext* context,
-                                                           const v1::SearchBatchRequest* request,
-                                                           v1::SearchBatchResponse* response) {
-  const Call call(context, "SearchBatch", metrics_);
-  const absl::Status started =
-      StartSearchBatch(MakeCallContext(*context), *request, response, call);
-  if (!started.ok()) call.Finish(started);
-  return call.reactor();
+    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return Handle<v1::SearchBatchRequest, v1::SearchBatchResponse>(context, "SearchBatch", RequestKind::kSearchBatch, request, response,
+                                    &SketchSearchService::StartSearchBatch);
 }
 
 absl::Status SketchSearchService::StartClassify(const CallContext& context,
                                                 const v1::ClassifyRequest& request,
-                                                v1::ClassifyResponse* response, const Call& call) {
+                                                v1::ClassifyResponse* response, Done done) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(ClassifyQuery query, ToClassifyQuery(request, limits_));
   backend->classifier().ClassifyAsync(
       std::move(query), context,
-      [response, call](absl::StatusOr<std::vector<ClassScore>> scores) {
+      [response, done](absl::StatusOr<std::vector<ClassScore>> scores) {
         if (scores.ok()) ToProto(*scores, response);
-        call.Finish(scores.status());
+        done(scores.status());
       });
   return absl::OkStatus();
 }
 
 absl::Status SketchSearchService::StartSearch(const CallContext& context,
                                               const v1::SearchRequest& request,
-                                              v1::SearchResponse* response, const Call& call) {
+                                              v1::SearchResponse* response, Done done) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(SearchQuery query, ToSearchQuery(request, limits_));
   backend->searcher().SearchAsync(std::move(query), context,
-                                  [response, call](absl::StatusOr<SearchResult> result) {
+                                  [response, done](absl::StatusOr<SearchResult> result) {
                                     if (result.ok()) ToProto(*result, response);
-                                    call.Finish(result.status());
+                                    done(result.status());
                                   });
   return absl::OkStatus();
 }
 
 absl::Status SketchSearchService::StartEmbed(const CallContext& context,
                                              const v1::EmbedRequest& request,
-                                             v1::EmbedResponse* response, const Call& call) {
+                                             v1::EmbedResponse* response, Done done) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(Sketch sketch, DrawingToSketch(request.drawing(), limits_, "drawing"));
   backend->classifier().EmbedAsync(std::move(sketch), context,
-                                   [response, call](absl::StatusOr<std::vector<float>> feature) {
+                                   [response, done](absl::StatusOr<std::vector<float>> feature) {
                                      if (feature.ok()) {
                                        response->mutable_feature()->Add(feature->begin(),
                                                                         feature->end());
                                      }
-                                     call.Finish(feature.status());
+                                     done(feature.status());
                                    });
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::DoGetInfo(v1::GetInfoResponse* response) {
+absl::Status SketchSearchService::StartGetInfo(const CallContext& /*context*/,
+                                               const v1::GetInfoRequest& /*request*/,
+                                               v1::GetInfoResponse* response, Done done) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   ToProto(backend->Info(), limits_, max_message_bytes_, response);
+  done(absl::OkStatus());
   return absl::OkStatus();
 }
 
 absl::Status SketchSearchService::StartClassifyBatch(const CallContext& context,
                                                      const v1::ClassifyBatchRequest& request,
                                                      v1::ClassifyBatchResponse* response,
-                                                     const Call& call) {
+                                                     Done done) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(std::vector<ClassifyQuery> queries, ToClassifyQueries(request, limits_, context.deadline));
   backend->classifier().ClassifyBatchAsync(
       std::move(queries), context,
-      [response, call](absl::StatusOr<std::vector<std::vector<ClassScore>>> results) {
+      [response, done](absl::StatusOr<std::vector<std::vector<ClassScore>>> results) {
         if (results.ok()) {
           for (const auto& scores : *results) ToProto(scores, response->add_responses());
         }
-        call.Finish(results.status());
+        done(results.status());
       });
   return absl::OkStatus();
 }
@@ -181,17 +223,17 @@ absl::Status SketchSearchService::StartClassifyBatch(const CallContext& context,
 absl::Status SketchSearchService::StartSearchBatch(const CallContext& context,
                                                    const v1::SearchBatchRequest& request,
                                                    v1::SearchBatchResponse* response,
-                                                   const Call& call) {
+                                                   Done done) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(std::vector<SearchQuery> queries, ToSearchQueries(request, limits_, context.deadline));
   backend->searcher().SearchBatchAsync(
       std::move(queries), context,
-      [response, call](absl::StatusOr<std::vector<SearchResult>> results) {
+      [response, done](absl::StatusOr<std::vector<SearchResult>> results) {
         if (results.ok()) {
           for (const SearchResult& result : *results) ToProto(result, response->add_responses());
         }
-        call.Finish(results.status());
+        done(results.status());
       });
   return absl::OkStatus();
 }

@@ -1,8 +1,9 @@
 // SketchSearchService: the gRPC face of the domain, on gRPC's callback (reactor) API. Each method
-// checks that the call is still wanted, converts the request (validating it) on the calling gRPC
-// thread, hands it to the Classifier or Searcher and returns; the answer is converted and the
-// call finished (ToGrpcStatus) from the callback the domain calls when the model (and, for a
-// search, the index) has run. No model or index code here.
+// receives its request as bytes, bounds what decoding it can cost (per-method size limit,
+// CheckRequestWire) before decoding it, checks that the call is still wanted, converts the request
+// (validating it) on the calling gRPC thread, hands it to the Classifier or Searcher and returns;
+// the answer is converted, encoded and the call finished (ToGrpcStatus) from the callback the
+// domain calls when the model (and, for a search, the index) has run. No model or index code here.
 //
 // A call waiting for the model holds no thread: it is a queued item of the DynamicBatcher, so the
 // number of calls in flight is bounded by the batcher's queue, not by a thread pool. The work
@@ -12,8 +13,10 @@
 #define SKETCH_SERVER_SKETCH_SEARCH_SERVICE_H_
 
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <functional>
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
@@ -25,6 +28,7 @@
 #include "server/metrics.h"
 #include "server/request_limits.h"
 #include "server/search_backend.h"
+#include "server/wire_check.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
 
 namespace sketch {
@@ -33,9 +37,21 @@ namespace sketch {
 // use of the result (a callback call's context lives until the call is finished).
 CallContext MakeCallContext(const grpc::ServerContextBase& context);
 
-class SketchSearchService final : public sketchsearch::v1::SketchSearch::CallbackService {
+// Every method of sketchsearch.v1.SketchSearch as a callback method on encoded messages: the
+// service decodes requests itself, after checking what decoding them would cost.
+using RawSketchSearchService = sketchsearch::v1::SketchSearch::WithRawCallbackMethod_Classify<
+    sketchsearch::v1::SketchSearch::WithRawCallbackMethod_Search<
+        sketchsearch::v1::SketchSearch::WithRawCallbackMethod_Embed<
+            sketchsearch::v1::SketchSearch::WithRawCallbackMethod_GetInfo<
+                sketchsearch::v1::SketchSearch::WithRawCallbackMethod_ClassifyBatch<
+                    sketchsearch::v1::SketchSearch::WithRawCallbackMethod_SearchBatch<
+                        sketchsearch::v1::SketchSearch::Service>>>>>>;
+
+class SketchSearchService final : public RawSketchSearchService {
  public:
-  // `metrics` (may be null) must outlive the service. `max_message_bytes` is only reported.
+  // `metrics` (may be null) must outlive the service. `max_message_bytes` is the server's receive
+  // limit: reported, and the batches' limit (single-drawing methods have a smaller one derived
+  // from `limits`, MaxRequestBytes).
   SketchSearchService(const RequestLimits& limits, int max_message_bytes, ServerMetrics* metrics);
 
   // Installs (or, with null, removes) the loaded model and index. Until one is installed every
@@ -44,23 +60,23 @@ class SketchSearchService final : public sketchsearch::v1::SketchSearch::Callbac
   void SetBackend(std::shared_ptr<const SearchBackend> backend);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const sketchsearch::v1::ClassifyRequest* request,
-                                     sketchsearch::v1::ClassifyResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
-                                   const sketchsearch::v1::SearchRequest* request,
-                                   sketchsearch::v1::SearchResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* context,
-                                  const sketchsearch::v1::EmbedRequest* request,
-                                  sketchsearch::v1::EmbedResponse* response) override;
+                                  const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
-                                    const sketchsearch::v1::GetInfoRequest* request,
-                                    sketchsearch::v1::GetInfoResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ClassifyBatch(grpc::CallbackServerContext* context,
-                                          const sketchsearch::v1::ClassifyBatchRequest* request,
-                                          sketchsearch::v1::ClassifyBatchResponse* response) override;
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* SearchBatch(grpc::CallbackServerContext* context,
-                                        const sketchsearch::v1::SearchBatchRequest* request,
-                                        sketchsearch::v1::SearchBatchResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
  private:
   // One call on its way: finishing it records its metrics and maps its status. Copyable, so the
@@ -81,24 +97,38 @@ class SketchSearchService final : public sketchsearch::v1::SketchSearch::Callbac
   // The installed backend, or Unavailable.
   absl::StatusOr<std::shared_ptr<const SearchBackend>> Backend() const;
 
-  // Each checks and converts the request and starts the domain's work, whose callback finishes
-  // `call`. An error returned means nothing was started: the caller finishes the call with it.
+  // Called exactly once when a started call's response is complete (or failed).
+  using Done = std::function<void(absl::Status)>;
+
+  // Checks the encoded request of `kind` (size, CheckRequestWire), decodes it and runs `start`
+  // on it; `start`'s `done`, or its error, encodes the response into `wire_response` and
+  // finishes the call. The decoded request and response live until then.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Handle(
+      grpc::CallbackServerContext* context, const char* method, RequestKind kind,
+      const grpc::ByteBuffer* wire_request, grpc::ByteBuffer* wire_response,
+      absl::Status (SketchSearchService::*start)(const CallContext&, const Request&, Response*,
+                                                 Done));
+
+  // Each checks and converts the request and starts the domain's work, which calls `done`. An
+  // error returned means nothing was started (and `done` is not called).
   absl::Status StartClassify(const CallContext& context,
                              const sketchsearch::v1::ClassifyRequest& request,
-                             sketchsearch::v1::ClassifyResponse* response, const Call& call);
+                             sketchsearch::v1::ClassifyResponse* response, Done done);
   absl::Status StartSearch(const CallContext& context,
                            const sketchsearch::v1::SearchRequest& request,
-                           sketchsearch::v1::SearchResponse* response, const Call& call);
+                           sketchsearch::v1::SearchResponse* response, Done done);
   absl::Status StartEmbed(const CallContext& context, const sketchsearch::v1::EmbedRequest& request,
-                          sketchsearch::v1::EmbedResponse* response, const Call& call);
+                          sketchsearch::v1::EmbedResponse* response, Done done);
+  absl::Status StartGetInfo(const CallContext& context,
+                            const sketchsearch::v1::GetInfoRequest& request,
+                            sketchsearch::v1::GetInfoResponse* response, Done done);
   absl::Status StartClassifyBatch(const CallContext& context,
                                   const sketchsearch::v1::ClassifyBatchRequest& request,
-                                  sketchsearch::v1::ClassifyBatchResponse* response,
-                                  const Call& call);
+                                  sketchsearch::v1::ClassifyBatchResponse* response, Done done);
   absl::Status StartSearchBatch(const CallContext& context,
                                 const sketchsearch::v1::SearchBatchRequest& request,
-                                sketchsearch::v1::SearchBatchResponse* response, const Call& call);
-  absl::Status DoGetInfo(sketchsearch::v1::GetInfoResponse* response);
+                                sketchsearch::v1::SearchBatchResponse* response, Done done);
 
   const RequestLimits limits_;
   const int max_message_bytes_;

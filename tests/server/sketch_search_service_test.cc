@@ -196,6 +196,42 @@ TEST_F(ServiceTest, BadRequestsAreInvalidArgumentNamingTheField) {
   EXPECT_EQ(status.error_message(), "requests[0].k: 7 is outside 1..3 (the number of classes)");
 }
 
+TEST_F(ServiceTest, RequestsThatWouldBeCostlyToDecodeAreRefusedBeforeDecoding) {
+  FakeEmbedder* embedder = Serve();
+  {
+    // 100,000 empty strokes: 200 KB on the wire, several MB once decoded.
+    grpc::ClientContext context;
+    v1::ClassifyRequest request;
+    for (int i = 0; i < 100000; ++i) request.mutable_drawing()->mutable_ink()->add_strokes();
+    request.set_k(1);
+    v1::ClassifyResponse response;
+    const grpc::Status status = stub_->Classify(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(), "drawing.ink.strokes: more than 1024 strokes");
+  }
+  {
+    // More bytes than any valid single drawing can need (the batches' limit is larger).
+    grpc::ClientContext context;
+    v1::EmbedRequest request;
+    request.mutable_drawing()->mutable_bitmap()->set_size(4000);
+    request.mutable_drawing()->mutable_bitmap()->set_pixels(std::string(6 << 20, '\x7f'));
+    v1::EmbedResponse response;
+    const grpc::Status status = stub_->Embed(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(status.error_message(), HasSubstr("exceed the limit of"));
+    EXPECT_THAT(status.error_message(), HasSubstr("for Embed"));
+  }
+  EXPECT_THAT(embedder->batch_sizes(), ::testing::IsEmpty());
+  // A healthy request still gets its answer.
+  grpc::ClientContext context;
+  v1::ClassifyRequest request;
+  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "fish"));
+  request.set_k(1);
+  v1::ClassifyResponse response;
+  ASSERT_TRUE(stub_->Classify(&context, request, &response).ok());
+  EXPECT_EQ(response.classes(0).word(), "fish");
+}
+
 TEST_F(ServiceTest, CallThatOutlivesItsDeadlineIsDroppedUnrun) {
   FakeEmbedder* embedder = Serve();
   absl::Notification gate;
