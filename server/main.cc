@@ -14,7 +14,7 @@
 namespace {
 
 struct Flags {
-  std::string bundle, host = "0.0.0.0";
+  std::string bundle, host = "127.0.0.1", metrics_host = "127.0.0.1", auth_tokens_file;
   int port = 50051, metrics_port = 9464, max_queue_delay_us = 2000;
   double max_queue_wait_s = 10;
   double drain_s = 10;
@@ -29,11 +29,32 @@ void AddFlags(CLI::App* app, Flags* f) {
   app->add_option("--bundle", f->bundle, "model bundle directory (sketch-trainer bundle)")
       ->envname("SKETCH_BUNDLE")
       ->required();
-  app->add_option("--host", f->host, "address to listen on")
+  app->add_option("--host", f->host,
+                  "address to listen on (0.0.0.0: every interface, as in containers)")
       ->envname("SKETCH_HOST")
+      ->capture_default_str();
+  app->add_option("--tls-cert", f->server.tls.cert,
+                  "PEM certificate chain: serve gRPC over TLS (with --tls-key)")
+      ->envname("SKETCH_TLS_CERT");
+  app->add_option("--tls-key", f->server.tls.key, "PEM private key of --tls-cert")
+      ->envname("SKETCH_TLS_KEY");
+  app->add_option("--tls-client-ca", f->server.tls.client_ca,
+                  "PEM CA bundle: require client certificates it signed (mutual TLS)")
+      ->envname("SKETCH_TLS_CLIENT_CA");
+  app->add_option("--auth-tokens-file", f->auth_tokens_file,
+                  "file of bearer tokens, one a line: every SketchSearch call must carry one "
+                  "(health stays open)")
+      ->envname("SKETCH_AUTH_TOKENS_FILE");
+  app->add_flag("--reflection,!--no-reflection", f->server.reflection,
+                "gRPC server reflection (what grpcurl lists)")
+      ->envname("SKETCH_REFLECTION")
       ->capture_default_str();
   app->add_option("--port", f->port, "gRPC port (0: any free port)")
       ->envname("SKETCH_PORT")
+      ->capture_default_str();
+  app->add_option("--metrics-host", f->metrics_host,
+                  "address the Prometheus endpoint listens on (plain HTTP, no tokens)")
+      ->envname("SKETCH_METRICS_HOST")
       ->capture_default_str();
   app->add_option("--metrics-port", f->metrics_port, "Prometheus port (0: any free, -1: off)")
       ->envname("SKETCH_METRICS_PORT")
@@ -98,7 +119,12 @@ int main(int argc, char** argv) {
   sketch::ServerOptions& options = flags.server;
   options.address = absl::StrCat(flags.host, ":", flags.port);
   if (flags.metrics_port >= 0) {
-    options.metrics_address = absl::StrCat(flags.host, ":", flags.metrics_port);
+    options.metrics_address = absl::StrCat(flags.metrics_host, ":", flags.metrics_port);
+  }
+  if (!flags.auth_tokens_file.empty()) {
+    auto tokens = sketch::ReadTokenFile(flags.auth_tokens_file);
+    if (!tokens.ok()) return Fail(tokens.status());
+    options.auth_tokens = *std::move(tokens);
   }
   options.backend.batcher.max_queue_delay = absl::Microseconds(flags.max_queue_delay_us);
   options.backend.batcher.max_queue_wait = absl::Seconds(flags.max_queue_wait_s);
@@ -110,7 +136,7 @@ int main(int argc, char** argv) {
   // Parseable lines (tests read the ports chosen for port 0); std::endl flushes into pipes.
   std::cout << "sketch-server listening on " << flags.host << ":" << (*server)->port() << std::endl;
   if (flags.metrics_port >= 0) {
-    std::cout << "sketch-server metrics on " << flags.host << ":" << (*server)->metrics_port()
+    std::cout << "sketch-server metrics on " << flags.metrics_host << ":" << (*server)->metrics_port()
               << std::endl;
   }
 

@@ -4,6 +4,8 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/channel_arguments.h>
 
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -37,11 +40,32 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   return ValidateBatcherOptions(options.backend.batcher);
 }
 
+namespace {
+
+// Leaves the server reflection plugin out of one ServerBuilder (gRPC installs it process-wide).
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    const std::string reflection = grpc::reflection::ProtoServerReflectionPlugin().name();
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [&](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+                                    return plugin->name() == reflection;
+                                  }),
+                   plugins->end());
+  }
+};
+
+}  // namespace
+
 SketchServer::SketchServer(const ServerOptions& options)
-    : options_(options), service_(options.limits, options.max_message_bytes, &metrics_) {}
+    : options_(options),
+      service_(options.limits, options.max_message_bytes, &metrics_, options.auth_tokens) {}
 
 absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOptions& options) {
   RETURN_IF_ERROR(ValidateServerOptions(options));
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeServerCredentials(options.tls));
   auto server = std::unique_ptr<SketchServer>(new SketchServer(options));
   if (!options.metrics_address.empty()) {
     RETURN_IF_ERROR(server->metrics_.StartExposer(options.metrics_address));
@@ -52,8 +76,9 @@ absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOp
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
+  if (!options.reflection) builder.SetOption(std::make_unique<WithoutReflection>());
   if (!options.address.empty()) {
-    builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
+    builder.AddListeningPort(options.address, credentials, &server->port_);
   }
   // Without this a second server on the same port would start silently and share the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -16,6 +16,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -23,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "index/feature_index.h"
+#include "server/credentials.h"
 #include "server/embedder.h"
 #include "server/memory_trimmer.h"
 #include "server/metrics.h"
@@ -36,9 +38,16 @@ namespace sketch {
 inline constexpr char kSketchSearchServiceName[] = "sketchsearch.v1.SketchSearch";
 
 struct ServerOptions {
-  // host:port to listen on, insecure (TLS, if any, terminates in front). Port 0 picks a free
-  // port (SketchServer::port()). Empty: in-process channels only (tests).
-  std::string address = "0.0.0.0:50051";
+  // host:port to listen on. Port 0 picks a free port (SketchServer::port()). Empty: in-process
+  // channels only (tests).
+  std::string address = "127.0.0.1:50051";
+  // TLS for `address` (mutual TLS with a client CA); plaintext when no certificate is given.
+  TlsFiles tls;
+  // When not empty, every SketchSearch call must carry "authorization: Bearer <one of them>"
+  // (UNAUTHENTICATED otherwise); health answers everyone. See ReadTokenFile.
+  std::vector<std::string> auth_tokens;
+  // gRPC server reflection (what grpcurl lists); it describes the public API, nothing else.
+  bool reflection = true;
   // Largest request accepted (RESOURCE_EXHAUSTED above it). The drawing limits keep valid
   // requests far below; the default leaves room for a full SearchBatch of drawings.
   int max_message_bytes = 16 << 20;
@@ -52,7 +61,7 @@ struct ServerOptions {
   absl::Duration max_connection_age = absl::InfiniteDuration();
   // How often freed memory is given back to the system (MemoryTrimmer); zero: never.
   absl::Duration memory_trim_interval = absl::Seconds(5);
-  // Metrics endpoint, e.g. "0.0.0.0:9464" (port 0 picks); empty for none.
+  // Metrics endpoint, e.g. "127.0.0.1:9464" (port 0 picks); empty for none.
   std::string metrics_address;
   RequestLimits limits;
   BackendOptions backend;

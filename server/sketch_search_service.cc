@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
+#include "server/credentials.h"
 #include "server/proto_convert.h"
 #include "server/status_conversion.h"
 
@@ -41,8 +42,12 @@ void SketchSearchService::Call::Finish(const absl::Status& status) const {
 }
 
 SketchSearchService::SketchSearchService(const RequestLimits& limits, int max_message_bytes,
-                                         ServerMetrics* metrics)
-    : limits_(limits), max_message_bytes_(max_message_bytes), metrics_(metrics) {}
+                                         ServerMetrics* metrics,
+                                         std::vector<std::string> auth_tokens)
+    : limits_(limits),
+      max_message_bytes_(max_message_bytes),
+      auth_tokens_(std::move(auth_tokens)),
+      metrics_(metrics) {}
 
 void SketchSearchService::SetBackend(std::shared_ptr<const SearchBackend> backend) {
   absl::MutexLock lock(&mu_);
@@ -64,6 +69,18 @@ grpc::ServerUnaryReactor* SketchSearchService::Handle(
     absl::Status (SketchSearchService::*start)(const CallContext&, const Request&, Response*,
                                                Done)) {
   const Call call(context, method, metrics_);
+  if (!auth_tokens_.empty()) {
+    const auto& metadata = context->client_metadata();
+    const auto authorization = metadata.find("authorization");
+    if (authorization == metadata.end() ||
+        !BearerTokenMatches(absl::string_view(authorization->second.data(),
+                                              authorization->second.size()),
+                            auth_tokens_)) {
+      call.Finish(absl::UnauthenticatedError(
+          "this server needs \"authorization: Bearer <token>\" with a token it knows"));
+      return call.reactor();
+    }
+  }
   // What decoding may cost, before decoding: the method's size limit, then the repeated parts.
   const int64_t max_bytes = kind == RequestKind::kClassifyBatch ||
                                     kind == RequestKind::kSearchBatch

@@ -18,6 +18,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -52,7 +54,10 @@ class SketchSearchService final : public RawSketchSearchService {
   // `metrics` (may be null) must outlive the service. `max_message_bytes` is the server's receive
   // limit: reported, and the batches' limit (single-drawing methods have a smaller one derived
   // from `limits`, MaxRequestBytes).
-  SketchSearchService(const RequestLimits& limits, int max_message_bytes, ServerMetrics* metrics);
+  // With `auth_tokens`, every call must carry "authorization: Bearer <one of them>"
+  // (UNAUTHENTICATED, before anything else is looked at).
+  SketchSearchService(const RequestLimits& limits, int max_message_bytes, ServerMetrics* metrics,
+                      std::vector<std::string> auth_tokens = {});
 
   // Installs (or, with null, removes) the loaded model and index. Until one is installed every
   // method answers UNAVAILABLE. Calls in flight finish on the backend they started with (its
@@ -132,6 +137,7 @@ class SketchSearchService final : public RawSketchSearchService {
 
   const RequestLimits limits_;
   const int max_message_bytes_;
+  const std::vector<std::string> auth_tokens_;
   ServerMetrics* const metrics_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const SearchBackend> backend_ ABSL_GUARDED_BY(mu_);

@@ -12,8 +12,6 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +33,8 @@
 #include "client/sketch_client.h"
 #include "core/sketch_reader.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
+#include "tests/testing/loopback.h"
+#include "tests/testing/process_memory.h"
 
 namespace sketch {
 namespace {
@@ -49,18 +49,7 @@ struct Flags {
   double max_after_mb = 100;
 };
 
-// VmRSS or VmHWM of a process, in MB (-1 when unreadable).
-double StatusMb(int pid, const std::string& key) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) / 1024.0;
-  }
-  return -1;
-}
-
-// Resets the process's peak RSS (VmHWM) to its current RSS.
-void ResetPeak(int pid) { std::ofstream(absl::StrCat("/proc/", pid, "/clear_refs")) << "5"; }
+double StatusMb(int pid, const std::string& key) { return testing::ProcessStatusMb(pid, key); }
 
 class Hostile {
  public:
@@ -73,7 +62,7 @@ class Hostile {
   // Runs `send` (which returns the status it got), expects one of `want`, then a healthy call.
   void Case(const std::string& name, std::vector<grpc::StatusCode> want,
             const std::function<grpc::Status()>& send) {
-    ResetPeak(flags_.server_pid);
+    testing::ResetPeakRss(flags_.server_pid);
     const double before = StatusMb(flags_.server_pid, "VmRSS");
     const absl::Time start = absl::Now();
     const grpc::Status got = send();
@@ -154,15 +143,11 @@ grpc::Status Concurrently(int n, grpc::StatusCode want, const std::function<grpc
   return statuses[0];
 }
 
-// A connection that sends the HTTP/2 preface and the start of a call, then stalls (slowloris).
+// A connection that sends the HTTP/2 preface and an empty SETTINGS frame, then stalls
+// (slowloris): no HEADERS ever follow.
 int StalledConnection(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return -1;
-  // Preface, then an empty SETTINGS frame; no HEADERS ever follow.
+  const int fd = testing::ConnectLoopback(port);
+  if (fd < 0) return -1;
   const std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   const char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
   if (write(fd, preface.data(), preface.size()) < 0 || write(fd, settings, 9) < 0) return -1;

@@ -7,18 +7,12 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/process_memory.h"
 
 namespace sketch {
 namespace {
 
-double RssMb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return -1;
-}
+double RssMb() { return testing::ProcessStatusMb(0, "VmRSS"); }
 
 // 160 MB in 64 KiB heap blocks (below glibc's mmap threshold), touched, then all freed but the
 // last one, which pins the top of the heap: free() alone gives nothing back.

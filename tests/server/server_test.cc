@@ -1,12 +1,9 @@
 #include "server/server.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
@@ -15,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/loopback.h"
 #include "tests/server/test_fakes.h"
 
 namespace sketch {
@@ -28,6 +26,7 @@ using ::sketch::testing::FakeEmbedder;
 using ::sketch::testing::MakeFakeIndex;
 using ::sketch::testing::MakeSketch;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::vector<std::string> kClasses = {"cat", "dog"};
 
@@ -56,25 +55,6 @@ HealthCheckResponse::ServingStatus Health(const std::shared_ptr<grpc::Channel>& 
   const grpc::Status status = stub->Check(&context, request, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
   return response.status();
-}
-
-// GET `path` from 127.0.0.1:`port` over plain HTTP/1.0; returns the whole response.
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buffer[4096];
-      for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
-    }
-  }
-  close(fd);
-  return response;
 }
 
 // Asks the reflection service to list services (ServerReflectionRequest{list_services: ""},
@@ -234,6 +214,20 @@ TEST(SketchServerTest, ReflectionListsTheService) {
               HasSubstr("sketchsearch.v1.SketchSearch"));
 }
 
+TEST(SketchServerTest, ReflectionCanBeSwitchedOff) {
+  ServerOptions options = LocalOptions();
+  options.reflection = false;
+  auto server = SketchServer::Start(options);
+  ASSERT_TRUE(server.ok());
+  EXPECT_THAT(ListServicesViaReflection((*server)->InProcessChannel()),
+              Not(HasSubstr("sketchsearch.v1.SketchSearch")));
+  // Another server of the same process keeps it.
+  auto other = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(other.ok());
+  EXPECT_THAT(ListServicesViaReflection((*other)->InProcessChannel()),
+              HasSubstr("sketchsearch.v1.SketchSearch"));
+}
+
 TEST(SketchServerTest, ExposesMetricsOverHttp) {
   ServerOptions options = LocalOptions();
   options.metrics_address = "127.0.0.1:0";
@@ -241,7 +235,7 @@ TEST(SketchServerTest, ExposesMetricsOverHttp) {
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_GT((*server)->metrics_port(), 0);
   ASSERT_TRUE(ServeFakes(server->get()).ok());
-  const std::string page = HttpGet((*server)->metrics_port(), "/metrics");
+  const std::string page = testing::HttpGetLoopback((*server)->metrics_port(), "/metrics");
   EXPECT_THAT(page, HasSubstr("200 OK"));
   EXPECT_THAT(page, HasSubstr("sketchsearch_serving 1"));
   EXPECT_THAT(page, HasSubstr("sketchsearch_index_size 2"));

@@ -1,0 +1,304 @@
+// sketch_soak_client: sixteen clients hammer a running sketch-server for a while with a mix of
+// valid, invalid, hostile, cancelled and deadline-bound calls. Every valid answer is checked
+// against the answer the same request got alone before the run; every other call must end with
+// one of the codes its kind allows. The server's RSS is sampled throughout and its slope (a
+// least-squares line over all but the first quarter) must stay under a bound. Prints a summary,
+// exits 1 when a check fails. Driven by tests/e2e/soak_test.sh (60 s in the test suite; the
+// issue's 10 minutes with scripts/soak.sh).
+//
+//   sketch_soak_client --target HOST:PORT --server-pid PID --data DIR [--seconds 60]
+//                      [--clients 16] [--max-rss-slope 1.0 (MB/min)]
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/drawing_convert.h"
+#include "client/sketch_client.h"
+#include "core/sketch_reader.h"
+#include "sketchsearch/v1/sketch_search.grpc.pb.h"
+#include "tests/testing/process_memory.h"
+
+namespace sketch {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = ::sketchsearch::v1;
+using Code = grpc::StatusCode;
+
+struct Flags {
+  std::string target;
+  int server_pid = 0;
+  std::string data;
+  double seconds = 60;
+  int clients = 16;
+  double max_rss_slope = 1.0;
+};
+
+// The answer a valid request got alone, before the run.
+struct Expected {
+  std::vector<int> labels;  // Classify k=3, in order
+  std::vector<float> probabilities;
+  std::vector<int64_t> hit_ids;  // Search k=5, in order
+  std::vector<float> distances;
+};
+
+// Whether `got` is the expected ranking: the same entries in the same order, values within
+// 1e-4; entries whose expected values lie within 1e-4 of each other may come in either order
+// (a batch of another size may round the last bit differently).
+template <typename Id>
+bool SameRanking(const std::vector<Id>& want_ids, const std::vector<float>& want_values,
+                 const std::vector<Id>& got_ids, const std::vector<float>& got_values) {
+  if (want_ids.size() != got_ids.size() || got_values.size() != got_ids.size()) return false;
+  for (size_t i = 0; i < want_ids.size(); ++i) {
+    if (std::fabs(want_values[i] - got_values[i]) > 1e-4f) return false;
+    if (want_ids[i] == got_ids[i]) continue;
+    bool tie = false;
+    for (size_t j = 0; j < want_ids.size(); ++j) {
+      tie |= want_ids[j] == got_ids[i] && std::fabs(want_values[j] - want_values[i]) <= 1e-4f;
+    }
+    if (!tie) return false;
+  }
+  return true;
+}
+
+class Soak {
+ public:
+  explicit Soak(const Flags& flags) : flags_(flags), channel_(MakeChannel(flags.target)) {}
+
+  bool Prepare() {
+    for (const auto& entry : fs::directory_iterator(flags_.data)) {
+      auto reader = OpenSketchReader(entry.path().string());
+      if (!reader.ok()) continue;
+      Sketch s;
+      for (int i = 0; i < 8 && (*reader)->Next(&s).value_or(false); ++i) {
+        drawings_.push_back(SketchToDrawing(s));
+      }
+    }
+    auto stub = v1::SketchSearch::NewStub(channel_);
+    for (const v1::Drawing& drawing : drawings_) {
+      Expected e;
+      grpc::ClientContext c1, c2;
+      v1::ClassifyRequest classify;
+      *classify.mutable_drawing() = drawing;
+      classify.set_k(3);
+      v1::ClassifyResponse classified;
+      if (!stub->Classify(&c1, classify, &classified).ok()) return false;
+      for (const auto& c : classified.classes()) {
+        e.labels.push_back(c.label());
+        e.probabilities.push_back(c.probability());
+      }
+      v1::SearchRequest search;
+      *search.mutable_drawing() = drawing;
+      search.set_k(5);
+      v1::SearchResponse found;
+      if (!stub->Search(&c2, search, &found).ok()) return false;
+      for (const auto& h : found.hits()) {
+        e.hit_ids.push_back(h.id());
+        e.distances.push_back(h.distance());
+      }
+      expected_.push_back(std::move(e));
+    }
+    return !drawings_.empty();
+  }
+
+  void Client(int index, absl::Time end) {
+    auto stub = v1::SketchSearch::NewStub(channel_);
+    std::mt19937 rng(1234 + index);
+    while (absl::Now() < end) {
+      const size_t i = rng() % drawings_.size();
+      const int kind = static_cast<int>(rng() % 100);
+      if (kind < 45) {
+        Check("valid classify", ValidClassify(stub.get(), i, absl::Seconds(30)), {Code::OK});
+      } else if (kind < 60) {
+        Check("valid search", ValidSearch(stub.get(), i), {Code::OK});
+      } else if (kind < 70) {
+        grpc::ClientContext context;
+        v1::ClassifyRequest bad;
+        *bad.mutable_drawing() = drawings_[i];
+        bad.set_k(0);
+        v1::ClassifyResponse response;
+        Check("invalid k", stub->Classify(&context, bad, &response).error_code(),
+              {Code::INVALID_ARGUMENT});
+      } else if (kind < 75) {
+        grpc::ClientContext context;
+        v1::ClassifyRequest hostile;
+        for (int s = 0; s < 100000; ++s) hostile.mutable_drawing()->mutable_ink()->add_strokes();
+        hostile.set_k(1);
+        v1::ClassifyResponse response;
+        Check("hostile strokes", stub->Classify(&context, hostile, &response).error_code(),
+              {Code::INVALID_ARGUMENT});
+      } else if (kind < 87) {
+        Check("cancelled", Cancelled(stub.get(), i, absl::Microseconds(rng() % 5000)),
+              {Code::OK, Code::CANCELLED});
+      } else {
+        Check("deadline-bound",
+              ValidClassify(stub.get(), i, absl::Milliseconds(1 + rng() % 20)),
+              {Code::OK, Code::DEADLINE_EXCEEDED, Code::RESOURCE_EXHAUSTED});
+      }
+    }
+  }
+
+  // The status code; a valid answer that differs from the expected one counts as wrong.
+  Code ValidClassify(v1::SketchSearch::Stub* stub, size_t i, absl::Duration deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    v1::ClassifyRequest request;
+    *request.mutable_drawing() = drawings_[i];
+    request.set_k(3);
+    v1::ClassifyResponse response;
+    const grpc::Status status = stub->Classify(&context, request, &response);
+    if (status.ok()) {
+      std::vector<int> labels;
+      std::vector<float> probabilities;
+      for (const auto& c : response.classes()) {
+        labels.push_back(c.label());
+        probabilities.push_back(c.probability());
+      }
+      if (!SameRanking(expected_[i].labels, expected_[i].probabilities, labels, probabilities)) {
+        ++wrong_answers_;
+      }
+    }
+    return status.error_code();
+  }
+
+  Code ValidSearch(v1::SketchSearch::Stub* stub, size_t i) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::SearchRequest request;
+    *request.mutable_drawing() = drawings_[i];
+    request.set_k(5);
+    v1::SearchResponse response;
+    const grpc::Status status = stub->Search(&context, request, &response);
+    if (status.ok()) {
+      std::vector<int64_t> ids;
+      std::vector<float> distances;
+      for (const auto& h : response.hits()) {
+        ids.push_back(h.id());
+        distances.push_back(h.distance());
+      }
+      if (!SameRanking(expected_[i].hit_ids, expected_[i].distances, ids, distances)) {
+        ++wrong_answers_;
+      }
+    }
+    return status.error_code();
+  }
+
+  // A call its client cancels after `after`.
+  Code Cancelled(v1::SketchSearch::Stub* stub, size_t i, absl::Duration after) {
+    grpc::ClientContext context;
+    v1::ClassifyRequest request;
+    *request.mutable_drawing() = drawings_[i];
+    request.set_k(3);
+    v1::ClassifyResponse response;
+    absl::Notification done;
+    grpc::Status status;
+    stub->async()->Classify(&context, &request, &response, [&](grpc::Status s) {
+      status = std::move(s);
+      done.Notify();
+    });
+    if (!done.WaitForNotificationWithTimeout(after)) context.TryCancel();
+    done.WaitForNotification();
+    return status.error_code();
+  }
+
+  void Check(const char* kind, Code got, std::initializer_list<Code> allowed) {
+    ++calls_;
+    if (std::find(allowed.begin(), allowed.end(), got) != allowed.end()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    ++unexpected_[absl::StrCat(kind, ": code ", static_cast<int>(got))];
+  }
+
+  int Run() {
+    const absl::Time start = absl::Now();
+    const absl::Time end = start + absl::Seconds(flags_.seconds);
+    std::vector<std::pair<double, double>> rss;  // (minutes since start, MB)
+    std::thread sampler([&] {
+      while (absl::Now() < end) {
+        rss.emplace_back(absl::ToDoubleMinutes(absl::Now() - start),
+                         testing::ProcessStatusMb(flags_.server_pid, "VmRSS"));
+        absl::SleepFor(absl::Seconds(1));
+      }
+    });
+    std::vector<std::thread> clients;
+    for (int c = 0; c < flags_.clients; ++c) clients.emplace_back([this, c, end] { Client(c, end); });
+    for (auto& t : clients) t.join();
+    sampler.join();
+
+    // Least-squares slope over all but the first quarter (the server's warm-up).
+    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (size_t i = rss.size() / 4; i < rss.size(); ++i) {
+      n += 1;
+      sx += rss[i].first;
+      sy += rss[i].second;
+      sxx += rss[i].first * rss[i].first;
+      sxy += rss[i].first * rss[i].second;
+    }
+    const double slope = n >= 2 ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : NAN;
+    const bool alive = kill(flags_.server_pid, 0) == 0;
+    std::printf("soak: %d clients, %.0f s, %lld calls (%.0f/s), %lld wrong answers, %zu "
+                "unexpected codes\n",
+                flags_.clients, flags_.seconds, static_cast<long long>(calls_.load()),
+                calls_.load() / flags_.seconds, static_cast<long long>(wrong_answers_.load()),
+                unexpected_.size());
+    for (const auto& [what, count] : unexpected_) std::printf("  %s: %d\n", what.c_str(), count);
+    std::printf("soak: server RSS %.1f -> %.1f MB, slope %.2f MB/min (bound %.2f), %s\n",
+                rss.empty() ? NAN : rss.front().second, rss.empty() ? NAN : rss.back().second,
+                slope, flags_.max_rss_slope, alive ? "server alive" : "SERVER GONE");
+    const bool passed = alive && wrong_answers_ == 0 && unexpected_.empty() &&
+                        std::isfinite(slope) && slope < flags_.max_rss_slope;
+    std::printf("soak: %s\n", passed ? "PASS" : "FAIL");
+    return passed ? 0 : 1;
+  }
+
+ private:
+  const Flags flags_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::vector<v1::Drawing> drawings_;
+  std::vector<Expected> expected_;
+  std::atomic<int64_t> calls_{0};
+  std::atomic<int64_t> wrong_answers_{0};
+  std::mutex mu_;
+  std::map<std::string, int> unexpected_;
+};
+
+int Main(int argc, char** argv) {
+  CLI::App app{"sketch_soak_client: a mixed load against a running sketch-server"};
+  Flags flags;
+  app.add_option("--target", flags.target)->required();
+  app.add_option("--server-pid", flags.server_pid)->required();
+  app.add_option("--data", flags.data, "folder of drawings (the valid requests)")->required();
+  app.add_option("--seconds", flags.seconds)->capture_default_str();
+  app.add_option("--clients", flags.clients)->capture_default_str();
+  app.add_option("--max-rss-slope", flags.max_rss_slope, "MB per minute")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  Soak soak(flags);
+  if (!soak.Prepare()) {
+    std::cerr << "sketch_soak_client: could not take the expected answers\n";
+    return 1;
+  }
+  return soak.Run();
+}
+
+}  // namespace
+}  // namespace sketch
+
+int main(int argc, char** argv) { return sketch::Main(argc, argv); }
