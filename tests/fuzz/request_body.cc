@@ -1,5 +1,6 @@
 #include "tests/fuzz/request_body.h"
 
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/repeated_ptr_field.h>
 #include <google/protobuf/stubs/logging.h>
 
@@ -235,6 +236,57 @@ bool Parse(const uint8_t* data, size_t size, Message* message) {
   return message->ParseFromArray(data, static_cast<int>(size));
 }
 
+// CheckRequestWire on the encoded bytes never crashes, and what it lets through decodes (when
+// it decodes) within the counts it promises.
+void CheckWire(RequestKind kind, const uint8_t* data, size_t size) {
+  google::protobuf::io::ArrayInputStream input(data, static_cast<int>(size));
+  const absl::Status wire = CheckRequestWire(kind, &input, Limits());
+  if (!wire.ok()) {
+    Require(wire.code() == absl::StatusCode::kInvalidArgument, "wire check: not InvalidArgument",
+            wire);
+    return;
+  }
+  const auto strokes_ok = [](const v1::Drawing& d) {
+    return static_cast<size_t>(d.ink().strokes_size()) <= Limits().sketch.max_strokes;
+  };
+  const auto search_ok = [&](const v1::SearchRequest& r) {
+    return strokes_ok(r.drawing()) && r.classes_size() <= Limits().max_class_filters;
+  };
+  switch (kind) {
+    case RequestKind::kClassify: {
+      v1::ClassifyRequest r;
+      if (Parse(data, size, &r)) Require(strokes_ok(r.drawing()), "wire check let strokes by");
+      break;
+    }
+    case RequestKind::kEmbed: {
+      v1::EmbedRequest r;
+      if (Parse(data, size, &r)) Require(strokes_ok(r.drawing()), "wire check let strokes by");
+      break;
+    }
+    case RequestKind::kSearch: {
+      v1::SearchRequest r;
+      if (Parse(data, size, &r)) Require(search_ok(r), "wire check let strokes/classes by");
+      break;
+    }
+    case RequestKind::kClassifyBatch: {
+      v1::ClassifyBatchRequest b;
+      if (!Parse(data, size, &b)) break;
+      Require(b.requests_size() <= Limits().max_batch_requests, "wire check let entries by");
+      for (const auto& r : b.requests()) Require(strokes_ok(r.drawing()), "batch strokes");
+      break;
+    }
+    case RequestKind::kSearchBatch: {
+      v1::SearchBatchRequest b;
+      if (!Parse(data, size, &b)) break;
+      Require(b.requests_size() <= Limits().max_batch_requests, "wire check let entries by");
+      for (const auto& r : b.requests()) Require(search_ok(r), "batch strokes/classes");
+      break;
+    }
+    case RequestKind::kGetInfo:
+      break;
+  }
+}
+
 }  // namespace
 
 bool FuzzRequest(const uint8_t* data, size_t size) {
@@ -248,6 +300,7 @@ bool FuzzRequest(const uint8_t* data, size_t size) {
   --size;
   // A string field with invalid UTF-8 fails to parse after an error log per input; quiet it.
   google::protobuf::LogSilencer quiet;
+  CheckWire(kind, data, size);
   switch (kind) {
     case RequestKind::kClassify: {
       v1::ClassifyRequest request;
@@ -269,6 +322,8 @@ bool FuzzRequest(const uint8_t* data, size_t size) {
       v1::SearchBatchRequest batch;
       return Parse(data, size, &batch) && CheckSearchBatch(batch, raster);
     }
+    case RequestKind::kGetInfo:
+      break;
   }
   return false;  // unreachable: the switch covers every kind
 }

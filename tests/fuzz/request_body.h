@@ -9,17 +9,19 @@
 #include <cstdint>
 
 #include "core/rasterizer.h"
+#include "server/wire_check.h"
 
 namespace sketch {
 
 // The request messages the service converts before running the model.
-enum class RequestKind : uint8_t { kClassify, kSearch, kEmbed, kClassifyBatch, kSearchBatch };
 
 // The first input byte: which message the rest is, and the raster options of the model that would
 // receive it (RasterStyle, and a model input size from kFuzzRasterSizes). Seed writers use it so
 // their inputs mean what the body reads.
 // Bits 0-2: the kind (mod 5); bit 3: kSeed; bits 4-5: the index into kFuzzRasterSizes.
 inline constexpr int kFuzzRasterSizes[] = {16, 32, 64, 128};
+// The selector's low three bits pick one of the first five request kinds (server/wire_check.h:
+// Classify, Search, Embed, ClassifyBatch, SearchBatch).
 inline constexpr int kRequestKinds = 5;
 inline constexpr int kSelectorStyleBit = 3;
 inline constexpr int kSelectorSizeShift = 4;
