@@ -1,9 +1,11 @@
 #include "client/cli.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <istream>
 #include <ostream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -27,6 +29,10 @@ namespace v1 = ::sketchsearch::v1;
 struct Flags {
   std::string target = "localhost:50051";
   int64_t deadline_ms = 10000;
+  int retries = RetryOptions().max_retries;
+  int64_t retry_backoff_ms = absl::ToInt64Milliseconds(RetryOptions().initial_backoff);
+  int64_t retry_max_backoff_ms = absl::ToInt64Milliseconds(RetryOptions().max_backoff);
+  double wait_for_ready_s = 0;  // before the first call; 0: do not wait
   bool json = false;
   InputSelection input;
   uint64_t key_id = 0;
@@ -45,6 +51,15 @@ struct Flags {
   double offline_tolerance = 1e-3;  // largest |live - offline| accepted
 };
 
+RetryOptions RetryFromFlags(const Flags& flags) {
+  RetryOptions retry;
+  retry.max_retries = flags.retries;
+  retry.initial_backoff = absl::Milliseconds(flags.retry_backoff_ms);
+  retry.max_backoff =
+      absl::Milliseconds(std::max(flags.retry_max_backoff_ms, flags.retry_backoff_ms));
+  return retry;
+}
+
 class Cli {
  public:
   Cli(const Flags& flags, const CliEnvironment& env)
@@ -52,9 +67,24 @@ class Cli {
         env_(env),
         channel_(env.connect(flags.target)),
         stub_(v1::SketchSearch::NewStub(channel_)),
-        client_(stub_.get(), absl::Milliseconds(flags.deadline_ms)),
+        client_(stub_.get(), absl::Milliseconds(flags.deadline_ms), RetryFromFlags(flags)),
         style_(flags.json ? OutputStyle::kJson : OutputStyle::kTable) {}
 
+  // Runs the subcommand `name`, after --wait-for-ready.
+  int Run(const std::string& name) {
+    if (flags_.wait_for_ready_s > 0) {
+      const absl::Status ready = client_.WaitUntilServing(absl::Seconds(flags_.wait_for_ready_s));
+      if (!ready.ok()) return Fail(ready, ExitCodeForRpcError(ready));
+    }
+    if (name == "classify") return Classify();
+    if (name == "search") return Search();
+    if (name == "embed") return Embed();
+    if (name == "info") return Info();
+    if (name == "health") return Health();
+    return Map();
+  }
+
+ private:
   int Classify() {
     return ForEachChunk([&](std::vector<InputRecord>& chunk) -> absl::Status {
       v1::ClassifyBatchRequest batch;
@@ -143,7 +173,6 @@ class Cli {
     return !flags_.expect_offline ? kExitOk : CheckAgainstOfflineMap(*report);
   }
 
- private:
   // The bundle records the trainer's offline mAP as metrics["map"]; a deployment that serves
   // it must reproduce it (same features, same index, same tie-breaking).
   int CheckAgainstOfflineMap(const MapReport& report) {
@@ -234,11 +263,71 @@ void AddMapOptions(CLI::App* map, Flags* flags) {
       "--quiet,-q", [flags] { flags->map.progress = false; }, "no progress bar");
 }
 
+void AddRetryOptions(CLI::App* app, Flags* flags) {
+  app->add_option("--retries", flags->retries,
+                  "send a call again up to this many times while it fails with UNAVAILABLE, "
+                  "RESOURCE_EXHAUSTED or CANCELLED (within --deadline-ms)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
+  app->add_option("--retry-backoff-ms", flags->retry_backoff_ms,
+                  "wait before the first re-send, in ms; doubles each time, jittered")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
+  app->add_option("--retry-max-backoff-ms", flags->retry_max_backoff_ms,
+                  "longest wait between re-sends, in ms")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
+  app->add_option("--wait-for-ready", flags->wait_for_ready_s,
+                  "first wait up to this many seconds for the server to connect and serve (a "
+                  "replica still starting); 0: do not wait")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
+}
+
+// `words` joined by ", ", wrapped at 96 columns, continuation lines indented by `indent`.
+std::string WrapList(const std::vector<std::string>& words, size_t first_column, size_t indent) {
+  std::string out;
+  size_t column = first_column;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string word = words[i] + (i + 1 < words.size() ? "," : "");
+    if (i > 0 && column + 1 + word.size() > 96) {
+      absl::StrAppend(&out, "\n", std::string(indent, ' '));
+      column = indent;
+    } else if (i > 0) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+  }
+  return out;
+}
+
+// The --help footer: each exit code, and the gRPC status codes that give it, listed from
+// ExitCodeForRpcError itself so that the table cannot drift from the code.
+std::string ExitCodeFooter() {
+  std::vector<std::string> refused, unavailable;
+  for (int c = 1; c <= 16; ++c) {
+    const auto code = static_cast<absl::StatusCode>(c);
+    (ExitCodeForRpcError(absl::Status(code, "")) == kExitUnavailable ? unavailable : refused)
+        .push_back(absl::StatusCodeToString(code));
+  }
+  const std::string server = "  3  the server refused the call: ";
+  const std::string later = "  4  try again later (after --retries): ";
+  return absl::StrCat(
+      "Exit codes (gRPC status of the failed call -> exit code):\n"
+      "  0  done; health: SERVING\n"
+      "  2  usage: bad flags, unreadable input; map: the server indexes other drawings\n"
+      "     (FAILED_PRECONDITION, INVALID_ARGUMENT)\n",
+      server, WrapList(refused, server.size(), 5), "\n", later,
+      WrapList(unavailable, later.size(), 5), ";\n     health: NOT_SERVING\n",
+      "  5  map --expect-offline: the live mAP differs from the bundle's\n");
+}
+
 }  // namespace
 
 int ExitCodeForRpcError(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kUnavailable ||
-                 status.code() == absl::StatusCode::kDeadlineExceeded
+  return IsRetryable(status.code()) || status.code() == absl::StatusCode::kDeadlineExceeded
              ? kExitUnavailable
              : kExitServerError;
 }
@@ -253,9 +342,12 @@ int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env) {
          "server address: host:port, or dns:///name:port to use every replica the name resolves to")
       ->envname("SKETCH_TARGET")
       ->capture_default_str();
-  app.add_option("--deadline-ms", flags.deadline_ms, "deadline of each call, in ms")
+  app.add_option("--deadline-ms", flags.deadline_ms,
+                 "deadline of each call, in ms, its re-sends (--retries) included")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  AddRetryOptions(&app, &flags);
+  app.footer(ExitCodeFooter());
   app.add_flag("--json", flags.json, "one JSON object per line instead of tables");
 
   auto* classify = app.add_subcommand("classify", "the most probable classes of each drawing");
@@ -294,13 +386,7 @@ int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env) {
     if (command->parsed() && command->count("--key-id") > 0) flags.input.key_id = flags.key_id;
   }
   Cli cli(flags, env);
-  const std::string name = app.get_subcommands().front()->get_name();
-  if (name == "classify") return cli.Classify();
-  if (name == "search") return cli.Search();
-  if (name == "embed") return cli.Embed();
-  if (name == "info") return cli.Info();
-  if (name == "health") return cli.Health();
-  return cli.Map();
+  return cli.Run(app.get_subcommands().front()->get_name());
 }
 
 }  // namespace sketch

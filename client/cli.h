@@ -15,16 +15,24 @@
 
 namespace sketch {
 
-// Exit codes: scripts and health probes branch on them.
+// Exit codes: scripts and health probes branch on them. `sketch --help` ends with the table of
+// which gRPC status gives which (built from ExitCodeForRpcError), and so does the README.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitUsage = 2,        // bad flags, or an input file that cannot be read or has no such record
-  kExitServerError = 3,  // the server answered with an error
-  kExitUnavailable = 4,  // no answer in time, or the server reports NOT_SERVING
-  kExitMismatch = 5,     // `map --expect-offline`: the live mAP differs from the bundle's
+  // Bad flags, or an input file that cannot be read or has no such record; `map`: the server
+  // indexes other drawings than these (FAILED_PRECONDITION, INVALID_ARGUMENT).
+  kExitUsage = 2,
+  kExitServerError = 3,  // the server refused the call: fix the request or the server
+  // Try again later (or elsewhere): no answer in time, the server down, loading, draining or
+  // overloaded even after the --retries, or health NOT_SERVING.
+  kExitUnavailable = 4,
+  kExitMismatch = 5,  // `map --expect-offline`: the live mAP differs from the bundle's
 };
 
-// kExitUnavailable for UNAVAILABLE and DEADLINE_EXCEEDED, kExitServerError otherwise.
+// kExitUnavailable for the codes a call is re-sent after (IsRetryable in client/sketch_client.h:
+// UNAVAILABLE; RESOURCE_EXHAUSTED, an overloaded server, whose remedy is the same, wait or go
+// elsewhere; CANCELLED, by a server shutting down) and for DEADLINE_EXCEEDED; kExitServerError
+// otherwise.
 int ExitCodeForRpcError(const absl::Status& status);
 
 struct CliEnvironment {

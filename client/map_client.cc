@@ -62,6 +62,9 @@ class MapRun {
     }
   }
 
+  int64_t retried_batches() const { return retried_batches_.load(); }
+  int64_t retries() const { return retries_.load(); }
+
   absl::StatusOr<RetrievalReport> Finish() {
     bar_.Finish();
     absl::MutexLock lock(&mu_);
@@ -78,7 +81,18 @@ class MapRun {
       request->set_k(static_cast<int32_t>(index_size_));
       if (exclude_on_server_) request->add_exclude_key_ids(input_.sketches[q].key_id);
     }
-    ASSIGN_OR_RETURN(v1::SearchBatchResponse response, client.SearchBatch(batch));
+    int retries = 0;
+    absl::StatusOr<v1::SearchBatchResponse> response = client.SearchBatch(batch, &retries);
+    if (retries > 0) {
+      retried_batches_.fetch_add(1);
+      retries_.fetch_add(retries);
+    }
+    if (!response.ok()) return response.status();
+    return AddAnswers(start, end, *response);
+  }
+
+  // Adds the rankings of queries [start, end) from their answer.
+  absl::Status AddAnswers(size_t start, size_t end, const v1::SearchBatchResponse& response) {
     if (response.responses_size() != static_cast<int>(end - start)) {
       return absl::InternalError(absl::StrCat("asked ", end - start, " queries, got ",
                                               response.responses_size(), " answers"));
@@ -116,6 +130,8 @@ class MapRun {
   absl::flat_hash_map<SketchKey, size_t> item_of_;
   std::atomic<size_t> next_{0};
   std::atomic<bool> failed_{false};
+  std::atomic<int64_t> retried_batches_{0};
+  std::atomic<int64_t> retries_{0};
   absl::Mutex mu_;
   LeaveOneOutMapAccumulator accumulator_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);
@@ -212,6 +228,8 @@ absl::StatusOr<MapReport> RunLeaveOneOutMap(const SketchClient& client, const Ma
   report.class_names = input.class_names;
   report.queries = n;
   report.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  report.retried_batches = run.retried_batches();
+  report.retries = run.retries();
   return report;
 }
 
@@ -222,6 +240,8 @@ std::string FormatMapReport(const MapReport& report, bool per_class, bool json) 
                           {"queries", report.queries},
                           {"classes", report.class_names.size()},
                           {"seconds", report.seconds}};
+    out["retried_batches"] = report.retried_batches;
+    out["retries"] = report.retries;
     if (per_class) {
       nlohmann::json classes = nlohmann::json::object();
       for (size_t c = 0; c < per_class_map.size() && c < report.class_names.size(); ++c) {
@@ -234,6 +254,11 @@ std::string FormatMapReport(const MapReport& report, bool per_class, bool json) 
   std::string out = absl::StrFormat("mAP %.4f over %d queries (%d classes) in %.1f s\n",
                                     report.retrieval.mean_average_precision, report.queries,
                                     report.class_names.size(), report.seconds);
+  if (report.retried_batches > 0) {
+    absl::StrAppendFormat(&out, "retried %d batch%s (%d re-send%s)\n", report.retried_batches,
+                          report.retried_batches == 1 ? "" : "es", report.retries,
+                          report.retries == 1 ? "" : "s");
+  }
   if (per_class) {
     for (size_t c = 0; c < per_class_map.size() && c < report.class_names.size(); ++c) {
       if (std::isnan(per_class_map[c])) continue;

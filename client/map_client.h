@@ -39,18 +39,24 @@ struct MapReport {
   std::vector<std::string> class_names;  // label order
   int64_t queries = 0;
   double seconds = 0;
+  int64_t retried_batches = 0;  // SearchBatch calls that were sent again (server unavailable)
+  int64_t retries = 0;          // re-sends in all
 };
 
 // Sends every drawing (SearchBatch, k = index size, excluding its own key_id when key_ids are
 // unique, else dropping it from the answer) and accumulates the leave-one-out mAP. Hits are
-// matched to drawings by (word, key_id). FailedPrecondition when the index is not exactly the
-// test set or is larger than the server's max_search_k; InvalidArgument for two drawings with
-// the same (word, key_id); otherwise the first RPC error.
+// matched to drawings by (word, key_id). A batch the server is briefly unable to answer (a
+// replica restarting, a full queue: IsRetryable) is sent again as `client`'s RetryOptions allow,
+// the answered ones kept; the report counts the re-sends.
+// FailedPrecondition when the index is not exactly the test set or is larger than the server's
+// max_search_k; InvalidArgument for two drawings with the same (word, key_id); otherwise the first
+// RPC error that outlasted its retries.
 absl::StatusOr<MapReport> RunLeaveOneOutMap(const SketchClient& client, const MapInput& input,
                                             const MapOptions& options);
 
-// "mAP 0.6123 over 800 queries (16 classes) in 12.3 s", then per class (by name) when asked;
-// or one JSON object. Ends in '\n'.
+// "mAP 0.6123 over 800 queries (16 classes) in 12.3 s", then "retried 2 batches (3 re-sends)"
+// when any were, then per class (by name) when asked; or one JSON object (retried_batches and
+// retries always). Ends in '\n'.
 std::string FormatMapReport(const MapReport& report, bool per_class, bool json);
 
 }  // namespace sketch

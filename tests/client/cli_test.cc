@@ -1,6 +1,7 @@
 #include "client/cli.h"
 
 #include <sstream>
+#include <thread>
 
 #include "client/sketch_client.h"
 #include "gmock/gmock.h"
@@ -11,6 +12,7 @@
 namespace sketch {
 namespace {
 
+using ::sketch::testing::ServeFakes;
 using ::sketch::testing::StartFakeServer;
 using ::sketch::testing::TestData;
 using ::testing::HasSubstr;
@@ -25,15 +27,19 @@ class CliTest : public ::testing::Test {
 
   // Indexes the first `per_class` drawings of each class file (all of them when negative).
   void Start(bool serve, int per_class = 10, std::map<std::string, double> metrics = {}) {
+    // Class weight 0.5: features mix class and noise, so the mAP is neither 0 nor 1.
+    server_ = StartFakeServer(Indexed(per_class), kClasses, 8, per_class < 0 ? 0.5f : 10.0f, serve,
+                              std::move(metrics));
+  }
+
+  static std::vector<Sketch> Indexed(int per_class) {
     std::vector<Sketch> indexed;
     for (const std::string& c : kClasses) {
       std::vector<Sketch> all = ReadAll(TestData("simplified/" + c + ".ndjson"));
       indexed.insert(indexed.end(), all.begin(),
                      per_class < 0 ? all.end() : all.begin() + per_class);
     }
-    // Class weight 0.5: features mix class and noise, so the mAP is neither 0 nor 1.
-    server_ = StartFakeServer(indexed, kClasses, 8, per_class < 0 ? 0.5f : 10.0f, serve,
-                              std::move(metrics));
+    return indexed;
   }
 
   // Runs `sketch args...` against the in-process server; stdout and stderr land in out_, err_.
@@ -64,6 +70,30 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpExitsZero) {
   EXPECT_EQ(Run({"--help"}), kExitOk);
   EXPECT_THAT(out_.str(), HasSubstr("classify"));
+  EXPECT_THAT(out_.str(), HasSubstr("--retries"));
+  EXPECT_THAT(out_.str(), HasSubstr("--wait-for-ready"));
+}
+
+TEST_F(CliTest, HelpEndsWithTheExitCodeTable) {
+  ASSERT_EQ(Run({"--help"}), kExitOk);
+  const std::string help = out_.str();
+  const size_t table = help.find("Exit codes");
+  ASSERT_NE(table, std::string::npos);
+  const size_t three = help.find("\n  3  ", table);
+  const size_t four = help.find("\n  4  ", table);
+  const size_t five = help.find("\n  5  ", table);
+  ASSERT_TRUE(three != std::string::npos && four != std::string::npos && five != std::string::npos)
+      << help;
+  const std::string server_errors = help.substr(three, four - three);
+  const std::string later = help.substr(four, five - four);
+  for (const char* code : {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED", "DEADLINE_EXCEEDED"}) {
+    EXPECT_THAT(later, HasSubstr(code));
+    EXPECT_THAT(server_errors, Not(HasSubstr(code)));
+  }
+  for (const char* code : {"INVALID_ARGUMENT", "NOT_FOUND", "INTERNAL", "UNIMPLEMENTED"}) {
+    EXPECT_THAT(server_errors, HasSubstr(code));
+  }
+  EXPECT_THAT(later, HasSubstr("NOT_SERVING"));
 }
 
 TEST_F(CliTest, UsageErrorsExitTwo) {
@@ -154,12 +184,34 @@ TEST_F(CliTest, ServerErrorsExitThree) {
 }
 
 TEST_F(CliTest, UnavailableExitsFour) {
-  EXPECT_EQ(Run({"info", "--target", "unreachable", "--deadline-ms", "2000"}), kExitUnavailable);
+  EXPECT_EQ(
+      Run({"info", "--target", "unreachable", "--deadline-ms", "500", "--retry-backoff-ms", "20"}),
+      kExitUnavailable);
   EXPECT_THAT(err_.str(), HasSubstr("UNAVAILABLE"));
   Start(/*serve=*/false);  // listening but still loading
   EXPECT_EQ(Run({"health"}), kExitUnavailable);
   EXPECT_EQ(out_.str(), "NOT_SERVING\n");
-  EXPECT_EQ(Run({"classify", TestData("simplified/cat.ndjson"), "--line", "1"}), kExitUnavailable);
+  EXPECT_EQ(Run({"classify", TestData("simplified/cat.ndjson"), "--line", "1", "--retry-backoff-ms",
+                 "20"}),
+            kExitUnavailable);
+  EXPECT_THAT(err_.str(), HasSubstr("(after 5 attempts of ClassifyBatch)"));
+  EXPECT_EQ(Run({"classify", TestData("simplified/cat.ndjson"), "--line", "1", "--retries", "0"}),
+            kExitUnavailable);
+  EXPECT_THAT(err_.str(), Not(HasSubstr("attempt")));
+}
+
+TEST_F(CliTest, WaitForReadyWaitsForTheServerToServe) {
+  Start(/*serve=*/false);
+  EXPECT_EQ(Run({"info", "--wait-for-ready", "0.3", "--retry-backoff-ms", "20"}), kExitUnavailable);
+  EXPECT_THAT(err_.str(), HasSubstr("the server is not serving after 300ms"));
+  std::thread loader([this] {
+    absl::SleepFor(absl::Milliseconds(300));
+    ServeFakes(server_.get(), Indexed(10), kClasses, 8, 10.0f);
+  });
+  const int code = Run({"info", "--wait-for-ready", "20", "--retry-backoff-ms", "20"});
+  loader.join();
+  EXPECT_EQ(code, kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("index size     30"));
 }
 
 TEST_F(CliTest, MapExpectOfflineComparesTheLiveMapWithTheBundles) {

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 #include "client/cli.h"
 #include "core/dataset.h"
@@ -9,16 +10,22 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/fake_server.h"
+#include "tests/client/flaky_server.h"
 
 namespace sketch {
 namespace {
 
 namespace v1 = ::sketchsearch::v1;
 using ::sketch::testing::FakeFeature;
+using ::sketch::testing::Flakiness;
+using ::sketch::testing::FlakyServer;
 using ::sketch::testing::MakeFakeIndex;
 using ::sketch::testing::StartFakeServer;
 using ::sketch::testing::TestData;
+using ::testing::AllOf;
+using ::testing::Ge;
 using ::testing::HasSubstr;
+using ::testing::Le;
 
 const std::vector<std::string> kClasses = {"cat", "eye", "map", "guitar"};
 
@@ -175,6 +182,209 @@ TEST_F(MapClientTest, CliMapPrintsTheScore) {
   EXPECT_DOUBLE_EQ(json["map"].get<double>(), 1.0);
   EXPECT_EQ(json["queries"], 480);
   EXPECT_EQ(json["per_class_map"].size(), 4u);
+}
+
+// Refuses the first `first` SearchBatch calls (-1: all) with `code`, each after `delay`.
+Flakiness Refuse(int first, grpc::StatusCode code = grpc::StatusCode::UNAVAILABLE,
+                 absl::Duration delay = absl::ZeroDuration()) {
+  Flakiness flakiness;
+  flakiness.fail_first = first;
+  flakiness.code = code;
+  flakiness.delay = delay;
+  return flakiness;
+}
+
+RetryOptions QuickRetries(int max_retries) {
+  RetryOptions retry;
+  retry.max_retries = max_retries;
+  retry.initial_backoff = absl::Milliseconds(5);
+  retry.max_backoff = absl::Milliseconds(20);
+  return retry;
+}
+
+// `sketch map` through a FlakySketchSearch on loopback (a real client channel, MakeChannel) in
+// front of a fake server that indexes the 480 test drawings: 60 batches of 8.
+class MapOverFlakyServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto input = LoadMapInputFromFiles(Files());
+    ASSERT_TRUE(input.ok()) << input.status();
+    input_ = *std::move(input);
+    // Class weight 0: a mAP far from 0 and 1, which any lost or doubled answer would move.
+    backend_ = StartFakeServer(input_.sketches, input_.class_names, 8, /*class_weight=*/0);
+  }
+
+  void StartFlaky(Flakiness flakiness) {
+    flaky_ = std::make_unique<FlakyServer>(backend_->InProcessChannel(), flakiness);
+  }
+
+  absl::StatusOr<MapReport> RunMap(Flakiness flakiness, int concurrency, RetryOptions retry) {
+    StartFlaky(flakiness);
+    auto stub = v1::SketchSearch::NewStub(MakeChannel(flaky_->address()));
+    SketchClient client(stub.get(), absl::Seconds(30), retry);
+    return RunLeaveOneOutMap(client, input_, Options(concurrency));
+  }
+
+  static MapOptions Options(int concurrency) {
+    MapOptions options;
+    options.progress = false;
+    options.batch_size = 8;
+    options.concurrency = concurrency;
+    return options;
+  }
+
+  // `sketch map -q <args> <files>` against the flaky front; stdout and stderr in out_, err_.
+  int RunCli(std::vector<std::string> args) {
+    args.insert(args.begin(), {"sketch", "map", "-q"});
+    for (const std::string& f : Files()) args.push_back(f);
+    std::vector<const char*> argv;
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    std::istringstream in;
+    out_.str("");
+    err_.str("");
+    CliEnvironment env{
+        &in, &out_, &err_, [this](const std::string&) {
+          return std::shared_ptr<grpc::ChannelInterface>(MakeChannel(flaky_->address()));
+        }};
+    return RunSketchCli(static_cast<int>(argv.size()), argv.data(), env);
+  }
+
+  MapInput input_;
+  std::unique_ptr<SketchServer> backend_;
+  std::unique_ptr<FlakyServer> flaky_;
+  std::ostringstream out_, err_;
+};
+
+// Parameterized by the code the flaky front refuses with: UNAVAILABLE, RESOURCE_EXHAUSTED or
+// CANCELLED.
+class MapRetryTest : public MapOverFlakyServerTest,
+                     public ::testing::WithParamInterface<grpc::StatusCode> {};
+
+TEST_P(MapRetryTest, RefusedBatchesAreSentAgainAndTheMapIsUnchanged) {
+  auto clean = RunMap(Refuse(0), 3, QuickRetries(4));
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(clean->retried_batches, 0);
+  EXPECT_EQ(flaky_->service().calls(), 60);
+
+  // One worker: its first batch is refused 3 times, then every batch is answered once.
+  auto one = RunMap(Refuse(3, GetParam()), 1, QuickRetries(4));
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->retrieval.mean_average_precision, clean->retrieval.mean_average_precision);
+  EXPECT_EQ(one->retrieval.per_class_map, clean->retrieval.per_class_map);
+  EXPECT_EQ(one->queries, 480);
+  EXPECT_EQ(one->retried_batches, 1);
+  EXPECT_EQ(one->retries, 3);
+  EXPECT_EQ(flaky_->service().calls(), 60 + 3);
+
+  // Three workers: the 5 refusals fall on several batches in flight; the others' answers stay.
+  auto three = RunMap(Refuse(5, GetParam()), 3, QuickRetries(4));
+  ASSERT_TRUE(three.ok()) << three.status();
+  EXPECT_EQ(three->retrieval.mean_average_precision, clean->retrieval.mean_average_precision);
+  EXPECT_EQ(three->retries, 5);
+  EXPECT_THAT(three->retried_batches, AllOf(Ge(1), Le(5)));
+  EXPECT_EQ(flaky_->service().calls(), 60 + 5);
+}
+
+TEST_P(MapRetryTest, CliReportsTheRetries) {
+  StartFlaky(Refuse(2, GetParam()));
+  ASSERT_EQ(RunCli({"--concurrency", "1", "--retry-backoff-ms", "5"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr(" queries (4 classes) in "));
+  EXPECT_THAT(out_.str(), HasSubstr("\nretried 1 batch (2 re-sends)\n"));
+
+  StartFlaky(Refuse(4, GetParam()));
+  ASSERT_EQ(RunCli({"--json", "--concurrency", "1", "--retry-backoff-ms", "5"}), kExitOk)
+      << err_.str();
+  const nlohmann::json json = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(json["retried_batches"], 1);
+  EXPECT_EQ(json["retries"], 4);
+}
+
+TEST_P(MapRetryTest, AServerThatAlwaysRefusesEndsTheRunWithExitFour) {
+  StartFlaky(Refuse(-1, GetParam()));
+  EXPECT_EQ(RunCli({"--concurrency", "1", "--retries", "2", "--retry-backoff-ms", "5"}),
+            kExitUnavailable);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_THAT(err_.str(),
+              HasSubstr(absl::StatusCodeToString(static_cast<absl::StatusCode>(GetParam()))));
+  EXPECT_THAT(err_.str(), HasSubstr("flaky: call 3 refused (after 3 attempts of SearchBatch)"));
+  EXPECT_EQ(flaky_->service().calls(), 3);
+}
+
+TEST_P(MapRetryTest, TheDeadlineBoundsABatchAndItsRetries) {
+  // Each refusal takes 100 ms; the batch's 400 ms allow 3 or 4 attempts of the 21 allowed (a
+  // client that gave each attempt its own deadline would take 2.5 s).
+  StartFlaky(Refuse(-1, GetParam(), absl::Milliseconds(100)));
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(RunCli({"--concurrency", "1", "--deadline-ms", "400", "--retries", "20",
+                    "--retry-backoff-ms", "5", "--retry-max-backoff-ms", "20"}),
+            kExitUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(400 + 400));
+  EXPECT_THAT(flaky_->service().calls(), AllOf(Ge(2), Le(4)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Codes, MapRetryTest,
+                         ::testing::Values(grpc::StatusCode::UNAVAILABLE,
+                                           grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                           grpc::StatusCode::CANCELLED),
+                         [](const auto& info) {
+                           return absl::StatusCodeToString(
+                               static_cast<absl::StatusCode>(info.param));
+                         });
+
+TEST_F(MapOverFlakyServerTest, AReplicaRestartingMidRunLosesNothing) {
+  auto clean = RunMap(Refuse(0), 1, QuickRetries(0));
+  ASSERT_TRUE(clean.ok()) << clean.status();
+
+  StartFlaky(Refuse(0));
+  const int port = flaky_->port();
+  auto stub = v1::SketchSearch::NewStub(MakeChannel(flaky_->address()));
+  RetryOptions retry = QuickRetries(40);
+  retry.max_backoff = absl::Milliseconds(200);
+  SketchClient client(stub.get(), absl::Seconds(30), retry);
+  absl::StatusOr<MapReport> report;
+  std::thread run([&] { report = RunLeaveOneOutMap(client, input_, Options(2)); });
+  // After 20 answered batches the replica drains (refusing), stops, is down for 300 ms, and
+  // comes back loading (its first 2 calls refused) on the same port.
+  EXPECT_TRUE(flaky_->service().WaitForCalls(20, absl::Seconds(30)));
+  flaky_->service().Drain();
+  flaky_->Shutdown(absl::Seconds(1));
+  const int first_calls = flaky_->service().calls();
+  absl::SleepFor(absl::Milliseconds(300));
+  FlakyServer restarted(backend_->InProcessChannel(), Refuse(2), port);
+  run.join();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->retrieval.mean_average_precision, clean->retrieval.mean_average_precision);
+  EXPECT_EQ(report->retrieval.per_class_map, clean->retrieval.per_class_map);
+  EXPECT_GE(report->retried_batches, 1);
+  EXPECT_GT(restarted.service().calls(), 2);
+  EXPECT_LT(first_calls, 60 + 2);  // the run did not end before the restart
+}
+
+TEST_F(MapOverFlakyServerTest, ARealServerDrainingAndRestartingMidRunLosesNothing) {
+  // The server itself on a loopback port, stopped as on SIGTERM (Shutdown with a drain), which
+  // refuses or cancels the calls that race with it, and started again on the same port.
+  auto clean = RunMap(Refuse(0), 1, QuickRetries(0));
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  auto server =
+      StartFakeServer(input_.sketches, input_.class_names, 8, 0, /*serve=*/true, {}, "127.0.0.1:0");
+  const std::string address = "127.0.0.1:" + std::to_string(server->port());
+  auto stub = v1::SketchSearch::NewStub(MakeChannel(address));
+  RetryOptions retry = QuickRetries(40);
+  retry.initial_backoff = absl::Milliseconds(20);
+  retry.max_backoff = absl::Milliseconds(200);
+  SketchClient client(stub.get(), absl::Seconds(30), retry);
+  MapOptions options = Options(1);
+  options.batch_size = 1;  // 480 calls, about 0.3 s: the stop at 40 ms falls mid-run
+  absl::StatusOr<MapReport> report;
+  std::thread run([&] { report = RunLeaveOneOutMap(client, input_, options); });
+  absl::SleepFor(absl::Milliseconds(40));
+  server->Shutdown(absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(300));
+  server = StartFakeServer(input_.sketches, input_.class_names, 8, 0, /*serve=*/true, {}, address);
+  run.join();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->retrieval.mean_average_precision, clean->retrieval.mean_average_precision);
+  EXPECT_GE(report->retried_batches, 1);
 }
 
 }  // namespace
