@@ -33,6 +33,8 @@ struct Flags {
   int64_t retry_backoff_ms = absl::ToInt64Milliseconds(RetryOptions().initial_backoff);
   int64_t retry_max_backoff_ms = absl::ToInt64Milliseconds(RetryOptions().max_backoff);
   double wait_for_ready_s = 0;  // before the first call; 0: do not wait
+  ChannelSecurity security;     // --tls, --ca, --cert, --key, --tls-server-name
+  std::string token_file;       // --token-file: a bearer token for every call
   bool json = false;
   InputSelection input;
   uint64_t key_id = 0;
@@ -62,12 +64,15 @@ RetryOptions RetryFromFlags(const Flags& flags) {
 
 class Cli {
  public:
-  Cli(const Flags& flags, const CliEnvironment& env)
+  // `channel` leads to --target; `bearer_token` (may be empty) goes with every call.
+  Cli(const Flags& flags, const CliEnvironment& env,
+      std::shared_ptr<grpc::ChannelInterface> channel, std::string bearer_token)
       : flags_(flags),
         env_(env),
-        channel_(env.connect(flags.target)),
+        channel_(std::move(channel)),
         stub_(v1::SketchSearch::NewStub(channel_)),
-        client_(stub_.get(), absl::Milliseconds(flags.deadline_ms), RetryFromFlags(flags)),
+        client_(stub_.get(), absl::Milliseconds(flags.deadline_ms), RetryFromFlags(flags),
+                std::move(bearer_token)),
         style_(flags.json ? OutputStyle::kJson : OutputStyle::kTable) {}
 
   // Runs the subcommand `name`, after --wait-for-ready.
@@ -263,6 +268,25 @@ void AddMapOptions(CLI::App* map, Flags* flags) {
       "--quiet,-q", [flags] { flags->map.progress = false; }, "no progress bar");
 }
 
+void AddSecurityOptions(CLI::App* app, Flags* flags) {
+  app->add_flag("--tls", flags->security.tls, "connect over TLS (implied by --ca, --cert)")
+      ->envname("SKETCH_TLS");
+  app->add_option("--ca", flags->security.ca,
+                  "PEM CA bundle that signed the server's certificate (default: system roots)")
+      ->envname("SKETCH_CA");
+  app->add_option("--cert", flags->security.cert,
+                  "PEM client certificate, for servers that require one (with --key)")
+      ->envname("SKETCH_CERT");
+  app->add_option("--key", flags->security.key, "PEM key of --cert")->envname("SKETCH_KEY");
+  app->add_option("--tls-server-name", flags->security.server_name,
+                  "the name the server's certificate must carry (default: the target's host)")
+      ->envname("SKETCH_TLS_SERVER_NAME");
+  app->add_option("--token-file", flags->token_file,
+                  "file holding a bearer token sent with every call (its first line that is "
+                  "not blank or a # comment)")
+      ->envname("SKETCH_TOKEN_FILE");
+}
+
 void AddRetryOptions(CLI::App* app, Flags* flags) {
   app->add_option("--retries", flags->retries,
                   "send a call again up to this many times while it fails with UNAVAILABLE, "
@@ -347,6 +371,7 @@ int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   AddRetryOptions(&app, &flags);
+  AddSecurityOptions(&app, &flags);
   app.footer(ExitCodeFooter());
   app.add_flag("--json", flags.json, "one JSON object per line instead of tables");
 
@@ -385,7 +410,30 @@ int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env) {
   for (CLI::App* command : {classify, search, embed}) {
     if (command->parsed() && command->count("--key-id") > 0) flags.input.key_id = flags.key_id;
   }
-  Cli cli(flags, env);
+  // A TLS channel is made here from the flags; a plaintext one by the environment (tests hand
+  // back in-process channels).
+  flags.security.tls |= !flags.security.ca.empty() || !flags.security.cert.empty();
+  std::shared_ptr<grpc::ChannelInterface> channel;
+  if (flags.security.tls) {
+    auto secure = MakeChannel(flags.target, flags.security);
+    if (!secure.ok()) {
+      *env.err << "sketch: " << secure.status() << "\n";
+      return kExitUsage;
+    }
+    channel = *std::move(secure);
+  } else {
+    channel = env.connect(flags.target);
+  }
+  std::string token;
+  if (!flags.token_file.empty()) {
+    auto read = ReadBearerToken(flags.token_file);
+    if (!read.ok()) {
+      *env.err << "sketch: " << read.status() << "\n";
+      return kExitUsage;
+    }
+    token = *std::move(read);
+  }
+  Cli cli(flags, env, std::move(channel), std::move(token));
   return cli.Run(app.get_subcommands().front()->get_name());
 }
 

@@ -7,15 +7,20 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <random>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "core/status_macros.h"
 
 namespace sketch {
 namespace {
@@ -46,6 +51,7 @@ struct RetryBudget {
   absl::Time deadline;
   int max_retries = 0;
   bool wait_for_ready = false;  // from the first attempt (re-sends always wait)
+  std::string authorization;    // the "authorization" header of every attempt; empty: none
 };
 
 // One attempt of a call: fills its response and returns the call's status.
@@ -75,6 +81,7 @@ absl::Status RunAttempts(absl::string_view method, const RetryOptions& options,
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(budget.deadline));
     context.set_wait_for_ready(budget.wait_for_ready || retries > 0);
+    if (!budget.authorization.empty()) context.AddMetadata("authorization", budget.authorization);
     status = FromGrpcStatus(attempt(&context));
     if (retries == 0) first = status;
     if (status.ok() || !IsRetryable(status.code()) || retries >= budget.max_retries) break;
@@ -110,13 +117,17 @@ absl::StatusOr<Response> Call(absl::string_view method, const RetryOptions& opti
 }
 
 // A call of `deadline` that is re-sent as `options` say.
-RetryBudget PerCall(absl::Duration deadline, const RetryOptions& options) {
-  return RetryBudget{absl::Now() + deadline, std::max(options.max_retries, 0), false};
+RetryBudget PerCall(absl::Duration deadline, const RetryOptions& options,
+                    const std::string& bearer_token) {
+  return RetryBudget{absl::Now() + deadline, std::max(options.max_retries, 0), false,
+                     bearer_token.empty() ? "" : absl::StrCat("Bearer ", bearer_token)};
 }
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_receive_bytes) {
+namespace {
+
+grpc::ChannelArguments ChannelArgs(int max_receive_bytes) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(max_receive_bytes);
   // Spread calls over every address the name resolves to (a dns:/// name of several replicas);
@@ -127,7 +138,58 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_re
   // re-sends of the calls that failed meanwhile wait for it (wait_for_ready).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return args;
+}
+
+absl::StatusOr<std::string> ReadText(const std::string& path, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read ", path));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view what) {
+  ASSIGN_OR_RETURN(std::string pem, ReadText(path, what));
+  if (pem.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", path, " is not a PEM file"));
+  }
+  return pem;
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int max_receive_bytes) {
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                   ChannelArgs(max_receive_bytes));
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target,
+                                                           const ChannelSecurity& security,
+                                                           int max_receive_bytes) {
+  if (!security.tls) return MakeChannel(target, max_receive_bytes);
+  if (security.cert.empty() != security.key.empty()) {
+    return absl::InvalidArgumentError("tls: a client certificate needs its key, and a key its "
+                                      "certificate");
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!security.ca.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(security.ca, "tls CA"));
+  }
+  if (!security.cert.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadPem(security.cert, "tls client certificate"));
+    ASSIGN_OR_RETURN(ssl.pem_private_key, ReadPem(security.key, "tls client key"));
+  }
+  grpc::ChannelArguments args = ChannelArgs(max_receive_bytes);
+  if (!security.server_name.empty()) args.SetSslTargetNameOverride(security.server_name);
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
+}
+
+absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string text, ReadText(path, "token file"));
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && line[0] != '#') return std::string(line);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("token file: ", path, " holds no token"));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
@@ -148,56 +210,60 @@ absl::Duration RetryBackoff(const RetryOptions& options, int retry, double unit)
 }
 
 SketchClient::SketchClient(v1::SketchSearch::StubInterface* stub, absl::Duration deadline,
-                           RetryOptions retry)
-    : stub_(stub), deadline_(deadline), retry_(retry) {}
+                           RetryOptions retry, std::string bearer_token)
+    : stub_(stub), deadline_(deadline), retry_(retry), bearer_token_(std::move(bearer_token)) {}
 
 absl::StatusOr<v1::ClassifyResponse> SketchClient::Classify(const v1::ClassifyRequest& request,
                                                             int* retries) const {
   return Call<v1::ClassifyResponse>(
-      "Classify", retry_, PerCall(deadline_, retry_), retries,
+      "Classify", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
       [&](auto* context, auto* response) { return stub_->Classify(context, request, response); });
 }
 
 absl::StatusOr<v1::SearchResponse> SketchClient::Search(const v1::SearchRequest& request,
                                                         int* retries) const {
   return Call<v1::SearchResponse>(
-      "Search", retry_, PerCall(deadline_, retry_), retries,
+      "Search", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
       [&](auto* context, auto* response) { return stub_->Search(context, request, response); });
 }
 
 absl::StatusOr<v1::EmbedResponse> SketchClient::Embed(const v1::EmbedRequest& request,
                                                       int* retries) const {
   return Call<v1::EmbedResponse>(
-      "Embed", retry_, PerCall(deadline_, retry_), retries,
+      "Embed", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
       [&](auto* context, auto* response) { return stub_->Embed(context, request, response); });
 }
 
 absl::StatusOr<v1::GetInfoResponse> SketchClient::GetInfo(int* retries) const {
-  return Call<v1::GetInfoResponse>("GetInfo", retry_, PerCall(deadline_, retry_), retries,
-                                   [&](auto* context, auto* response) {
-                                     return stub_->GetInfo(context, v1::GetInfoRequest(), response);
-                                   });
+  return Call<v1::GetInfoResponse>(
+      "GetInfo", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
+      [&](auto* context, auto* response) {
+        return stub_->GetInfo(context, v1::GetInfoRequest(), response);
+      });
 }
 
 absl::StatusOr<v1::ClassifyBatchResponse> SketchClient::ClassifyBatch(
     const v1::ClassifyBatchRequest& request, int* retries) const {
-  return Call<v1::ClassifyBatchResponse>("ClassifyBatch", retry_, PerCall(deadline_, retry_),
-                                         retries, [&](auto* context, auto* response) {
-                                           return stub_->ClassifyBatch(context, request, response);
-                                         });
+  return Call<v1::ClassifyBatchResponse>(
+      "ClassifyBatch", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
+      [&](auto* context, auto* response) {
+        return stub_->ClassifyBatch(context, request, response);
+      });
 }
 
 absl::StatusOr<v1::SearchBatchResponse> SketchClient::SearchBatch(
     const v1::SearchBatchRequest& request, int* retries) const {
-  return Call<v1::SearchBatchResponse>("SearchBatch", retry_, PerCall(deadline_, retry_), retries,
-                                       [&](auto* context, auto* response) {
-                                         return stub_->SearchBatch(context, request, response);
-                                       });
+  return Call<v1::SearchBatchResponse>(
+      "SearchBatch", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
+      [&](auto* context, auto* response) {
+        return stub_->SearchBatch(context, request, response);
+      });
 }
 
 absl::Status SketchClient::WaitUntilServing(absl::Duration timeout) const {
-  const RetryBudget budget{absl::Now() + timeout, std::numeric_limits<int>::max(),
-                           /*wait_for_ready=*/true};
+  RetryBudget budget = PerCall(timeout, retry_, bearer_token_);
+  budget.max_retries = std::numeric_limits<int>::max();
+  budget.wait_for_ready = true;
   const absl::Status status =
       Call<v1::GetInfoResponse>("GetInfo", retry_, budget, nullptr,
                                 [&](auto* context, auto* response) {
@@ -218,7 +284,8 @@ absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> HealthClien
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   // Not re-sent: a health probe answers at once (SketchClient::WaitUntilServing waits).
-  const RetryBudget budget{absl::Now() + deadline_, /*max_retries=*/0, /*wait_for_ready=*/false};
+  const RetryBudget budget{absl::Now() + deadline_, /*max_retries=*/0, /*wait_for_ready=*/false,
+                           /*authorization=*/""};
   auto response = Call<grpc::health::v1::HealthCheckResponse>(
       "Check", RetryOptions::None(), budget, nullptr,
       [&](auto* context, auto* out) { return stub_->Check(context, request, out); });

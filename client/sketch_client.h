@@ -18,12 +18,32 @@
 
 namespace sketch {
 
-// Insecure channel to `target` ("host:port", or any gRPC name such as "dns:///name:port"; TLS, if
-// any, terminates in front of the server) that accepts responses up to `max_receive_bytes`
-// (full-index rankings are large), balances calls round-robin over every resolved address and
-// re-dials a lost server at least every 2 s (first after 0.25 s).
+// Plaintext channel to `target` ("host:port", or any gRPC name such as "dns:///name:port") that
+// accepts responses up to `max_receive_bytes` (full-index rankings are large), balances calls
+// round-robin over every resolved address and re-dials a lost server at least every 2 s (first
+// after 0.25 s).
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
                                            int max_receive_bytes = 256 << 20);
+
+// How a client proves the server's identity and its own.
+struct ChannelSecurity {
+  bool tls = false;         // TLS to the server (plaintext otherwise)
+  std::string ca;           // PEM CA bundle that signed the server's certificate; empty: the
+                            // system's roots
+  std::string cert, key;    // PEM client certificate and key, for servers that require them
+  std::string server_name;  // the name the server's certificate must carry; empty: the target's
+};
+
+// MakeChannel's channel over TLS as `security` says (plaintext when !security.tls).
+// InvalidArgument naming the file when one cannot be read or is not PEM, or when a client
+// certificate comes without its key (or the reverse).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target,
+                                                           const ChannelSecurity& security,
+                                                           int max_receive_bytes = 256 << 20);
+
+// The bearer token in `path`: its first line that is neither blank nor a '#' comment, trimmed.
+// InvalidArgument naming the file when it cannot be read or holds none.
+absl::StatusOr<std::string> ReadBearerToken(const std::string& path);
 
 // The absl::Status of a finished call: same code and message.
 absl::Status FromGrpcStatus(const grpc::Status& status);
@@ -62,8 +82,10 @@ class SketchClient {
   // its attempts and the waits between them together; `retry` says when to send it again. Callers
   // opt in (the `sketch` CLI does, --retries): by default nothing is re-sent, so that a caller
   // counting failures (bench/serving_bench.cc under overload) sees every one.
+  // With `bearer_token`, every call carries "authorization: Bearer <token>" (servers started with
+  // --auth-tokens-file require it).
   SketchClient(sketchsearch::v1::SketchSearch::StubInterface* stub, absl::Duration deadline,
-               RetryOptions retry = RetryOptions::None());
+               RetryOptions retry = RetryOptions::None(), std::string bearer_token = "");
 
   // The RPCs of sketchsearch.v1.SketchSearch. A call failing with a code IsRetryable accepts is
   // sent again (RetryOptions) while its deadline allows, each re-send waiting for the channel to
@@ -98,6 +120,7 @@ class SketchClient {
   sketchsearch::v1::SketchSearch::StubInterface* const stub_;
   const absl::Duration deadline_;
   const RetryOptions retry_;
+  const std::string bearer_token_;
 };
 
 class HealthClient {

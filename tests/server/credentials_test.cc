@@ -17,6 +17,7 @@
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
 #include "tests/server/test_fakes.h"
 #include "tests/testing/temp_files.h"
+#include "tests/testing/test_pki.h"
 
 namespace sketch {
 namespace {
@@ -26,49 +27,12 @@ namespace v1 = ::sketchsearch::v1;
 using ::sketch::testing::FakeEmbedder;
 using ::sketch::testing::MakeFakeIndex;
 using ::sketch::testing::MakeSketch;
+using ::sketch::testing::TestPki;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const std::vector<std::string> kClasses = {"cat", "dog"};
 constexpr char kToken[] = "0123456789abcdef-token";
-
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// A CA, a server certificate for localhost / 127.0.0.1 and a client certificate, made now with
-// the openssl program (EC P-256 keys, valid one day) in a directory of their own.
-class TestPki {
- public:
-  TestPki() : dir_(fs::temp_directory_path() / absl::StrCat("sketch_pki_", getpid())) {
-    fs::create_directories(dir_);
-    const std::string d = dir_.string();
-    const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    std::ofstream(dir_ / "server.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
-    const std::string script = absl::StrCat(
-        "set -e; cd ", d, "; ",
-        "openssl req -x509 ", key, " -keyout ca.key -out ca.pem -days 1 -subj /CN=sketch-test-ca; ",
-        "openssl req ", key, " -keyout server.key -out server.csr -subj /CN=localhost; ",
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 ",
-        "-extfile server.ext -out server.pem; ",
-        "openssl req ", key, " -keyout client.key -out client.csr -subj /CN=sketch-client; ",
-        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 ",
-        "-out client.pem");
-    ok_ = std::system(absl::StrCat("bash -c '", script, "' >/dev/null 2>&1").c_str()) == 0;
-  }
-  ~TestPki() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  bool ok() const { return ok_; }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string pem(const std::string& name) const { return ReadText(dir_ / name); }
-
- private:
-  fs::path dir_;
-  bool ok_ = false;
-};
 
 std::unique_ptr<SketchServer> StartServing(ServerOptions options) {
   options.backend.batcher.max_queue_delay = absl::ZeroDuration();
