@@ -3,9 +3,11 @@
 # checked on the project's Debian 12 machines): podman serves the Docker API on a socket for
 # Debian's docker-compose 1.29, with a local debian:bookworm-slim base image built by debootstrap
 # from the apt mirror (no registry is reachable). Needs root. Defines start_podman_engine (exports
-# DOCKER_HOST; reuses an engine already answering on the socket) and stop_podman_engine (stops
-# only what start started, and always returns 0, so that it can run in an EXIT trap under set -e),
-# and the health-check poller they use, start_health_poller and stop_health_poller.
+# DOCKER_HOST, and SKETCH_BASE_IMAGE=localhost/debian:bookworm: test_deploy.sh builds on that in
+# place of the Dockerfile's digest-pinned base; reuses an engine already answering on the socket)
+# and stop_podman_engine (stops only what start started, and always returns 0, so that it can run
+# in an EXIT trap under set -e), and the health-check poller they use, start_health_poller and
+# stop_health_poller.
 # tests/deploy/podman_engine_test.sh tests these with a fake podman.
 
 # The podman command (tests put a fake first on PATH or name one here) and the poller's period.
@@ -59,6 +61,9 @@ _podman_engine_end() {
 
 start_podman_engine() {
   export DOCKER_HOST=unix:///run/podman/podman.sock
+  # deploy/Dockerfile's base image is pinned by digest to a registry's image, which cannot be
+  # pulled here: test_deploy.sh builds on the local debootstrapped one instead (--build-arg).
+  export SKETCH_BASE_IMAGE=${SKETCH_BASE_IMAGE:-localhost/debian:bookworm}
   # An engine already answering (started by hand, or left by an earlier run) is reused as it is;
   # its containers' checks still need a poller of ours (one beside another's is harmless).
   if curl -fs --unix-socket /run/podman/podman.sock http://podman/_ping >/dev/null 2>&1; then

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end test of the Compose deployment, for real: builds the image, runs the one-shot
 # trainer on the bundled sample, starts $SKETCH_REPLICAS (3) sketch-server replicas and waits (at
-# most $SKETCH_DEPLOY_HEALTH_TIMEOUT_S, 300 s) for every one to be healthy, runs the `client`
-# profile (`sketch map` over dns:/// round-robin; it exits 0 only when the live mAP equals the
-# trainer's offline mAP), checks that every replica served a share of the requests, runs
+# most $SKETCH_DEPLOY_HEALTH_TIMEOUT_S, 300 s) for every one to be healthy, checks that every
+# replica runs hardened (read-only root, no capabilities, no-new-privileges, and the memory, pids
+# and CPU limits deploy/compose.yaml sets: check_hardening), runs the `client` profile (`sketch
+# map` over dns:/// round-robin; it exits 0 only when the live mAP equals the trainer's offline
+# mAP), checks that every replica served a share of the requests, runs
 # `sketch map` again from outside Compose when build/release/client/sketch exists and compares,
 # prints the image size, and tears the stack down (volumes included). Exits 0 only on PASS.
 #
@@ -13,7 +15,10 @@
 #                                    never healthy in time: fails after 60 s, with states and logs
 #
 # Uses a Docker engine when one answers, else podman + Debian's docker-compose
-# (deploy/podman_engine.sh). Training is cut to 2 epochs: this tests the plumbing, not quality.
+# (deploy/podman_engine.sh). SKETCH_BASE_IMAGE, when set (podman_engine.sh sets it to its local
+# debootstrapped image, as no registry is reachable there), replaces the Dockerfile's
+# digest-pinned base image (--build-arg BASE_IMAGE=...). Training is cut to 2 epochs: this tests
+# the plumbing, not quality.
 # tests/deploy/podman_engine_test.sh runs this script against fake engines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,9 +115,87 @@ wait_for_healthy_replicas() {
   done
 }
 
-log "build"
+# A Compose memory size in bytes: 1g, 1024m and 1073741824 all give 1073741824 (docker-compose 1.x
+# prints the file's units, Compose v2 bytes).
+to_bytes() {
+  awk -v s="$1" 'BEGIN {
+    u = tolower(s); n = u + 0; sub(/^[0-9.]+/, "", u)
+    m = u ~ /^k/ ? 1024 : u ~ /^m/ ? 1048576 : u ~ /^g/ ? 1073741824 : 1
+    printf "%.0f\n", n * m }'
+}
+
+# The sketch-server service's limits as Compose resolves deploy/compose.yaml (with this
+# environment): "MEMORY_BYTES MEMSWAP_BYTES PIDS NANO_CPUS", each 0 where the file sets none.
+server_limits() {
+  local mem swap pids cpus
+  read -r mem swap pids cpus < <("${C[@]}" config | awk '
+    BEGIN { split("mem_limit: memswap_limit: pids_limit: cpus:", want, " ") }
+    /^[^ ]/ { top = $1 }
+    top == "services:" && /^  [^ ]/ { service = $1 }
+    service == "sketch-server:" && /^    (mem_limit|memswap_limit|pids_limit|cpus):/ {
+      v = $2; gsub(/["\047]/, "", v); limit[$1] = v }
+    END {
+      for (k in want) if (limit[want[k]] == "") limit[want[k]] = 0
+      print limit["mem_limit:"], limit["memswap_limit:"], limit["pids_limit:"], limit["cpus:"] }')
+  cpus=$(awk -v c="$cpus" 'BEGIN { printf "%.0f", c * 1e9 }')
+  echo "$(to_bytes "$mem") $(to_bytes "$swap") $pids $cpus"
+}
+
+# Fails unless every sketch-server replica runs hardened as deploy/compose.yaml says
+# (docs/deploy.md, "Limits and hardening"): what the engine was told (inspect: a read-only root
+# filesystem, no-new-privileges, and memory, memory+swap, pids and CPU limits equal to the file's,
+# all set) and what the container's processes got (/proc/1/status: no capability in the
+# effective, permitted and bounding sets, NoNewPrivs 1; a write to the user's own home directory,
+# on the root filesystem, refused as read-only).
+check_hardening() {
+  local expect_mem expect_swap expect_pids expect_cpus id ro mem swap pids cpus secopt inside
+  local -a problems
+  read -r expect_mem expect_swap expect_pids expect_cpus < <(server_limits)
+  ((expect_mem > 0 && expect_pids > 0 && expect_cpus > 0)) ||
+    fail "deploy/compose.yaml sets no memory, pids or CPU limit for sketch-server" \
+      "(bytes $expect_mem, pids $expect_pids, nano-CPUs $expect_cpus)"
+  # field NAME: the value of /proc/1/status's NAME line in $inside (empty if none).
+  field() { awk -v k="$1:" '$1 == k { print $2 }' <<<"$inside"; }
+  for id in $("${C[@]}" ps -q sketch-server); do
+    problems=()
+    read -r ro mem swap pids cpus secopt < <($ENGINE inspect --format '{{.HostConfig.ReadonlyRootfs}}
+      {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}}
+      {{.HostConfig.NanoCpus}} {{json .HostConfig.SecurityOpt}}' "$id" 2>&1 | tr '\n' ' '; echo)
+    [ "$ro" = true ] || problems+=("the root filesystem is not read-only (ReadonlyRootfs $ro)")
+    [ "$mem" = "$expect_mem" ] || problems+=("memory limit $mem, not $expect_mem")
+    [ "$swap" = "$expect_swap" ] || problems+=("memory+swap limit $swap, not $expect_swap")
+    [ "$pids" = "$expect_pids" ] || problems+=("pids limit $pids, not $expect_pids")
+    [ "$cpus" = "$expect_cpus" ] || problems+=("CPU limit $cpus nano-CPUs, not $expect_cpus")
+    [[ $secopt == *no-new-privileges* ]] ||
+      problems+=("no no-new-privileges in SecurityOpt $secopt")
+    # /home/sketch: the image's user's home, on the root filesystem, writable were it not read-only.
+    inside=$($ENGINE exec "$id" sh -c 'grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs):" /proc/1/status
+      touch /home/sketch/.rw-probe 2>&1 && rm -f /home/sketch/.rw-probe && echo "rootfs: writable"' \
+      2>&1 || true)
+    [[ $(field CapEff) =~ ^0+$ ]] || problems+=("effective capabilities '$(field CapEff)'")
+    [[ $(field CapPrm) =~ ^0+$ ]] || problems+=("permitted capabilities '$(field CapPrm)'")
+    [[ $(field CapBnd) =~ ^0+$ ]] || problems+=("bounding capabilities '$(field CapBnd)'")
+    [ "$(field NoNewPrivs)" = 1 ] || problems+=("NoNewPrivs '$(field NoNewPrivs)' in the container")
+    [[ $inside == *"Read-only file system"* ]] ||
+      problems+=("a write to the root filesystem was not refused as read-only")
+    if ((${#problems[@]})); then
+      echo "test_deploy: replica ${id:0:12}: inspect: $ro $mem $swap $pids $cpus $secopt;" \
+        "inside:" >&2
+      echo "    ${inside//$'\n'/$'\n'    }" >&2
+      fail "replica ${id:0:12} is not hardened as deploy/compose.yaml says:" \
+        "$(printf '%s; ' "${problems[@]}" | sed 's/; $//')"
+    fi
+  done
+  log "hardening: every replica has a read-only root, no capabilities, no-new-privileges, memory" \
+    "$((expect_mem / 1048576)) MiB (memory+swap $((expect_swap / 1048576)) MiB), pids $expect_pids," \
+    "CPUs $(awk -v c="$expect_cpus" 'BEGIN { print c / 1e9 }')"
+}
+
+log "build${SKETCH_BASE_IMAGE:+ (base image $SKETCH_BASE_IMAGE)}"
 SECONDS=0
-"${C[@]}" build trainer
+build_args=()
+[ -z "${SKETCH_BASE_IMAGE:-}" ] || build_args=(--build-arg "BASE_IMAGE=$SKETCH_BASE_IMAGE")
+"${C[@]}" build "${build_args[@]}" trainer
 log "built in ${SECONDS}s; image $SKETCH_IMAGE: $($ENGINE image inspect "$SKETCH_IMAGE" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}')"
 if $ENGINE run --rm "$SKETCH_IMAGE" sh -c 'command -v g++ cc c++ cmake ninja; ls /src' 2>/dev/null | grep -q .; then
   fail "the final image holds a compiler or a build tree"
@@ -123,6 +206,7 @@ SECONDS=0
 "${C[@]}" up -d --scale sketch-server="$REPLICAS" sketch-server
 log "trainer done, replicas started in ${SECONDS}s: waiting for health (at most ${HEALTH_TIMEOUT_S} s)"
 wait_for_healthy_replicas "$HEALTH_TIMEOUT_S"
+check_hardening
 
 log "the client profile"
 set +e

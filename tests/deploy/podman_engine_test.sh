@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Tests, without containers, root or podman, the parts of the deployment test that decide whether
 # it ends at all and with which status: deploy/podman_engine.sh's health-check poller and
-# deploy/test_deploy.sh's bounded wait for healthy replicas and its EXIT trap. Fake podman,
-# docker, docker-compose and curl go first on PATH; they log their calls to $FAKE_LOG.
+# deploy/test_deploy.sh's bounded wait for healthy replicas, its EXIT trap, its build on the local
+# base image and its check of the replicas' hardening (limits, read-only root, capabilities,
+# no-new-privileges). Fake podman, docker, docker-compose and curl go first on PATH; they log
+# their calls to $FAKE_LOG.
 #
 #   tests/deploy/podman_engine_test.sh [REPOSITORY_ROOT]          (a few seconds; ctest -L deploy)
 set -euo pipefail
@@ -52,7 +54,20 @@ case "$1" in
     echo unhealthy; exit 1 ;;
   image) echo 987654321 ;;
   run) ;;  # the image holds no compiler
+  exec)  # the hardening check's look inside a replica
+    if [ -n "${FAKE_WEAK:-}" ]; then
+      printf 'CapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nNoNewPrivs:\t0\nrootfs: writable\n'
+    else
+      printf 'CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n'
+      echo "touch: cannot touch '/home/sketch/.rw-probe': Read-only file system"
+    fi ;;
   inspect)
+    # The hardening check's query: what deploy/compose.yaml asks for, unless FAKE_WEAK=1.
+    if [[ "$*" == *HostConfig* ]]; then
+      if [ -n "${FAKE_WEAK:-}" ]; then echo "false 0 0 2048 0 []"
+      else echo 'true 1073741824 1073741824 512 2000000000 ["no-new-privileges"]'; fi
+      exit 0
+    fi
     case ${FAKE_HEALTH:-healthy} in
       exited) echo '{"Status":"exited","Running":false,"ExitCode":1}' ;;
       *) echo "{\"Status\":\"running\",\"Running\":true,\"Health\":{\"Status\":\"$FAKE_HEALTH\",\"FailingStreak\":0,\"Log\":[{\"ExitCode\":1,\"Output\":\"not serving\"}]}}" ;;
@@ -76,6 +91,10 @@ echo "docker-compose $*" >> "$FAKE_LOG"
 while [ "${1:-}" = -f ] || [ "${1:-}" = -p ] || [ "${1:-}" = --profile ]; do shift 2; done
 case "$1" in
   build) ;;
+  config)  # the resolved file, as docker-compose 1.29 prints it (the part the test reads)
+    printf '%s\n' 'services:' '  client:' '    mem_limit: 256m' '    pids_limit: 256' \
+      '  sketch-server:' '    cpus: 2.0' '    mem_limit: 1g' '    memswap_limit: 1g' \
+      '    pids_limit: 512' '  trainer:' '    mem_limit: 4g' 'volumes:' '  state: {}' ;;
   up)
     case " $* " in
       *" --exit-code-from client "*)
@@ -164,6 +183,10 @@ check "it waited for health before running the client" \
 check "the trap took the stack down" grep -q "docker-compose .* down -v" "$FAKE_LOG"
 check "the trap removed the work folder" work_removed
 
+check "it built on the local base image, not the digest-pinned one" \
+  grep -q "docker-compose .* build --build-arg BASE_IMAGE=localhost/debian:bookworm trainer" "$FAKE_LOG"
+check "it checked the replicas' hardening" grep -q "== test_deploy: hardening: every replica has a read-only root, no capabilities, no-new-privileges, memory 1024 MiB (memory+swap 1024 MiB), pids 512, CPUs 2" "$T/pass.out"
+
 echo "-- test_deploy.sh: PASS, the poller stopped at exit"
 run_deploy pass2 FAKE_HEALTH=healthy
 check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
@@ -190,6 +213,19 @@ check "it prints the servers' logs" grep -q "fake: loading the bundle" "$T/start
 check "the client never ran" bash -c "! grep -q -- '--exit-code-from client' '$FAKE_LOG'"
 check "the trap took the stack down" grep -q "docker-compose .* down -v" "$FAKE_LOG"
 check "the poller is stopped at exit" poller_gone
+
+echo "-- test_deploy.sh: the replicas run without the hardening (writable root, capabilities, no limits)"
+run_deploy weak FAKE_HEALTH=healthy FAKE_WEAK=1
+check "an unhardened replica fails the test (exit status $status)" \
+  test "$status" -ne 0 -a "$status" -ne 124
+for why in "the root filesystem is not read-only" "memory limit 0, not 1073741824" \
+  "pids limit 2048, not 512" "CPU limit 0 nano-CPUs, not 2000000000" "no no-new-privileges" \
+  "effective capabilities '00000000a80425fb'" "bounding capabilities" "NoNewPrivs '0'" \
+  "a write to the root filesystem was not refused as read-only"; do
+  check "it says why: $why" grep -qF "$why" "$T/weak.out"
+done
+check "the client never ran" bash -c "! grep -q -- '--exit-code-from client' '$FAKE_LOG'"
+check "the trap took the stack down" grep -q "docker-compose .* down -v" "$FAKE_LOG"
 
 echo "-- test_deploy.sh: a replica exits while starting"
 start=$SECONDS
