@@ -1,5 +1,10 @@
 #include "bundle/manifest.h"
 
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <stdexcept>
+
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -7,6 +12,24 @@ namespace sketch {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// j[key] as an integer in [lo, hi]. get<>() alone would truncate a fraction, wrap an out-of-range
+// number and turn a huge float into undefined behaviour.
+int64_t IntegerIn(const Json& j, const char* key, int64_t lo, int64_t hi) {
+  const Json& value = j.at(key);
+  // An unsigned value above INT64_MAX must not reach get<int64_t>(): it would wrap.
+  const bool in_range =
+      value.is_number_integer() &&
+      (!value.is_number_unsigned() || value.get<uint64_t>() <= static_cast<uint64_t>(hi)) &&
+      value.get<int64_t>() >= lo && value.get<int64_t>() <= hi;
+  if (!in_range) {
+    throw std::out_of_range(absl::StrCat("\"", key, "\" must be an integer in ", lo, "..", hi));
+  }
+  return value.get<int64_t>();
+}
+
+constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
 
 }  // namespace
 
@@ -41,19 +64,20 @@ absl::StatusOr<std::string> ManifestToJson(const BundleManifest& m) {
 
 absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const std::string& path) {
   const Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "sketchsearch-bundle") {
+  if (j.is_discarded() || !j.is_object() || !j.contains("format") ||
+      j["format"] != "sketchsearch-bundle") {
     return absl::DataLossError(absl::StrCat(path, " is not a bundle manifest"));
   }
   try {
     BundleManifest m;
-    m.format_version = j.at("format_version").get<int>();
+    m.format_version = static_cast<int>(IntegerIn(j, "format_version", 1, kMaxInt));
     if (m.format_version > kBundleFormatVersion) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": bundle format ", m.format_version,
                                                      " is newer than this build reads (",
                                                      kBundleFormatVersion, ")"));
     }
     m.architecture = j.at("architecture").get<std::string>();
-    m.input_size = j.at("input_size").get<int>();
+    m.input_size = static_cast<int>(IntegerIn(j, "input_size", 1, kMaxInt));
     m.classes = j.at("classes").get<std::vector<std::string>>();
     m.recipe = j.at("recipe").get<std::string>();
     const Json& train_config = j.at("train_config");
@@ -61,16 +85,16 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
     const Json& d = j.at("dataset");
     m.dataset_path = d.at("path").get<std::string>();
     m.dataset_seed = d.at("seed").get<uint64_t>();
-    m.num_train = d.at("num_train").get<int64_t>();
-    m.num_test = d.at("num_test").get<int64_t>();
+    m.num_train = IntegerIn(d, "num_train", 0, kMaxInt64);
+    m.num_test = IntegerIn(d, "num_test", 0, kMaxInt64);
     m.metrics = j.at("metrics").get<std::map<std::string, double>>();
     const Json& index = j.at("index");
-    m.index_size = index.at("size").get<int64_t>();
-    m.feature_dim = index.at("dimension").get<int>();
+    m.index_size = IntegerIn(index, "size", 0, kMaxInt64);
+    m.feature_dim = static_cast<int>(IntegerIn(index, "dimension", 0, kMaxInt));
     m.index_l2_normalized = index.at("l2_normalized").get<bool>();
     m.file_sha256 = j.at("files").get<std::map<std::string, std::string>>();
     return m;
-  } catch (const Json::exception& e) {
+  } catch (const std::exception& e) {  // nlohmann's exceptions and IntegerIn's
     return absl::DataLossError(absl::StrCat(path, ": malformed manifest: ", e.what()));
   }
 }

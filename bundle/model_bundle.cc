@@ -1,14 +1,20 @@
 #include "bundle/model_bundle.h"
 
+#include <c10/util/Exception.h>
+
+#include <exception>
 #include <filesystem>
+#include <memory>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "bundle/bundle_files.h"
 #include "bundle/sha256.h"
 #include "core/atomic_file.h"
-#include "core/file_contents.h"
 #include "core/status_macros.h"
 #include "models/model_files.h"
+#include "nlohmann/json.hpp"
 
 namespace sketch {
 namespace {
@@ -17,50 +23,121 @@ namespace fs = std::filesystem;
 
 constexpr char kManifest[] = "manifest.json";
 constexpr char kModel[] = "model.pt";
+constexpr char kPreprocessing[] = "preprocessing.json";
+constexpr char kIndex[] = "index.faiss";
+constexpr char kIndexMetadata[] = "index_metadata.tsv";
 
+// Pins every file WriteBundle wrote under the rules LoadBundle checks (bundle/bundle_files.h), so
+// a bundle that would not load is refused when written.
 absl::Status HashFiles(const std::string& dir, BundleManifest* manifest) {
   manifest->file_sha256.clear();
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name == kManifest || !entry.is_regular_file()) continue;
-    ASSIGN_OR_RETURN(manifest->file_sha256[name], Sha256File(entry.path().string()));
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == kManifest) continue;
+    auto digest = HashBundleFile(dir, name, BundleLimits());
+    if (!digest.ok()) return absl::InternalError(digest.status().message());
+    manifest->file_sha256[name] = *std::move(digest);
   }
+  if (ec) return absl::InternalError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
   return absl::OkStatus();
 }
 
 // Every listed file against its digest (a version-1 bundle's train_config.json included: it is
-// only a hashed file here), and the files a bundle cannot do without.
-absl::Status VerifyFiles(const std::string& dir, const BundleManifest& manifest) {
+// only a hashed file here), and the files a bundle cannot do without. All names are checked
+// before any file is opened.
+absl::Status VerifyFiles(const std::string& dir, const BundleManifest& manifest,
+                         const BundleLimits& limits) {
+  const std::string manifest_path = dir + "/" + kManifest;
   for (const auto& [name, digest] : manifest.file_sha256) {
-    const std::string path = dir + "/" + name;
-    auto actual = Sha256File(path);
-    if (!actual.ok()) return absl::DataLossError(absl::StrCat("bundle file missing: ", path));
-    if (*actual != digest) {
-      return absl::DataLossError(absl::StrCat(path, " is corrupt: SHA-256 ", *actual,
-                                              " differs from the manifest's ", digest));
+    RETURN_IF_ERROR(CheckBundleFileName(name, manifest_path));
+  }
+  for (const char* required : {kModel, kPreprocessing, kIndex, kIndexMetadata}) {
+    if (!manifest.file_sha256.count(required)) {
+      return absl::DataLossError(absl::StrCat(manifest_path, " lists no ", required));
     }
   }
-  for (const char* required : {kModel, "preprocessing.json", "index.faiss",
-                               "index_metadata.tsv"}) {
-    if (!manifest.file_sha256.count(required)) {
-      return absl::DataLossError(absl::StrCat(dir, ": manifest lists no ", required));
+  for (const auto& [name, digest] : manifest.file_sha256) {
+    auto actual = HashBundleFile(dir, name, limits);
+    if (absl::IsNotFound(actual.status())) {
+      return absl::DataLossError(actual.status().message());
+    }
+    if (!actual.ok()) return actual.status();
+    if (*actual != digest) {
+      return absl::DataLossError(absl::StrCat(dir, "/", name, " is corrupt: SHA-256 ", *actual,
+                                              " differs from the manifest's ", digest));
     }
   }
   return absl::OkStatus();
 }
 
-// The network the manifest names, with model.pt's weights, and the preprocessing beside it.
-absl::StatusOr<TrainedModel> LoadModel(const std::string& dir, const BundleManifest& manifest) {
+// preprocessing.json names the mean image, which models' LoadPreprocessing reads from the bundle
+// directory: it must be null or a file the manifest lists (so checked and hashed above).
+absl::Status CheckMeanImageName(const std::string& dir, const BundleManifest& manifest,
+                                const BundleLimits& limits) {
+  const std::string path = dir + "/" + kPreprocessing;
+  ASSIGN_OR_RETURN(const std::string text, ReadBundleFile(dir, kPreprocessing, limits));
+  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("normalization") ||
+      !j["normalization"].is_object() || !j["normalization"].contains("mean_image")) {
+    return absl::DataLossError(absl::StrCat(path, ": no normalization.mean_image"));
+  }
+  const nlohmann::json& name = j["normalization"]["mean_image"];
+  if (name.is_null()) return absl::OkStatus();
+  if (!name.is_string()) {
+    return absl::DataLossError(absl::StrCat(path, ": mean_image is neither null nor a name"));
+  }
+  RETURN_IF_ERROR(CheckBundleFileName(name.get<std::string>(), path + " mean_image"));
+  if (!manifest.file_sha256.count(name.get<std::string>())) {
+    return absl::DataLossError(absl::StrCat(path, ": mean_image \"", name.get<std::string>(),
+                                            "\" is not a file the manifest lists"));
+  }
+  return absl::OkStatus();
+}
+
+// Runs `load`: what it returns, an error as DataLoss "<dir>: <message>"; anything torch, FAISS or
+// the JSON parser throws as DataLoss naming `file`.
+template <typename T, typename Fn>
+absl::StatusOr<T> Guarded(const std::string& dir, const char* file, Fn&& load) {
+  absl::StatusOr<T> result = absl::InternalError("not loaded");
+  try {
+    result = load();
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(absl::StrCat(dir, "/", file, ": ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(dir, "/", file, ": ", e.what()));
+  }
+  if (!result.ok()) {
+    return absl::DataLossError(absl::StrCat(dir, ": ", result.status().message()));
+  }
+  return result;
+}
+
+// The network the manifest names, with model.pt's weights.
+absl::StatusOr<std::shared_ptr<SketchModel>> LoadNetwork(const std::string& dir,
+                                                         const BundleManifest& manifest) {
   ModelConfig config;
   config.num_classes = static_cast<int>(manifest.classes.size());
   config.input_size = manifest.input_size;
+  ASSIGN_OR_RETURN(std::shared_ptr<SketchModel> model,
+                   MakeSketchModel(manifest.architecture, config));
+  RETURN_IF_ERROR(LoadModelWeights(dir + "/" + kModel, model.get()));
+  model->eval();
+  return model;
+}
+
+// The model, its preprocessing and its classes, each step guarded and named by its file.
+absl::StatusOr<TrainedModel> LoadModel(const std::string& dir, const BundleManifest& manifest) {
   TrainedModel trained;
-  ASSIGN_OR_RETURN(trained.model, MakeSketchModel(manifest.architecture, config));
-  RETURN_IF_ERROR(LoadModelWeights(dir + "/" + kModel, trained.model.get()));
-  trained.model->eval();
-  ASSIGN_OR_RETURN(trained.preprocessing, LoadPreprocessing(dir));
+  ASSIGN_OR_RETURN(trained.model, Guarded<std::shared_ptr<SketchModel>>(
+                                      dir, kModel, [&] { return LoadNetwork(dir, manifest); }));
+  ASSIGN_OR_RETURN(trained.preprocessing, Guarded<Preprocessing>(dir, kPreprocessing, [&] {
+                     return LoadPreprocessing(dir);
+                   }));
   trained.classes = manifest.classes;
-  RETURN_IF_ERROR(ValidateTrainedModel(trained));
+  if (absl::Status status = ValidateTrainedModel(trained); !status.ok()) {
+    return absl::DataLossError(absl::StrCat(dir, ": ", status.message()));
+  }
   return trained;
 }
 
@@ -80,24 +157,41 @@ absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const F
   return absl::OkStatus();
 }
 
-absl::StatusOr<ModelBundle> LoadFrom(const std::string& dir) {
+absl::StatusOr<ModelBundle> LoadFrom(const std::string& dir, const BundleLimits& limits) {
   const std::string manifest_path = dir + "/" + kManifest;
-  auto text = ReadFileToString(manifest_path);
-  if (!text.ok()) return absl::NotFoundError(absl::StrCat("no bundle manifest at ", manifest_path));
+  ASSIGN_OR_RETURN(const std::string text, ReadBundleFile(dir, kManifest, limits));
   ModelBundle bundle;
-  ASSIGN_OR_RETURN(bundle.manifest, ManifestFromJson(*text, manifest_path));
-  RETURN_IF_ERROR(VerifyFiles(dir, bundle.manifest));
-  ASSIGN_OR_RETURN(bundle.bundle_hash, Sha256File(manifest_path));
-  auto model = LoadModel(dir, bundle.manifest);
-  if (!model.ok()) {
-    return absl::DataLossError(absl::StrCat(dir, ": ", model.status().message()));
-  }
-  bundle.model = *std::move(model);
-  auto index = FlatIndex::Load(dir);
-  if (!index.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", index.status().message()));
-  bundle.index = *std::move(index);
+  ASSIGN_OR_RETURN(bundle.manifest, ManifestFromJson(text, manifest_path));
+  ASSIGN_OR_RETURN(bundle.bundle_hash, Sha256Bytes(text));
+  RETURN_IF_ERROR(VerifyFiles(dir, bundle.manifest, limits));
+  RETURN_IF_ERROR(CheckMeanImageName(dir, bundle.manifest, limits));
+  ASSIGN_OR_RETURN(bundle.model, LoadModel(dir, bundle.manifest));
+  ASSIGN_OR_RETURN(bundle.index, Guarded<std::unique_ptr<FlatIndex>>(
+                                     dir, kIndex, [&] { return FlatIndex::Load(dir); }));
   RETURN_IF_ERROR(CheckIndex(dir, bundle.manifest, *bundle.index));
   return bundle;
+}
+
+// True when dir/manifest.json exists as anything (lstat: a dangling symlink counts, and is then
+// refused by ReadBundleFile with its reason).
+bool HasManifest(const std::string& dir) {
+  std::error_code ec;
+  return fs::exists(fs::symlink_status(fs::path(dir) / kManifest, ec));
+}
+
+// The error for a directory without a manifest. A crash between WriteBundle's two renames leaves
+// the previous bundle at "<dir>.old": it is named but never served in place of `dir`, so that a
+// stale model cannot be served without anyone noticing.
+absl::Status NoBundle(const std::string& dir) {
+  const std::string old = dir + ".old";
+  if (!HasManifest(old)) {
+    return absl::NotFoundError(absl::StrCat("no bundle manifest at ", dir, "/", kManifest));
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "no bundle manifest at ", dir, "/", kManifest, ", but ", old,
+      " holds the bundle that an unfinished bundle write moved aside; it is not loaded in its "
+      "place: rebuild the bundle, or rename ",
+      old, " to ", dir, " to serve that one"));
 }
 
 }  // namespace
@@ -105,8 +199,7 @@ absl::StatusOr<ModelBundle> LoadFrom(const std::string& dir) {
 absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FlatIndex& index,
                          BundleManifest manifest) {
   RETURN_IF_ERROR(ValidateTrainedModel(model));
-  if (manifest.classes != model.classes ||
-      manifest.architecture != model.model->architecture() ||
+  if (manifest.classes != model.classes || manifest.architecture != model.model->architecture() ||
       manifest.input_size != model.model->input_size()) {
     return absl::InvalidArgumentError(
         "bundle manifest: architecture, input size or classes differ from the model's");
@@ -136,14 +229,11 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
   return absl::OkStatus();
 }
 
-absl::StatusOr<ModelBundle> LoadBundle(const std::string& dir) {
-  // A crash between WriteBundle's two renames leaves the previous bundle at "<dir>.old".
-  if (!fs::exists(dir + "/" + kManifest) && fs::exists(dir + ".old/" + kManifest)) {
-    return LoadFrom(dir + ".old");
-  }
+absl::StatusOr<ModelBundle> LoadBundle(const std::string& dir, const BundleLimits& limits) {
   try {
-    return LoadFrom(dir);
-  } catch (const std::exception& e) {
+    if (!HasManifest(dir)) return NoBundle(dir);
+    return LoadFrom(dir, limits);
+  } catch (const std::exception& e) {  // the steps name their files; this is the last resort
     return absl::DataLossError(absl::StrCat(dir, ": ", e.what()));
   }
 }

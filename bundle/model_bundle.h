@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bundle/bundle_files.h"
 #include "bundle/manifest.h"
 #include "index/flat_index.h"
 #include "models/trained_model.h"
@@ -30,19 +31,25 @@ struct ModelBundle {
 
 // Writes the bundle into `dir` atomically: everything goes to "<dir>.tmp", then the old bundle
 // (if any) is moved to "<dir>.old", the new one renamed into place, the old one deleted; a
-// crash at any point leaves a complete bundle at `dir` or at "<dir>.old" (LoadBundle falls back
-// to it). Sets the manifest's format version, index shape and file hashes; its architecture,
-// input size and classes must be the model's. InvalidArgument when they are not or the
-// manifest's train config is not JSON; Internal on I/O or torch failure.
+// crash at any point leaves a complete bundle at `dir` or at "<dir>.old" (LoadBundle does not
+// serve the latter: it refuses, naming it). Sets the manifest's format version, index shape and
+// file hashes; its architecture, input size and classes must be the model's. InvalidArgument
+// when they are not or the manifest's train config is not JSON; Internal on I/O or torch failure.
 absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FlatIndex& index,
                          BundleManifest manifest);
 
-// Loads and checks a bundle: format version (1 or 2), every file's SHA-256, the weights against
-// the manifest's architecture, input size and classes, the preprocessing against the input
-// size, the index against the feature size and classes. NotFound when there is no bundle;
-// DataLoss (naming the file) for a corrupt, truncated or mismatched one; InvalidArgument for a
-// newer format version.
-absl::StatusOr<ModelBundle> LoadBundle(const std::string& dir);
+// Loads and checks the bundle in `dir`, which is trusted like code (torch and FAISS parse its
+// files; docs/deploy.md): every name the manifest gives must be a plain file name of a regular
+// file in `dir` within its size cap in `limits` (bundle/bundle_files.h), checked before the file
+// is hashed or read; then the format version (1 or 2), every file's SHA-256, the weights against
+// the manifest's architecture, input size and classes, the preprocessing against the input size,
+// the index against the feature size and classes.
+// NotFound when `dir` holds no manifest.json; when "<dir>.old" holds one (a WriteBundle that did
+// not finish) the message says so, and that bundle is not loaded. DataLoss naming the file and
+// the rule for a corrupt, truncated, mismatched, oversized or wrongly named file, and for
+// anything torch, FAISS or the JSON parser throws; InvalidArgument for a newer format version.
+absl::StatusOr<ModelBundle> LoadBundle(const std::string& dir,
+                                       const BundleLimits& limits = BundleLimits());
 
 }  // namespace sketch
 

@@ -4,7 +4,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <memory>
 #include <sstream>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "core/atomic_file.h"
@@ -18,6 +21,9 @@ namespace {
 constexpr char kMagic[4] = {'S', 'K', 'D', 'S'};
 constexpr uint32_t kVersion = 1;
 constexpr uint32_t kMaxMetadataBytes = 64u << 20;
+constexpr int64_t kMaxBitmapSize = 1024;
+constexpr uint64_t kIndexEntryBytes = 11;       // split u8, label u16, key_id u64
+constexpr uint64_t kMinStrokeRecordBytes = 17;  // a .bin record's fixed fields, no strokes
 constexpr uint8_t kTrain = 0;
 constexpr uint8_t kTest = 1;
 
@@ -61,8 +67,8 @@ absl::Status CheckExamples(const Dataset& dataset, bool bitmap, int bitmap_size)
   for (const auto* split : {&dataset.train, &dataset.test}) {
     for (const DatasetExample& e : *split) {
       if (e.label < 0 || e.label >= num_classes) {
-        return absl::InvalidArgumentError(absl::StrCat("label ", e.label, " of key_id ",
-                                                       e.sketch.key_id, " is out of range"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("label ", e.label, " of key_id ", e.sketch.key_id, " is out of range"));
       }
       if (e.sketch.is_bitmap() != bitmap || (bitmap && e.sketch.bitmap.size != bitmap_size)) {
         return absl::InvalidArgumentError("a dataset holds either strokes or same-size bitmaps");
@@ -85,42 +91,89 @@ absl::Status WritePayload(const DatasetExample& e, bool bitmap, std::ostream& ou
   return WriteBinaryRecord(e.sketch, out);
 }
 
+// A header field as an integer in [0, max]: DataLoss naming the file and the field otherwise.
+// get<>() alone would wrap a negative or out-of-range number and truncate a fraction (a huge
+// float is even undefined behaviour).
+absl::StatusOr<int64_t> CountField(const nlohmann::json& j, const char* key, int64_t max,
+                                   const std::string& path) {
+  const auto it = j.find(key);
+  const bool ok = it != j.end() && it->is_number_integer() &&
+                  (it->is_number_unsigned() ? it->get<uint64_t>() <= static_cast<uint64_t>(max)
+                                            : it->get<int64_t>() >= 0 && it->get<int64_t>() <= max);
+  if (!ok) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": header field ", key, " must be an integer in 0..", max));
+  }
+  return it->get<int64_t>();
+}
+
+// What the header says beyond DatasetMetadata: the record counts and the bitmap side.
+struct HeaderCounts {
+  int64_t num_train = 0;
+  int64_t num_test = 0;
+  int bitmap_size = 0;
+};
+
 absl::StatusOr<DatasetMetadata> ParseMetadata(const std::string& text, const std::string& path,
-                                              int64_t* num_train, int64_t* num_test,
-                                              int* bitmap_size) {
+                                              HeaderCounts* counts) {
   const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "sketchsearch-dataset") {
+  if (j.is_discarded() || !j.is_object() || !j.contains("format") ||
+      j["format"] != "sketchsearch-dataset") {
     return absl::InvalidArgumentError(absl::StrCat(path, ": metadata is not a dataset header"));
   }
+  DatasetMetadata m;
   try {
-    DatasetMetadata m;
     m.classes = j.at("classes").get<std::vector<std::string>>();
     m.source = j.at("source").get<std::string>();
     m.payload = j.at("payload").get<std::string>();
-    m.seed = j.at("seed").get<uint64_t>();
-    m.train_per_class = j.at("train_per_class").get<int>();
-    m.test_per_class = j.at("test_per_class").get<int>();
-    m.skipped_records = j.at("skipped_records").get<int64_t>();
-    *num_train = j.at("num_train").get<int64_t>();
-    *num_test = j.at("num_test").get<int64_t>();
-    *bitmap_size = j.at("bitmap_size").get<int>();
-    if ((m.payload != "strokes" && m.payload != "bitmap") || *num_train < 0 || *num_test < 0 ||
-        (m.payload == "bitmap" && (*bitmap_size <= 0 || *bitmap_size > 1024)) ||
-        m.classes.size() > 65535) {
-      return absl::DataLossError(absl::StrCat(path, ": inconsistent metadata"));
+    if (!j.at("seed").is_number_unsigned()) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": header field seed must be an unsigned integer"));
     }
-    return m;
+    m.seed = j.at("seed").get<uint64_t>();
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat(path, ": bad metadata: ", e.what()));
   }
+  constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+  constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+  ASSIGN_OR_RETURN(m.train_per_class, CountField(j, "train_per_class", kMaxInt, path));
+  ASSIGN_OR_RETURN(m.test_per_class, CountField(j, "test_per_class", kMaxInt, path));
+  ASSIGN_OR_RETURN(m.skipped_records, CountField(j, "skipped_records", kMaxInt64, path));
+  ASSIGN_OR_RETURN(counts->num_train, CountField(j, "num_train", kMaxInt64, path));
+  ASSIGN_OR_RETURN(counts->num_test, CountField(j, "num_test", kMaxInt64, path));
+  ASSIGN_OR_RETURN(counts->bitmap_size, CountField(j, "bitmap_size", kMaxBitmapSize, path));
+  if ((m.payload != "strokes" && m.payload != "bitmap") ||
+      (m.payload == "bitmap" && counts->bitmap_size == 0) || m.classes.size() > 65535) {
+    return absl::DataLossError(absl::StrCat(path, ": inconsistent metadata"));
+  }
+  return m;
+}
+
+// The header's record counts against what `file_size` bytes can hold after `header_bytes`: each
+// record takes an index entry and at least `min_payload` bytes. Checked one count at a time, so
+// num_train + num_test is only computed once it cannot overflow.
+absl::Status CheckCountsFit(const HeaderCounts& counts, uint64_t file_size, uint64_t header_bytes,
+                            uint64_t min_payload, const std::string& path) {
+  const uint64_t room = file_size - header_bytes;
+  const int64_t most = static_cast<int64_t>(room / (kIndexEntryBytes + min_payload));
+  const auto fail = [&](const std::string& what) {
+    return absl::DataLossError(absl::StrCat(path, ": header field ", what, " exceeds the ", most,
+                                            " records that the ", room,
+                                            " bytes after the header can hold"));
+  };
+  if (counts.num_train > most) return fail(absl::StrCat("num_train = ", counts.num_train));
+  if (counts.num_test > most - counts.num_train) {
+    return fail(
+        absl::StrCat("num_test = ", counts.num_test, " (with num_train = ", counts.num_train, ")"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status WriteDataset(const Dataset& dataset, const std::string& path) {
   const bool bitmap = dataset.metadata.payload == "bitmap";
-  const std::vector<DatasetExample>* first =
-      dataset.train.empty() ? &dataset.test : &dataset.train;
+  const std::vector<DatasetExample>* first = dataset.train.empty() ? &dataset.test : &dataset.train;
   const int bitmap_size = bitmap && !first->empty() ? first->front().sketch.bitmap.size : 0;
   RETURN_IF_ERROR(CheckExamples(dataset, bitmap, bitmap_size));
 
@@ -147,6 +200,19 @@ absl::Status WriteDataset(const Dataset& dataset, const std::string& path) {
 }
 
 absl::StatusOr<Dataset> ReadDataset(const std::string& path) {
+  // The header's counts are checked against the file's size, so it must have one: a FIFO would
+  // block and a device never end.
+  std::error_code ec;
+  const auto type = std::filesystem::status(path, ec).type();
+  if (ec || type == std::filesystem::file_type::not_found) {
+    return absl::NotFoundError(absl::StrCat("cannot open dataset ", path, ": ", ec.message()));
+  }
+  if (type != std::filesystem::file_type::regular) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"));
+  }
+  const uint64_t file_size = std::filesystem::file_size(path, ec);
+  if (ec)
+    return absl::NotFoundError(absl::StrCat("cannot open dataset ", path, ": ", ec.message()));
   auto file = std::make_unique<std::ifstream>(path, std::ios::binary);
   if (!*file) return absl::NotFoundError(absl::StrCat("cannot open dataset ", path));
   std::istream& in = *file;
@@ -156,22 +222,26 @@ absl::StatusOr<Dataset> ReadDataset(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not a sketchsearch dataset"));
   }
   if (!GetLe(in, &version) || version != kVersion) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": unsupported dataset version ", version));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unsupported dataset version ", version));
   }
-  if (!GetLe(in, &meta_len) || meta_len > kMaxMetadataBytes) {
-    return absl::DataLossError(absl::StrCat(path, ": bad metadata length"));
+  if (!GetLe(in, &meta_len) || meta_len > kMaxMetadataBytes || meta_len > file_size - 12) {
+    return absl::DataLossError(absl::StrCat(path, ": bad metadata_length ", meta_len));
   }
   std::string meta(meta_len, '\0');
-  if (!in.read(meta.data(), meta_len)) return absl::DataLossError(absl::StrCat(path, ": truncated"));
-  int64_t num_train = 0, num_test = 0;
-  int bitmap_size = 0;
+  if (!in.read(meta.data(), meta_len))
+    return absl::DataLossError(absl::StrCat(path, ": truncated"));
+  HeaderCounts counts;
   Dataset dataset;
-  ASSIGN_OR_RETURN(dataset.metadata, ParseMetadata(meta, path, &num_train, &num_test, &bitmap_size));
-  const int64_t total = num_train + num_test;
-  const auto file_size = std::filesystem::file_size(path);
-  if (total > static_cast<int64_t>(file_size / 11)) {  // 11 index bytes per record
-    return absl::DataLossError(absl::StrCat(path, ": truncated (", total, " records declared)"));
-  }
+  ASSIGN_OR_RETURN(dataset.metadata, ParseMetadata(meta, path, &counts));
+  const bool bitmap = dataset.metadata.payload == "bitmap";
+  const uint64_t min_payload =
+      bitmap ? static_cast<uint64_t>(counts.bitmap_size) * static_cast<uint64_t>(counts.bitmap_size)
+             : kMinStrokeRecordBytes;
+  RETURN_IF_ERROR(CheckCountsFit(counts, file_size, 12 + uint64_t{meta_len}, min_payload, path));
+  const int64_t num_train = counts.num_train;
+  const int64_t total = counts.num_train + counts.num_test;
+  const int bitmap_size = counts.bitmap_size;
 
   std::vector<DatasetExample> examples(total);
   for (int64_t i = 0; i < total; ++i) {
@@ -188,7 +258,6 @@ absl::StatusOr<Dataset> ReadDataset(const std::string& path) {
     examples[i].sketch.key_id = key_id;
   }
 
-  const bool bitmap = dataset.metadata.payload == "bitmap";
   std::unique_ptr<SketchReader> strokes;
   if (!bitmap) strokes = MakeBinaryReader(std::move(file), path, ReaderOptions{});
   for (int64_t i = 0; i < total; ++i) {
@@ -203,7 +272,8 @@ absl::StatusOr<Dataset> ReadDataset(const std::string& path) {
     } else {
       ASSIGN_OR_RETURN(const bool got, strokes->Next(&s));
       if (!got || s.key_id != key_id) {
-        return absl::DataLossError(absl::StrCat(path, ": stroke payload ends or disagrees at record ", i));
+        return absl::DataLossError(
+            absl::StrCat(path, ": stroke payload ends or disagrees at record ", i));
       }
     }
     s.word = dataset.metadata.classes[examples[i].label];

@@ -39,8 +39,10 @@ struct Dataset {
 // out of range or a stroke sketch is not in the simplified frame; Internal on I/O failure.
 absl::Status WriteDataset(const Dataset& dataset, const std::string& path);
 
-// Reads a dataset file. NotFound for a missing file; InvalidArgument for a file that is not a
-// dataset or has an unsupported version; DataLoss for a truncated or inconsistent one.
+// Reads a dataset file. NotFound for a missing file; InvalidArgument for a path that is not a
+// regular file, or a file that is not a dataset or has an unsupported version; DataLoss for a
+// truncated or inconsistent one, naming the file (and the header field, for a count that is not
+// a non-negative integer or more records than the file's size can hold).
 absl::StatusOr<Dataset> ReadDataset(const std::string& path);
 
 }  // namespace sketch

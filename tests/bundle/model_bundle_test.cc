@@ -1,20 +1,32 @@
 #include "bundle/model_bundle.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "bundle/sha256.h"
 #include "core/atomic_file.h"
 #include "core/dataset.h"
 #include "core/file_contents.h"
+#include "core/npy_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "index/leave_one_out.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/sample_dataset.h"
 #include "trainer/bundle_builder.h"
 #include "trainer/evaluate.h"
-#include "tests/testing/sample_dataset.h"
 #include "trainer/prepare.h"
 #include "trainer/run_files.h"
 #include "trainer/train.h"
@@ -156,21 +168,203 @@ TEST_F(BundleTest, CorruptOrMismatchedBundlesAreRefusedWithTheirFile) {
   EXPECT_EQ(BuildBundle(wrong).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(BundleTest, RewritingIsAtomicAndAnInterruptedSwapFallsBack) {
+TEST_F(BundleTest, RewritingIsAtomicAndAnInterruptedSwapIsReportedNotServed) {
   const std::string dir = TempDir("atomic");
   ASSERT_TRUE(BuildBundle(Options(dir)).ok());
-  const std::string first_hash = LoadBundle(dir)->bundle_hash;
-  // A crash between WriteBundle's renames: the old bundle sits at .old, nothing at dir.
+  // A crash between WriteBundle's renames: the old bundle sits at .old, nothing at dir. It is
+  // named, not served in dir's place.
   fs::rename(dir, dir + ".old");
   auto fallback = LoadBundle(dir);
-  ASSERT_TRUE(fallback.ok()) << fallback.status();
-  EXPECT_EQ(fallback->bundle_hash, first_hash);
+  EXPECT_EQ(fallback.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(fallback.status().message()), HasSubstr(dir + ".old"));
+  // A corrupt .old: the same clear error, nothing of it is read.
+  fs::resize_file(dir + ".old/model.pt", 100);
+  fallback = LoadBundle(dir);
+  EXPECT_EQ(fallback.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(fallback.status().message()), HasSubstr(dir + ".old"));
+  // A crash after the new bundle is in place, before the old one is deleted: dir is served.
+  ASSERT_TRUE(BuildBundle(Options(dir)).ok());
+  fs::copy(dir, dir + ".old", fs::copy_options::recursive);
+  fs::resize_file(dir + ".old/model.pt", 100);
+  auto served = LoadBundle(dir);
+  ASSERT_TRUE(served.ok()) << served.status();
   // A crash while writing: a stale .tmp is ignored and replaced.
   fs::create_directories(dir + ".tmp/junk");
   ASSERT_TRUE(BuildBundle(Options(dir)).ok());
   EXPECT_TRUE(LoadBundle(dir).ok());
   EXPECT_FALSE(fs::exists(dir + ".old"));
   EXPECT_FALSE(fs::exists(dir + ".tmp"));
+}
+
+// Opens `fifo` for writing after `delay` unless destroyed first: a loader that opened it for
+// reading (and would block for ever) then reads an empty file, so a test fails instead of hanging.
+class FifoWatchdog {
+ public:
+  FifoWatchdog(std::string fifo, std::chrono::seconds delay)
+      : thread_([this, fifo = std::move(fifo), delay] {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (cv_.wait_for(lock, delay, [this] { return done_; })) return;
+          while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return done_; })) {
+            const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // ENXIO without a reader
+            if (fd >= 0) ::close(fd);
+          }
+        }) {}
+  ~FifoWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: it uses the members above
+};
+
+// A bundle whose manifest is edited after it was built: `Manifest` reads it, `Save` writes it.
+class HostileBundleTest : public BundleTest {
+ protected:
+  void Build(const std::string& name) {
+    dir_ = TempDir(name);
+    outside_ = fs::path(dir_).parent_path().string();
+    ASSERT_TRUE(BuildBundle(Options(dir_)).ok());
+    auto manifest = ReadJsonObjectFile(dir_ + "/manifest.json");
+    ASSERT_TRUE(manifest.ok()) << manifest.status();
+    manifest_ = *manifest;
+  }
+  void Save(const nlohmann::json& manifest) {
+    ASSERT_TRUE(WriteFileAtomically(dir_ + "/manifest.json", manifest.dump(2)).ok());
+  }
+  // The manifest with one more file listed, pinned by the digest of `contents_of`.
+  void SaveWithFile(const std::string& name, const std::string& contents_of) {
+    nlohmann::json manifest = manifest_;
+    auto digest = Sha256File(contents_of);
+    ASSERT_TRUE(digest.ok()) << digest.status();
+    manifest["files"][name] = *digest;
+    Save(manifest);
+  }
+  void ExpectRefused(const std::string& what, const std::vector<std::string>& substrings,
+                     const BundleLimits& limits = BundleLimits()) {
+    auto loaded = LoadBundle(dir_, limits);
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss)
+        << what << ": " << loaded.status();
+    for (const std::string& s : substrings) {
+      EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(s)) << what;
+    }
+  }
+
+  std::string dir_, outside_;
+  nlohmann::json manifest_;
+};
+
+TEST_F(HostileBundleTest, ManifestNamesMustBePlainFileNames) {
+  Build("names");
+  // A real file outside the bundle, pinned by its true digest: only its name is wrong.
+  const std::string outside = outside_ + "/outside.bin";
+  { std::ofstream(outside) << "not part of the bundle"; }
+  for (const std::string& name : {std::string("../outside.bin"), outside, std::string("/dev/zero"),
+                                  std::string(".hidden"), std::string("sub/dir.bin")}) {
+    SaveWithFile(name, outside);
+    ExpectRefused(name, {"\"" + name + "\"", "not a plain file name"});
+  }
+  Save(manifest_);
+  EXPECT_TRUE(LoadBundle(dir_).ok());
+}
+
+TEST_F(HostileBundleTest, FilesMustBeRegularFilesInTheBundle) {
+  Build("special");
+  // model.pt as a symlink to an identical copy outside: same digest, still refused.
+  fs::copy_file(dir_ + "/model.pt", outside_ + "/outside_model.pt",
+                fs::copy_options::overwrite_existing);
+  fs::remove(dir_ + "/model.pt");
+  fs::create_symlink(outside_ + "/outside_model.pt", dir_ + "/model.pt");
+  ExpectRefused("symlinked model", {"model.pt", "a symbolic link"});
+  fs::remove(dir_ + "/model.pt");
+  fs::copy_file(outside_ + "/outside_model.pt", dir_ + "/model.pt");
+  EXPECT_TRUE(LoadBundle(dir_).ok());
+
+  // The manifest itself as a symlink.
+  fs::rename(dir_ + "/manifest.json", outside_ + "/outside_manifest.json");
+  fs::create_symlink(outside_ + "/outside_manifest.json", dir_ + "/manifest.json");
+  ExpectRefused("symlinked manifest", {"manifest.json", "a symbolic link"});
+  fs::remove(dir_ + "/manifest.json");
+  fs::rename(outside_ + "/outside_manifest.json", dir_ + "/manifest.json");
+
+  // A FIFO listed in the manifest: never opened (a reader would block on it; the watchdog ends
+  // such a block, so that a loader that opens it fails this test instead of hanging it).
+  const std::string fifo = dir_ + "/notes.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  nlohmann::json manifest = manifest_;
+  manifest["files"]["notes.fifo"] = std::string(64, '0');
+  Save(manifest);
+  {
+    FifoWatchdog watchdog(fifo, std::chrono::seconds(20));
+    ExpectRefused("FIFO", {"notes.fifo", "a FIFO"});
+  }
+  // A device node, where this process may make one (root with CAP_MKNOD): /dev/null's, so that a
+  // loader that reads it sees an empty file and fails this test (/dev/zero's would hang it).
+  if (::mknod((dir_ + "/null.bin").c_str(), S_IFCHR | 0600, makedev(1, 3)) == 0) {
+    manifest = manifest_;
+    manifest["files"]["null.bin"] = std::string(64, '0');
+    Save(manifest);
+    ExpectRefused("device", {"null.bin", "a device"});
+  }
+}
+
+TEST_F(HostileBundleTest, OversizedFilesAreRefusedBeforeTheyAreHashed) {
+  Build("oversized");
+  BundleLimits limits;
+  limits.model_bytes = 1000;
+  ExpectRefused("small model cap", {"model.pt", "over the cap of 1000 bytes"}, limits);
+
+  // A sparse file one byte over the default cap, listed with its true digest: only its size is
+  // wrong.
+  const std::string big = dir_ + "/padding.bin";
+  { std::ofstream(big) << ""; }
+  fs::resize_file(big, static_cast<uintmax_t>(BundleLimits().small_file_bytes) + 1);
+  SaveWithFile("padding.bin", big);
+  ExpectRefused("sparse padding", {"padding.bin", "over the cap"});
+}
+
+// preprocessing.json names the mean image, which is read from the bundle: a plain name of a file
+// the manifest lists, or nothing.
+TEST_F(HostileBundleTest, TheMeanImageIsAListedFileOfTheBundle) {
+  Build("mean_image");
+  auto preprocessing = ReadJsonObjectFile(dir_ + "/preprocessing.json");
+  ASSERT_TRUE(preprocessing.ok()) << preprocessing.status();
+  const int64_t size = (*preprocessing)["raster"]["size"].get<int64_t>();
+  const std::string npy = EncodeNpyFloat32(std::vector<float>(size * size, 0.0f), {size, size});
+  ASSERT_TRUE(WriteFileAtomically(outside_ + "/outside_mean.npy", npy).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/mean_image.npy", npy).ok());
+
+  auto save_with_mean_image = [&](const std::string& name, bool list_it) {
+    nlohmann::json p = *preprocessing;
+    p["normalization"]["mean_image"] = name;
+    ASSERT_TRUE(WriteFileAtomically(dir_ + "/preprocessing.json", p.dump(2)).ok());
+    nlohmann::json manifest = manifest_;
+    manifest["files"]["preprocessing.json"] = *Sha256File(dir_ + "/preprocessing.json");
+    if (list_it) manifest["files"]["mean_image.npy"] = *Sha256File(dir_ + "/mean_image.npy");
+    Save(manifest);
+  };
+  save_with_mean_image("mean_image.npy", true);
+  auto loaded = LoadBundle(dir_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->model.preprocessing.normalization.mean_image.size(),
+            static_cast<size_t>(size * size));
+
+  save_with_mean_image("mean_image.npy", false);
+  ExpectRefused("unlisted", {"mean_image.npy", "not a file the manifest lists"});
+  // An absolute name replaces the directory in a path join: "/dev/null" stands for any device
+  // ("/dev/zero" would make a loader that reads it exhaust the memory instead of failing).
+  for (const std::string& name : {outside_ + "/outside_mean.npy",
+                                  std::string("../outside_mean.npy"), std::string("/dev/null")}) {
+    save_with_mean_image(name, true);
+    ExpectRefused(name, {"preprocessing.json", "mean_image", "not a plain file name"});
+  }
 }
 
 // Format 2 loads from the manifest alone; the training config is an opaque document in it (a

@@ -1,16 +1,23 @@
 #include "core/dataset.h"
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/testing/temp_files.h"
 
 namespace sketch {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 
 Sketch Strokes(uint64_t key_id, std::vector<float> xs) {
   Sketch s;
@@ -94,6 +101,115 @@ TEST(DatasetTest, CorruptFilesGiveClearErrors) {
   }
   std::ofstream(path, std::ios::app) << "x";
   EXPECT_EQ(ReadDataset(path).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A dataset file whose header carries `metadata` as given, followed by `body`.
+std::string CraftedDataset(const std::string& name, const nlohmann::ordered_json& metadata,
+                           const std::string& body) {
+  const std::string meta = metadata.dump();
+  std::string bytes = "SKDS";
+  for (uint32_t v : {uint32_t{1}, static_cast<uint32_t>(meta.size())}) {
+    for (int i = 0; i < 4; ++i) bytes += static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  bytes += meta + body;
+  const std::string path = TempPath(name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+// The metadata SmallDataset() is written with: a valid header to tamper with.
+nlohmann::ordered_json SmallMetadata(std::string* body) {
+  const std::string path = TempPath("small.skds");
+  EXPECT_TRUE(WriteDataset(SmallDataset(), path).ok());
+  const std::string bytes = ReadFileBytes(path);
+  uint32_t meta_len = 0;
+  for (int i = 0; i < 4; ++i)
+    meta_len |= uint32_t{static_cast<unsigned char>(bytes[8 + i])} << (8 * i);
+  *body = bytes.substr(12 + meta_len);
+  return nlohmann::ordered_json::parse(bytes.substr(12, meta_len));
+}
+
+TEST(DatasetTest, CraftedCountsThatOverflowAreRefusedNamingTheField) {
+  std::string body;
+  const nlohmann::ordered_json valid = SmallMetadata(&body);
+  ASSERT_TRUE(ReadDataset(CraftedDataset("valid.skds", valid, body)).ok());
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  struct Case {
+    nlohmann::ordered_json num_train, num_test;
+    const char* field;
+  };
+  const Case cases[] = {
+      {kMax, 1, "num_train"},                             // the sum overflows int64
+      {int64_t{1} << 62, int64_t{1} << 62, "num_train"},  // so does this one
+      {2, kMax, "num_test"},
+      {std::numeric_limits<uint64_t>::max(), 2, "num_train"},  // wraps to -1 as int64
+      {-1, 2, "num_train"},
+      {2, 1e300, "num_test"},  // a float: casting it to int64 is undefined
+      {2.5, 2, "num_train"},
+      {"2", 2, "num_train"},
+  };
+  for (const Case& c : cases) {
+    nlohmann::ordered_json meta = valid;
+    meta["num_train"] = c.num_train;
+    meta["num_test"] = c.num_test;
+    const auto read = ReadDataset(CraftedDataset("counts.skds", meta, body));
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << meta.dump();
+    EXPECT_THAT(std::string(read.status().message()), HasSubstr(c.field)) << meta.dump();
+    EXPECT_THAT(std::string(read.status().message()), HasSubstr("counts.skds"));
+  }
+}
+
+TEST(DatasetTest, CountsTheFileCannotHoldAreRefusedBeforeAllocating) {
+  std::string body;
+  const nlohmann::ordered_json valid = SmallMetadata(&body);
+  // Room for 11 index bytes a record, but not for the records' payloads.
+  nlohmann::ordered_json meta = valid;
+  meta["num_test"] = body.size() / 11 - 2;
+  auto read = ReadDataset(CraftedDataset("too_many.skds", meta, body));
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("num_test"));
+
+  // 1024² bytes a bitmap record: two records cannot fit in a few hundred bytes.
+  meta = valid;
+  meta["payload"] = "bitmap";
+  meta["bitmap_size"] = 1024;
+  read = ReadDataset(CraftedDataset("big_bitmaps.skds", meta, body));
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("num_train"));
+
+  for (const char* field : {"bitmap_size", "train_per_class", "skipped_records", "seed"}) {
+    meta = valid;
+    meta[field] = -3;
+    read = ReadDataset(CraftedDataset("field.skds", meta, body));
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << field;
+    EXPECT_THAT(std::string(read.status().message()), HasSubstr(field));
+  }
+
+  // A metadata_length beyond the end of the file.
+  std::string bytes = ReadFileBytes(CraftedDataset("long_meta.skds", valid, body));
+  bytes[8] = '\xff';
+  bytes[9] = '\xff';
+  std::ofstream(TempPath("long_meta.skds"), std::ios::binary) << bytes;
+  read = ReadDataset(TempPath("long_meta.skds"));
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("metadata_length"));
+}
+
+TEST(DatasetTest, OnlyRegularFilesAreRead) {
+  const std::string dir = TempPath("a_directory.skds");
+  fs::create_directories(dir);
+  // A FIFO would block the reader until a writer came; this one holds a few bytes and is kept
+  // open for writing, so a reader that opens it gets them instead of hanging.
+  const std::string fifo = TempPath("fifo.skds");
+  fs::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::fstream keep_open(fifo, std::ios::in | std::ios::out | std::ios::binary);
+  keep_open << "SKDS-not-really" << std::flush;
+  for (const std::string& path : {dir, fifo, std::string("/dev/zero")}) {
+    const auto read = ReadDataset(path);
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_THAT(std::string(read.status().message()), HasSubstr("not a regular file")) << path;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,60 @@
+#include "bundle/manifest.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace sketch {
+namespace {
+
+using ::testing::HasSubstr;
+
+nlohmann::json ValidManifest() {
+  BundleManifest m;
+  m.architecture = "sknet";
+  m.input_size = 48;
+  m.classes = {"cat", "dog"};
+  m.num_train = 10;
+  m.num_test = 4;
+  m.index_size = 4;
+  m.feature_dim = 1024;
+  m.file_sha256["model.pt"] = std::string(64, 'a');
+  return nlohmann::json::parse(*ManifestToJson(m));
+}
+
+TEST(ManifestTest, RoundTrips) {
+  auto m = ManifestFromJson(ValidManifest().dump(), "m.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->input_size, 48);
+  EXPECT_EQ(m->num_test, 4);
+  EXPECT_EQ(m->file_sha256.at("model.pt"), std::string(64, 'a'));
+}
+
+// Numbers that get<>() would truncate, wrap or (a huge float) cast with undefined behaviour, and a
+// format of the wrong type, which used to throw out of the parser.
+TEST(ManifestTest, MistypedFieldsAreDataLossNamingTheField) {
+  struct Case {
+    const char* pointer;
+    nlohmann::json value;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"/format", 5, "is not a bundle manifest"},      {"/input_size", 48.5, "input_size"},
+      {"/input_size", int64_t{1} << 40, "input_size"}, {"/dataset/num_train", 1e300, "num_train"},
+      {"/dataset/num_test", -1, "num_test"},           {"/index/size", "4", "size"},
+      {"/index/dimension", 1e20, "dimension"},         {"/format_version", 0, "format_version"},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json j = ValidManifest();
+    j[nlohmann::json::json_pointer(c.pointer)] = c.value;
+    auto m = ManifestFromJson(j.dump(), "m.json");
+    EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss) << c.pointer << " " << m.status();
+    EXPECT_THAT(std::string(m.status().message()), HasSubstr(c.expected)) << c.pointer;
+    EXPECT_THAT(std::string(m.status().message()), HasSubstr("m.json")) << c.pointer;
+  }
+}
+
+}  // namespace
+}  // namespace sketch
