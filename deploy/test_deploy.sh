@@ -13,6 +13,17 @@
 #   SKETCH_DEPLOY_START_DELAY_S=40 deploy/test_deploy.sh     a server slow to start (still passes)
 #   SKETCH_DEPLOY_START_DELAY_S=600 SKETCH_DEPLOY_HEALTH_TIMEOUT_S=60 deploy/test_deploy.sh
 #                                    never healthy in time: fails after 60 s, with states and logs
+#   SKETCH_DEPLOY_TLS=1 deploy/test_deploy.sh    the same over TLS with a bearer token, through
+#                                    deploy/compose.tls.yaml's file secrets (a CA, a server
+#                                    certificate and a token made with openssl in a temporary
+#                                    folder), and checks that a plaintext call and a call without a
+#                                    token are refused; SKETCH_DEPLOY_TLS=mtls adds
+#                                    deploy/compose.mtls.yaml (client certificates) and checks that
+#                                    a call without one is refused
+#   SKETCH_DEPLOY_FAULT=1 deploy/test_deploy.sh  then a fault run: `sketch map` over the replicas,
+#                                    one replica killed mid-run; it must still end with the
+#                                    offline mAP, after re-sending the batches the kill failed
+#   SKETCH_DEPLOY_BUILD=0 ...        no build: run the image $SKETCH_IMAGE as it is
 #
 # Uses a Docker engine when one answers, else podman + Debian's docker-compose
 # (deploy/podman_engine.sh). SKETCH_BASE_IMAGE, when set (podman_engine.sh sets it to its local
@@ -29,6 +40,13 @@ export SKETCH_DEPLOY_START_DELAY_S=${SKETCH_DEPLOY_START_DELAY_S:-0}
 export SKETCH_IMAGE=${SKETCH_IMAGE:-sketchsearch:test}
 export SKETCH_TRAIN_FLAGS=${SKETCH_TRAIN_FLAGS:---recipe default --epochs 2}
 export SKETCH_GRPC_PORT='' SKETCH_METRICS_PORT=''  # empty: an ephemeral loopback port per replica
+TLS=${SKETCH_DEPLOY_TLS:-0}
+FAULT=${SKETCH_DEPLOY_FAULT:-0}
+BUILD=${SKETCH_DEPLOY_BUILD:-1}
+# The fault run's `sketch map` flags: one query per call, so that the run lasts long enough (a few
+# hundred calls) to be cut into by the kill.
+FAULT_MAP_FLAGS=${SKETCH_DEPLOY_FAULT_MAP_FLAGS:---batch 1 --concurrency 4}
+case $TLS in 0 | 1 | mtls) ;; *) echo "test_deploy: SKETCH_DEPLOY_TLS is 0, 1 or mtls, not '$TLS'" >&2; exit 2 ;; esac
 WORK=$(mktemp -d)
 ENGINE=
 C=()
@@ -61,7 +79,45 @@ else
   start_podman_engine
   COMPOSE=(docker-compose)
 fi
-C=("${COMPOSE[@]}" -f deploy/compose.yaml -p "$PROJECT")
+COMPOSE_FILES=(-f deploy/compose.yaml)
+
+# SKETCH_DEPLOY_TLS: the files deploy/compose.tls.yaml (and compose.mtls.yaml) take as secrets,
+# made here as docs/deploy.md ("TLS and tokens") says: a CA, a server certificate for
+# sketch-server (and localhost, 127.0.0.1), a random token; for mtls a client certificate from the
+# same CA. Keys and tokens are readable by the image's user (uid 10001) only, where chown works.
+make_tls_files() {
+  local dir=$1 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=sketchsearch test CA" \
+      -keyout ca.key -out ca.crt 2>/dev/null
+    openssl req "${ec[@]}" -subj "/CN=sketch-server" -keyout server.key -out server.csr 2>/dev/null
+    printf '%s\n' "subjectAltName=DNS:sketch-server,DNS:localhost,IP:127.0.0.1" \
+      "extendedKeyUsage=serverAuth" > server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile server.ext -out server.crt 2>/dev/null
+    openssl req "${ec[@]}" -subj "/CN=sketch-client" -keyout client.key -out client.csr 2>/dev/null
+    printf '%s\n' "extendedKeyUsage=clientAuth" > client.ext
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile client.ext -out client.crt 2>/dev/null
+    cp ca.crt client-ca.crt
+    openssl rand -hex 32 > token
+    { echo "# one token a line"; cat token; } > tokens
+    rm -f ca.key ./*.csr ./*.ext ./*.srl
+    chmod 0444 ./*.crt
+    chmod 0400 server.key client.key token tokens
+    chown 10001:10001 server.key client.key token tokens 2>/dev/null || chmod 0444 server.key client.key token tokens
+  ) || fail "could not make the TLS files with openssl"
+}
+if [ "$TLS" != 0 ]; then
+  export SKETCH_SECRETS_DIR=$WORK/secrets
+  make_tls_files "$SKETCH_SECRETS_DIR"
+  COMPOSE_FILES+=(-f deploy/compose.tls.yaml)
+  [ "$TLS" != mtls ] || COMPOSE_FILES+=(-f deploy/compose.mtls.yaml)
+  log "TLS ($TLS): secrets made in $SKETCH_SECRETS_DIR; compose files ${COMPOSE_FILES[*]}"
+fi
+C=("${COMPOSE[@]}" "${COMPOSE_FILES[@]}" -p "$PROJECT")
 
 # "running/healthy", "running/starting", "exited", ... for container $1 (docker and podman both:
 # the first "Status" of .State is the container's, the next its health check's).
@@ -191,12 +247,18 @@ check_hardening() {
     "CPUs $(awk -v c="$expect_cpus" 'BEGIN { print c / 1e9 }')"
 }
 
-log "build${SKETCH_BASE_IMAGE:+ (base image $SKETCH_BASE_IMAGE)}"
-SECONDS=0
-build_args=()
-[ -z "${SKETCH_BASE_IMAGE:-}" ] || build_args=(--build-arg "BASE_IMAGE=$SKETCH_BASE_IMAGE")
-"${C[@]}" build "${build_args[@]}" trainer
-log "built in ${SECONDS}s; image $SKETCH_IMAGE: $($ENGINE image inspect "$SKETCH_IMAGE" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}')"
+if [ "$BUILD" = 0 ]; then
+  log "no build (SKETCH_DEPLOY_BUILD=0): the image $SKETCH_IMAGE as it is"
+  $ENGINE image inspect "$SKETCH_IMAGE" >/dev/null 2>&1 || fail "no image $SKETCH_IMAGE to run"
+else
+  log "build${SKETCH_BASE_IMAGE:+ (base image $SKETCH_BASE_IMAGE)}"
+  SECONDS=0
+  build_args=()
+  [ -z "${SKETCH_BASE_IMAGE:-}" ] || build_args=(--build-arg "BASE_IMAGE=$SKETCH_BASE_IMAGE")
+  "${C[@]}" build "${build_args[@]}" trainer
+  log "built in ${SECONDS}s"
+fi
+log "image $SKETCH_IMAGE: $($ENGINE image inspect "$SKETCH_IMAGE" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}')"
 if $ENGINE run --rm "$SKETCH_IMAGE" sh -c 'command -v g++ cc c++ cmake ninja; ls /src' 2>/dev/null | grep -q .; then
   fail "the final image holds a compiler or a build tree"
 fi
@@ -219,21 +281,117 @@ inside=$(grep -o 'mAP [0-9.]* over [0-9]* queries' "$WORK/up.log" | head -1)
 [ -n "$inside" ] || fail "no mAP in the client's output"
 log "inside Compose: $inside (matched the bundle's offline mAP)"
 
+# The SearchBatch calls replica $1 (its Compose index) has served: sketchsearch_requests_total.
+replica_requests() {
+  "${C[@]}" exec -T --index="$1" sketch-server bash -c \
+    'exec 3<>/dev/tcp/127.0.0.1/9464; printf "GET /metrics HTTP/1.0\r\n\r\n" >&3; cat <&3' |
+    awk '/^sketchsearch_requests_total\{.*method="SearchBatch"/ {n += $2} END {print n + 0}'
+}
+
 log "requests per replica (sketchsearch_requests_total, method SearchBatch)"
 for i in $(seq 1 "$REPLICAS"); do
-  served=$("${C[@]}" exec -T --index="$i" sketch-server bash -c \
-    'exec 3<>/dev/tcp/127.0.0.1/9464; printf "GET /metrics HTTP/1.0\r\n\r\n" >&3; cat <&3' |
-    awk '/^sketchsearch_requests_total\{.*method="SearchBatch"/ {n += $2} END {print n + 0}')
+  served=$(replica_requests "$i")
   echo "  replica $i: $served SearchBatch calls"
   [ "$served" -gt 0 ] || fail "replica $i served no request: calls are not spread"
 done
 
+# The host's client, with what it needs to reach the servers over TLS (its certificate check: the
+# certificate's IP:127.0.0.1), when it has the flags.
+host_client=()
 if [ -x build/release/client/sketch ]; then
+  host_client=(build/release/client/sketch)
+  if [ "$TLS" != 0 ]; then
+    if build/release/client/sketch --help 2>&1 | grep -q -- --token-file; then
+      host_client+=(--ca "$SKETCH_SECRETS_DIR/ca.crt" --token-file "$SKETCH_SECRETS_DIR/token")
+      [ "$TLS" != mtls ] ||
+        host_client+=(--cert "$SKETCH_SECRETS_DIR/client.crt" --key "$SKETCH_SECRETS_DIR/client.key")
+    else
+      log "build/release/client/sketch has no --token-file: no check from outside Compose"
+      host_client=()
+    fi
+  fi
+fi
+if ((${#host_client[@]})); then
   port=$("${C[@]}" port --index=1 sketch-server 50051 | awk -F: '{print $NF}')
   "${C[@]}" run --rm --no-deps -T trainer cat /var/lib/sketchsearch/dataset.skds > "$WORK/dataset.skds"
-  outside=$(build/release/client/sketch --target "127.0.0.1:$port" map \
+  outside=$("${host_client[@]}" --target "127.0.0.1:$port" map \
     --dataset "$WORK/dataset.skds" --quiet --expect-offline | grep -o 'mAP [0-9.]* over [0-9]* queries')
   log "outside Compose (127.0.0.1:$port): $outside"
   [ "${inside%% over*}" = "${outside%% over*}" ] || fail "inside ($inside) != outside ($outside)"
 fi
+
+# refused NAME EXPECTED_STATUS PATTERN -e VAR= ... -- SKETCH_ARGS...: runs `sketch SKETCH_ARGS`
+# in the client service (its secrets and environment, less the variables the -e options empty) and
+# fails unless it exits EXPECTED_STATUS with PATTERN in its output.
+refused() {
+  local name=$1 expected=$2 pattern=$3 status out
+  shift 3
+  local -a env=()
+  while [ "$1" != -- ]; do env+=("$1"); shift; done
+  shift
+  set +e
+  out=$("${C[@]}" --profile client run --rm --no-deps -T "${env[@]}" client sketch "$@" 2>&1)
+  status=$?
+  set -e
+  echo "  $name: exit $status: $(grep -m1 -iE 'error|status|unavail|unauth|fail' <<<"$out" || tail -1 <<<"$out")"
+  if [ "$status" != "$expected" ] || ! grep -qiE "$pattern" <<<"$out"; then
+    fail "$name: expected exit $expected and /$pattern/, got exit $status: $out"
+  fi
+}
+if [ "$TLS" != 0 ]; then
+  log "TLS: calls without TLS, a token or (mtls) a client certificate are refused"
+  once=(--retries 0 --deadline-ms 5000 --target sketch-server:50051)
+  refused "plaintext call" 4 unavailable -e SKETCH_CA= -e SKETCH_CERT= -e SKETCH_KEY= -- \
+    "${once[@]}" info
+  refused "call without a token" 3 unauthenticated -e SKETCH_TOKEN_FILE= -- "${once[@]}" info
+  [ "$TLS" != mtls ] ||
+    refused "call without a client certificate" 4 unavailable -e SKETCH_CERT= -e SKETCH_KEY= -- \
+      "${once[@]}" info
+  refused "call with TLS and the token (control)" 0 . -- "${once[@]}" info
+fi
+
+# SKETCH_DEPLOY_FAULT: `sketch map` over every replica (dns:/// round robin, as the client
+# profile) while one replica is killed (SIGKILL: no drain, its calls in flight fail UNAVAILABLE).
+# The client must re-send the failed batches to the others and end with the offline mAP.
+fault_run() {
+  local victim=$REPLICAS before now id killed_at status start retry line
+  log "fault run: sketch map $FAULT_MAP_FLAGS over $REPLICAS replicas; replica $victim killed mid-run"
+  before=$(replica_requests "$victim")
+  start=$SECONDS
+  # shellcheck disable=SC2086  # FAULT_MAP_FLAGS: several flags
+  "${C[@]}" --profile client run --rm --no-deps -T client sketch \
+    --target dns:///sketch-server:50051 map --dataset /var/lib/sketchsearch/dataset.skds \
+    $FAULT_MAP_FLAGS --quiet --expect-offline > "$WORK/fault.log" 2>&1 &
+  local client=$!
+  # Under way once the victim serves calls again: kill it then.
+  while now=$(replica_requests "$victim"); ((now <= before)); do
+    kill -0 "$client" 2>/dev/null || break
+    ((SECONDS - start < 120)) || fail "fault run: replica $victim served no call in 120 s"
+    sleep 0.2
+  done
+  kill -0 "$client" 2>/dev/null ||
+    fail "fault run: the map ended before the kill (make it longer: SKETCH_DEPLOY_FAULT_MAP_FLAGS): $(cat "$WORK/fault.log")"
+  for id in $("${C[@]}" ps -q sketch-server); do
+    [ "$($ENGINE inspect --format '{{index .Config.Labels "com.docker.compose.container-number"}}' "$id")" = "$victim" ] || continue
+    $ENGINE kill "$id" >/dev/null
+    killed_at=$((SECONDS - start))
+  done
+  [ -n "${killed_at:-}" ] || fail "fault run: no container for replica $victim"
+  kill -0 "$client" 2>/dev/null && line="the map still running" || line="the map already ended"
+  log "fault run: killed replica $victim ($now calls served, $((now - before)) of them this run) ${killed_at}s in, $line"
+  set +e
+  wait "$client"
+  status=$?
+  set -e
+  sed 's/^/  | /' "$WORK/fault.log"
+  log "fault run: the client exited $status after $((SECONDS - start))s"
+  [ "$status" -eq 0 ] || fail "fault run: the client exited $status"
+  line=$(grep -o 'mAP [0-9.]* over [0-9]* queries' "$WORK/fault.log" | head -1)
+  [ -n "$line" ] || fail "fault run: no mAP in the client's output"
+  [ "${inside%% over*}" = "${line%% over*}" ] || fail "fault run: $line, not ${inside%% over*} as before"
+  retry=$(grep -m1 -o 'retried [0-9]* batch.*' "$WORK/fault.log" || true)
+  [ -n "$retry" ] || fail "fault run: the client re-sent no batch: the kill did not cut into the run"
+  log "fault run: $line (the offline mAP) with one of $REPLICAS replicas killed; $retry"
+}
+[ "$FAULT" = 0 ] || fault_run
 log "PASS"

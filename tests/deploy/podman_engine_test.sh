@@ -53,6 +53,7 @@ case "$1" in
     [ -z "${FAKE_KILL_POLLER:-}" ] || kill -KILL "$PPID"
     echo unhealthy; exit 1 ;;
   image) echo 987654321 ;;
+  kill) echo "$2" > "$FAKE_DIR/killed" ;;  # the fault run's kill of one replica
   run) ;;  # the image holds no compiler
   exec)  # the hardening check's look inside a replica
     if [ -n "${FAKE_WEAK:-}" ]; then
@@ -62,6 +63,8 @@ case "$1" in
       echo "touch: cannot touch '/home/sketch/.rw-probe': Read-only file system"
     fi ;;
   inspect)
+    # The fault run's query: a replica's Compose index (r2aaaa...: 2).
+    if [[ "$*" == *container-number* ]]; then id=${*: -1}; echo "${id:1:1}"; exit 0; fi
     # The hardening check's query: what deploy/compose.yaml asks for, unless FAKE_WEAK=1.
     if [[ "$*" == *HostConfig* ]]; then
       if [ -n "${FAKE_WEAK:-}" ]; then echo "false 0 0 2048 0 []"
@@ -103,7 +106,23 @@ case "$1" in
     esac ;;
   ps) printf '%s\n' r1aaaaaaaaaaaaaa r2aaaaaaaaaaaaaa r3aaaaaaaaaaaaaa ;;
   logs) echo "sketch-server_1  | fake: loading the bundle" ;;
-  exec) echo 'sketchsearch_requests_total{method="SearchBatch",code="OK"} 20' ;;
+  exec)  # a replica's metrics: 20 calls, one more at each look
+    n=$(($(cat "$FAKE_DIR/served" 2>/dev/null || echo 19) + 1)); echo "$n" > "$FAKE_DIR/served"
+    echo "sketchsearch_requests_total{method=\"SearchBatch\",code=\"OK\"} $n" ;;
+  run)  # `sketch` in the client service: the TLS refusal checks and the fault run's map
+    case " $* " in
+      *" map "*)  # the fault run: long enough to be killed into; re-sends what the kill failed
+        sleep 1
+        if [ -e "$FAKE_DIR/killed" ] && [ -z "${FAKE_NO_RETRY:-}" ]; then
+          echo "retried 2 batches (3 re-sends)"
+        fi
+        echo "mAP 0.8125 over 60 queries (offline 0.8125)" ;;
+      *" SKETCH_CA= "*) echo "sketch: GetInfo failed: UNAVAILABLE: handshake failed"; exit 4 ;;
+      *" SKETCH_TOKEN_FILE= "*)
+        echo "sketch: GetInfo failed: UNAUTHENTICATED: no bearer token"; exit "${FAKE_NO_TOKEN_STATUS:-3}" ;;
+      *" SKETCH_CERT= "*) echo "sketch: GetInfo failed: UNAVAILABLE: no client certificate"; exit 4 ;;
+      *) echo "bundle: fake" ;;
+    esac ;;
   down) exit "${FAKE_DOWN_STATUS:-0}" ;;
   *) exit 1 ;;
 esac
@@ -157,11 +176,13 @@ check "the poller section ran to its end under set -e (status $section_status)" 
 
 # deploy/test_deploy.sh, copied to a tree of its own (no build/ there), against the fakes.
 mkdir -p "$T/tree/deploy"
-cp "$ROOT/deploy/test_deploy.sh" "$ROOT/deploy/podman_engine.sh" "$T/tree/deploy/"
+cp "$ROOT/deploy/test_deploy.sh" "$ROOT/deploy/podman_engine.sh" "$ROOT/deploy/compose.yaml" \
+  "$ROOT/deploy/compose.tls.yaml" "$ROOT/deploy/compose.mtls.yaml" "$T/tree/deploy/"
 # run_deploy NAME [VAR=VALUE...]: runs it (30 s at most) with TMPDIR=$T/tmp; output in $T/NAME.out
 run_deploy() {
   local name=$1; shift
   : > "$FAKE_LOG"
+  rm -f "$T/killed" "$T/served"
   set +e
   env TMPDIR="$T/tmp" PODMAN_HEALTH_INTERVAL_S=0.05 "$@" \
     timeout 30 bash "$T/tree/deploy/test_deploy.sh" > "$T/$name.out" 2>&1
@@ -226,6 +247,35 @@ for why in "the root filesystem is not read-only" "memory limit 0, not 107374182
 done
 check "the client never ran" bash -c "! grep -q -- '--exit-code-from client' '$FAKE_LOG'"
 check "the trap took the stack down" grep -q "docker-compose .* down -v" "$FAKE_LOG"
+
+echo "-- test_deploy.sh: TLS (SKETCH_DEPLOY_TLS=mtls): secrets made with openssl, refusals checked"
+run_deploy tls FAKE_HEALTH=healthy SKETCH_DEPLOY_TLS=mtls SKETCH_DEPLOY_BUILD=0
+check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
+check "it ran Compose with the TLS and mTLS override files" grep -q \
+  "docker-compose -f deploy/compose.yaml -f deploy/compose.tls.yaml -f deploy/compose.mtls.yaml -p" "$FAKE_LOG"
+check "it did not build (SKETCH_DEPLOY_BUILD=0)" bash -c "! grep -q 'docker-compose .* build' '$FAKE_LOG'"
+for why in "plaintext call: exit 4" "call without a token: exit 3" \
+  "call without a client certificate: exit 4" "call with TLS and the token (control): exit 0"; do
+  check "it checked: $why" grep -qF "$why" "$T/tls.out"
+done
+check "the trap removed the secrets with the work folder" work_removed
+
+echo "-- test_deploy.sh: TLS, but a call without a token is served"
+run_deploy tls_open FAKE_HEALTH=healthy SKETCH_DEPLOY_TLS=1 FAKE_NO_TOKEN_STATUS=0
+check "it fails (exit status $status)" test "$status" -ne 0 -a "$status" -ne 124
+check "it says why" grep -q "FAIL: call without a token: expected exit 3" "$T/tls_open.out"
+
+echo "-- test_deploy.sh: the fault run (SKETCH_DEPLOY_FAULT=1)"
+run_deploy fault FAKE_HEALTH=healthy SKETCH_DEPLOY_FAULT=1
+check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
+check "it killed replica 3 mid-run" grep -q "podman kill r3a" "$FAKE_LOG"
+check "it printed the retry line" \
+  grep -q "fault run: mAP 0.8125 over 60 queries .*; retried 2 batches (3 re-sends)" "$T/fault.out"
+
+echo "-- test_deploy.sh: the fault run, but the client re-sent nothing"
+run_deploy fault_noretry FAKE_HEALTH=healthy SKETCH_DEPLOY_FAULT=1 FAKE_NO_RETRY=1
+check "it fails (exit status $status)" test "$status" -ne 0 -a "$status" -ne 124
+check "it says why" grep -q "FAIL: fault run: the client re-sent no batch" "$T/fault_noretry.out"
 
 echo "-- test_deploy.sh: a replica exits while starting"
 start=$SECONDS
