@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/sketch_client.h"
 #include "gtest/gtest.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
 
@@ -125,6 +126,25 @@ class FlakyServer {
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };
+
+// Refuses the first `first` SearchBatch calls (-1: all) with `code`, each after `delay`.
+inline Flakiness Refuse(int first, grpc::StatusCode code = grpc::StatusCode::UNAVAILABLE,
+                        absl::Duration delay = absl::ZeroDuration()) {
+  Flakiness flakiness;
+  flakiness.fail_first = first;
+  flakiness.code = code;
+  flakiness.delay = delay;
+  return flakiness;
+}
+
+// Fast retries for tests: the backoff is not what they measure.
+inline RetryOptions QuickRetries(int max_retries) {
+  RetryOptions retry;
+  retry.max_retries = max_retries;
+  retry.initial_backoff = absl::Milliseconds(5);
+  retry.max_backoff = absl::Milliseconds(20);
+  return retry;
+}
 
 }  // namespace sketch::testing
 

@@ -20,6 +20,8 @@ using ::sketch::testing::FakeFeature;
 using ::sketch::testing::Flakiness;
 using ::sketch::testing::FlakyServer;
 using ::sketch::testing::MakeFakeIndex;
+using ::sketch::testing::QuickRetries;
+using ::sketch::testing::Refuse;
 using ::sketch::testing::StartFakeServer;
 using ::sketch::testing::TestData;
 using ::testing::AllOf;
@@ -182,24 +184,6 @@ TEST_F(MapClientTest, CliMapPrintsTheScore) {
   EXPECT_DOUBLE_EQ(json["map"].get<double>(), 1.0);
   EXPECT_EQ(json["queries"], 480);
   EXPECT_EQ(json["per_class_map"].size(), 4u);
-}
-
-// Refuses the first `first` SearchBatch calls (-1: all) with `code`, each after `delay`.
-Flakiness Refuse(int first, grpc::StatusCode code = grpc::StatusCode::UNAVAILABLE,
-                 absl::Duration delay = absl::ZeroDuration()) {
-  Flakiness flakiness;
-  flakiness.fail_first = first;
-  flakiness.code = code;
-  flakiness.delay = delay;
-  return flakiness;
-}
-
-RetryOptions QuickRetries(int max_retries) {
-  RetryOptions retry;
-  retry.max_retries = max_retries;
-  retry.initial_backoff = absl::Milliseconds(5);
-  retry.max_backoff = absl::Milliseconds(20);
-  return retry;
 }
 
 // `sketch map` through a FlakySketchSearch on loopback (a real client channel, MakeChannel) in

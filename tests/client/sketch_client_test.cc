@@ -15,6 +15,8 @@ namespace {
 namespace v1 = ::sketchsearch::v1;
 using ::sketch::testing::Flakiness;
 using ::sketch::testing::FlakyServer;
+using ::sketch::testing::QuickRetries;
+using ::sketch::testing::Refuse;
 using ::sketch::testing::ServeFakes;
 using ::sketch::testing::StartFakeServer;
 using ::sketch::testing::TestData;
@@ -31,25 +33,6 @@ std::vector<Sketch> Indexed() {
     indexed.insert(indexed.end(), all.begin(), all.begin() + 10);
   }
   return indexed;
-}
-
-// Refuses the first `first` SearchBatch calls (-1: all) with `code`, each after `delay`.
-Flakiness Refuse(int first, grpc::StatusCode code = grpc::StatusCode::UNAVAILABLE,
-                 absl::Duration delay = absl::ZeroDuration()) {
-  Flakiness flakiness;
-  flakiness.fail_first = first;
-  flakiness.code = code;
-  flakiness.delay = delay;
-  return flakiness;
-}
-
-// Fast retries for tests: the backoff is not what they measure.
-RetryOptions QuickRetries(int max_retries) {
-  RetryOptions retry;
-  retry.max_retries = max_retries;
-  retry.initial_backoff = absl::Milliseconds(5);
-  retry.max_backoff = absl::Milliseconds(20);
-  return retry;
 }
 
 TEST(RetryBackoffTest, DoublesUpToTheCapWithJitterInTheUpperHalf) {
