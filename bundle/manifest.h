@@ -20,8 +20,8 @@ inline constexpr int kBundleFormatVersion = 2;
 
 struct BundleManifest {
   int format_version = kBundleFormatVersion;
-  std::string architecture;  // "sknet" or "skresnet": which network model.pt holds
-  int input_size = 0;        // the network's input side in pixels
+  std::string architecture;          // "sknet" or "skresnet": which network model.pt holds
+  int input_size = 0;                // the network's input side in pixels
   std::vector<std::string> classes;  // label order
   std::string recipe;
   // The trainer's resolved config as JSON, carried verbatim: no reader of bundles parses it.
@@ -31,7 +31,7 @@ struct BundleManifest {
   uint64_t dataset_seed = 0;
   int64_t num_train = 0, num_test = 0;
   std::map<std::string, double> metrics;  // train_top1, test_top1, test_loss, map, map_l2, ...
-  bool index_l2_normalized = false;  // queries must be L2-normalized like the indexed features
+  bool index_l2_normalized = false;       // queries must be L2-normalized like the indexed features
   int64_t index_size = 0;
   int feature_dim = 0;
   std::map<std::string, std::string> file_sha256;  // file name -> hex digest

@@ -167,8 +167,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ta
                                                            int max_receive_bytes) {
   if (!security.tls) return MakeChannel(target, max_receive_bytes);
   if (security.cert.empty() != security.key.empty()) {
-    return absl::InvalidArgumentError("tls: a client certificate needs its key, and a key its "
-                                      "certificate");
+    return absl::InvalidArgumentError(
+        "tls: a client certificate needs its key, and a key its "
+        "certificate");
   }
   grpc::SslCredentialsOptions ssl;
   if (!security.ca.empty()) {
@@ -235,29 +236,28 @@ absl::StatusOr<v1::EmbedResponse> SketchClient::Embed(const v1::EmbedRequest& re
 }
 
 absl::StatusOr<v1::GetInfoResponse> SketchClient::GetInfo(int* retries) const {
-  return Call<v1::GetInfoResponse>(
-      "GetInfo", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
-      [&](auto* context, auto* response) {
-        return stub_->GetInfo(context, v1::GetInfoRequest(), response);
-      });
+  return Call<v1::GetInfoResponse>("GetInfo", retry_, PerCall(deadline_, retry_, bearer_token_),
+                                   retries, [&](auto* context, auto* response) {
+                                     return stub_->GetInfo(context, v1::GetInfoRequest(), response);
+                                   });
 }
 
 absl::StatusOr<v1::ClassifyBatchResponse> SketchClient::ClassifyBatch(
     const v1::ClassifyBatchRequest& request, int* retries) const {
-  return Call<v1::ClassifyBatchResponse>(
-      "ClassifyBatch", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
-      [&](auto* context, auto* response) {
-        return stub_->ClassifyBatch(context, request, response);
-      });
+  return Call<v1::ClassifyBatchResponse>("ClassifyBatch", retry_,
+                                         PerCall(deadline_, retry_, bearer_token_), retries,
+                                         [&](auto* context, auto* response) {
+                                           return stub_->ClassifyBatch(context, request, response);
+                                         });
 }
 
 absl::StatusOr<v1::SearchBatchResponse> SketchClient::SearchBatch(
     const v1::SearchBatchRequest& request, int* retries) const {
-  return Call<v1::SearchBatchResponse>(
-      "SearchBatch", retry_, PerCall(deadline_, retry_, bearer_token_), retries,
-      [&](auto* context, auto* response) {
-        return stub_->SearchBatch(context, request, response);
-      });
+  return Call<v1::SearchBatchResponse>("SearchBatch", retry_,
+                                       PerCall(deadline_, retry_, bearer_token_), retries,
+                                       [&](auto* context, auto* response) {
+                                         return stub_->SearchBatch(context, request, response);
+                                       });
 }
 
 absl::Status SketchClient::WaitUntilServing(absl::Duration timeout) const {

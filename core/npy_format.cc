@@ -141,8 +141,8 @@ absl::StatusOr<NpyArrayHeader> HeaderParser::Parse() {
 std::string NpyHeaderBytes(absl::string_view descr, absl::Span<const int64_t> shape) {
   std::string dims = absl::StrJoin(shape, ", ");
   if (shape.size() == 1) dims += ",";
-  std::string dict = absl::StrFormat("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
-                                     descr, dims);
+  std::string dict =
+      absl::StrFormat("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, dims);
   const size_t prefix = kMagicBytes + 2 + 2;
   dict.append(64 - (prefix + dict.size() + 1) % 64, ' ');
   dict.push_back('\n');
@@ -201,14 +201,13 @@ absl::StatusOr<std::vector<float>> DecodeNpyFloat32(const std::string& bytes,
                                                     absl::Span<const int64_t> shape,
                                                     const std::string& name) {
   auto wrong = [&] {
-    return absl::DataLossError(absl::StrCat(name, ": not a float32 [", absl::StrJoin(shape, ", "),
-                                            "] C-order .npy file"));
+    return absl::DataLossError(
+        absl::StrCat(name, ": not a float32 [", absl::StrJoin(shape, ", "), "] C-order .npy file"));
   };
   std::istringstream in(bytes);
   absl::StatusOr<NpyArrayHeader> header = ReadNpyArrayHeader(in, name);
   if (!header.ok()) return absl::DataLossError(header.status().message());
-  if (header->descr != "<f4" ||
-      header->shape != std::vector<int64_t>(shape.begin(), shape.end())) {
+  if (header->descr != "<f4" || header->shape != std::vector<int64_t>(shape.begin(), shape.end())) {
     return wrong();
   }
   size_t count = 1;

@@ -62,8 +62,8 @@ absl::StatusOr<InferenceOutput> InferenceEngine::Run(const torch::Tensor& images
       result.logits.size(1) != num_classes() || result.features.dim() != 2 ||
       result.features.size(0) != n || result.features.size(1) != kFeatureSize) {
     return absl::InternalError(absl::StrCat("the model returned logits ", ShapeOf(result.logits),
-                                            " and features ", ShapeOf(result.features), " for ",
-                                            n, " images"));
+                                            " and features ", ShapeOf(result.features), " for ", n,
+                                            " images"));
   }
   return result;
 }

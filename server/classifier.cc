@@ -69,8 +69,8 @@ void Classifier::Run(std::vector<ClassifyQuery> queries, CallContext context, bo
   }
   batcher_->SubmitAll(
       std::move(sketches), std::move(context),
-      [this, ks = std::move(ks), done = std::move(done)](
-          absl::StatusOr<std::vector<Embedding>> embeddings) {
+      [this, ks = std::move(ks),
+       done = std::move(done)](absl::StatusOr<std::vector<Embedding>> embeddings) {
         if (!embeddings.ok()) return done(embeddings.status());
         // A top-k over the class probabilities: cheap enough for the batcher's thread.
         std::vector<std::vector<ClassScore>> results;
@@ -94,9 +94,8 @@ void Classifier::EmbedAsync(Sketch sketch, CallContext context, EmbedCallback do
 
 absl::StatusOr<std::vector<ClassScore>> Classifier::Classify(ClassifyQuery query,
                                                              const CallContext& context) const {
-  return AwaitResult<std::vector<ClassScore>>([&](ClassifyCallback done) {
-    ClassifyAsync(std::move(query), context, std::move(done));
-  });
+  return AwaitResult<std::vector<ClassScore>>(
+      [&](ClassifyCallback done) { ClassifyAsync(std::move(query), context, std::move(done)); });
 }
 
 absl::StatusOr<std::vector<std::vector<ClassScore>>> Classifier::ClassifyBatch(

@@ -36,7 +36,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     return grpc::InsecureServerCredentials();
   }
   if (files.cert.empty() || files.key.empty()) {
-    return absl::InvalidArgumentError("tls: a certificate needs its key, and a key its certificate");
+    return absl::InvalidArgumentError(
+        "tls: a certificate needs its key, and a key its certificate");
   }
   grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
@@ -51,8 +52,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     auto ca = ReadPem(files.client_ca, "tls client CA");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *std::move(ca);
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
 }
@@ -66,8 +66,8 @@ absl::StatusOr<std::vector<std::string>> ReadTokenFile(const std::string& path) 
     const std::string token(absl::StripAsciiWhitespace(line));
     if (token.empty() || token[0] == '#') continue;
     if (token.size() < 16) {
-      return absl::InvalidArgumentError(absl::StrCat("auth tokens: ", path, ":", number,
-                                                     ": a token shorter than 16 characters"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("auth tokens: ", path, ":", number, ": a token shorter than 16 characters"));
     }
     tokens.push_back(token);
   }
@@ -77,8 +77,7 @@ absl::StatusOr<std::vector<std::string>> ReadTokenFile(const std::string& path) 
   return tokens;
 }
 
-bool BearerTokenMatches(absl::string_view authorization,
-                        const std::vector<std::string>& tokens) {
+bool BearerTokenMatches(absl::string_view authorization, const std::vector<std::string>& tokens) {
   constexpr absl::string_view kScheme = "Bearer ";
   if (!absl::StartsWith(authorization, kScheme)) return false;
   const absl::string_view offered = authorization.substr(kScheme.size());

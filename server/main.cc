@@ -136,8 +136,8 @@ int main(int argc, char** argv) {
   // Parseable lines (tests read the ports chosen for port 0); std::endl flushes into pipes.
   std::cout << "sketch-server listening on " << flags.host << ":" << (*server)->port() << std::endl;
   if (flags.metrics_port >= 0) {
-    std::cout << "sketch-server metrics on " << flags.metrics_host << ":" << (*server)->metrics_port()
-              << std::endl;
+    std::cout << "sketch-server metrics on " << flags.metrics_host << ":"
+              << (*server)->metrics_port() << std::endl;
   }
 
   auto bundle = sketch::LoadServableBundle(flags.bundle, flags.model);

@@ -85,8 +85,9 @@ struct ServerMetrics::Impl {
   prometheus::Gauge& queue_length =
       BuildGauge()
           .Name("sketchsearch_model_queue_length")
-          .Help("Drawings waiting in the model batcher's queue: the calls in flight that wait "
-                "for the model (they hold no thread).")
+          .Help(
+              "Drawings waiting in the model batcher's queue: the calls in flight that wait "
+              "for the model (they hold no thread).")
           .Register(*registry)
           .Add({});
   prometheus::Gauge& index_size = BuildGauge()

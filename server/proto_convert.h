@@ -9,10 +9,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "core/sketch.h"
 #include "server/classifier.h"
 #include "server/request_limits.h"
-#include "absl/time/time.h"
 #include "server/search_backend.h"
 #include "server/searcher.h"
 #include "sketchsearch/v1/sketch_search.pb.h"

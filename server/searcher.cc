@@ -75,8 +75,9 @@ absl::StatusOr<SearchFilter> Searcher::MakeFilter(const SearchQuery& query) cons
   // Repeats cost the index work per indexed row and change nothing: a filter holds each label
   // and id once, so its cost is bounded by the classes and the index, not by the request.
   std::sort(filter.allowed_labels.begin(), filter.allowed_labels.end());
-  filter.allowed_labels.erase(std::unique(filter.allowed_labels.begin(), filter.allowed_labels.end()),
-                              filter.allowed_labels.end());
+  filter.allowed_labels.erase(
+      std::unique(filter.allowed_labels.begin(), filter.allowed_labels.end()),
+      filter.allowed_labels.end());
   std::sort(filter.excluded_ids.begin(), filter.excluded_ids.end());
   filter.excluded_ids.erase(std::unique(filter.excluded_ids.begin(), filter.excluded_ids.end()),
                             filter.excluded_ids.end());
@@ -99,9 +100,8 @@ void Searcher::SearchBatchAsync(std::vector<SearchQuery> queries, CallContext co
 }
 
 absl::StatusOr<SearchResult> Searcher::Search(SearchQuery query, const CallContext& context) const {
-  return AwaitResult<SearchResult>([&](SearchCallback done) {
-    SearchAsync(std::move(query), context, std::move(done));
-  });
+  return AwaitResult<SearchResult>(
+      [&](SearchCallback done) { SearchAsync(std::move(query), context, std::move(done)); });
 }
 
 absl::StatusOr<std::vector<SearchResult>> Searcher::SearchBatch(std::vector<SearchQuery> queries,
@@ -128,23 +128,23 @@ void Searcher::Run(std::vector<SearchQuery> queries, CallContext context, bool n
   auto pending = std::make_shared<std::vector<SearchQuery>>(std::move(queries));
   batcher_->SubmitAll(
       std::move(sketches), context,
-      [this, pending, filters, context, name_requests, done = std::move(done)](
-          absl::StatusOr<std::vector<Embedding>> embeddings) mutable {
+      [this, pending, filters, context, name_requests,
+       done = std::move(done)](absl::StatusOr<std::vector<Embedding>> embeddings) mutable {
         if (!embeddings.ok()) return done(embeddings.status());
         // Off the batcher's thread: a full-index ranking can cost as much as the model run.
         auto features = std::make_shared<std::vector<Embedding>>(*std::move(embeddings));
-        pool_->Schedule([this, pending, filters, features, context, name_requests,
-                         done = std::move(done)] {
-          std::vector<SearchResult> results;
-          results.reserve(pending->size());
-          for (size_t i = 0; i < pending->size(); ++i) {
-            absl::StatusOr<SearchResult> result =
-                SearchOne((*pending)[i], (*filters)[i], (*features)[i], context);
-            if (!result.ok()) return done(NameRequest(result.status(), i, name_requests));
-            results.push_back(*std::move(result));
-          }
-          done(std::move(results));
-        });
+        pool_->Schedule(
+            [this, pending, filters, features, context, name_requests, done = std::move(done)] {
+              std::vector<SearchResult> results;
+              results.reserve(pending->size());
+              for (size_t i = 0; i < pending->size(); ++i) {
+                absl::StatusOr<SearchResult> result =
+                    SearchOne((*pending)[i], (*filters)[i], (*features)[i], context);
+                if (!result.ok()) return done(NameRequest(result.status(), i, name_requests));
+                results.push_back(*std::move(result));
+              }
+              done(std::move(results));
+            });
       });
 }
 

@@ -73,23 +73,22 @@ grpc::ServerUnaryReactor* SketchSearchService::Handle(
     const auto& metadata = context->client_metadata();
     const auto authorization = metadata.find("authorization");
     if (authorization == metadata.end() ||
-        !BearerTokenMatches(absl::string_view(authorization->second.data(),
-                                              authorization->second.size()),
-                            auth_tokens_)) {
+        !BearerTokenMatches(
+            absl::string_view(authorization->second.data(), authorization->second.size()),
+            auth_tokens_)) {
       call.Finish(absl::UnauthenticatedError(
           "this server needs \"authorization: Bearer <token>\" with a token it knows"));
       return call.reactor();
     }
   }
   // What decoding may cost, before decoding: the method's size limit, then the repeated parts.
-  const int64_t max_bytes = kind == RequestKind::kClassifyBatch ||
-                                    kind == RequestKind::kSearchBatch
+  const int64_t max_bytes = kind == RequestKind::kClassifyBatch || kind == RequestKind::kSearchBatch
                                 ? max_message_bytes_
                                 : MaxRequestBytes(kind, limits_);
   if (static_cast<int64_t>(wire_request->Length()) > max_bytes) {
-    call.Finish(absl::ResourceExhaustedError(
-        absl::StrCat("request: ", wire_request->Length(), " bytes exceed the limit of ", max_bytes,
-                     " for ", method)));
+    call.Finish(absl::ResourceExhaustedError(absl::StrCat("request: ", wire_request->Length(),
+                                                          " bytes exceed the limit of ", max_bytes,
+                                                          " for ", method)));
     return call.reactor();
   }
   grpc::ByteBuffer bytes(*wire_request);  // shares the slices
@@ -129,39 +128,50 @@ grpc::ServerUnaryReactor* SketchSearchService::Handle(
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::Classify(grpc::CallbackServerContext* context,
-    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-  return Handle<v1::ClassifyRequest, v1::ClassifyResponse>(context, "Classify", RequestKind::kClassify, request, response,
-                                    &SketchSearchService::StartClassify);
+                                                        const grpc::ByteBuffer* request,
+                                                        grpc::ByteBuffer* response) {
+  return Handle<v1::ClassifyRequest, v1::ClassifyResponse>(
+      context, "Classify", RequestKind::kClassify, request, response,
+      &SketchSearchService::StartClassify);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::Search(grpc::CallbackServerContext* context,
-    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-  return Handle<v1::SearchRequest, v1::SearchResponse>(context, "Search", RequestKind::kSearch, request, response,
-                                    &SketchSearchService::StartSearch);
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return Handle<v1::SearchRequest, v1::SearchResponse>(context, "Search", RequestKind::kSearch,
+                                                       request, response,
+                                                       &SketchSearchService::StartSearch);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::Embed(grpc::CallbackServerContext* context,
-    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-  return Handle<v1::EmbedRequest, v1::EmbedResponse>(context, "Embed", RequestKind::kEmbed, request, response,
-                                    &SketchSearchService::StartEmbed);
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
+  return Handle<v1::EmbedRequest, v1::EmbedResponse>(context, "Embed", RequestKind::kEmbed, request,
+                                                     response, &SketchSearchService::StartEmbed);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::GetInfo(grpc::CallbackServerContext* context,
-    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-  return Handle<v1::GetInfoRequest, v1::GetInfoResponse>(context, "GetInfo", RequestKind::kGetInfo, request, response,
-                                    &SketchSearchService::StartGetInfo);
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return Handle<v1::GetInfoRequest, v1::GetInfoResponse>(context, "GetInfo", RequestKind::kGetInfo,
+                                                         request, response,
+                                                         &SketchSearchService::StartGetInfo);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::ClassifyBatch(grpc::CallbackServerContext* context,
-    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-  return Handle<v1::ClassifyBatchRequest, v1::ClassifyBatchResponse>(context, "ClassifyBatch", RequestKind::kClassifyBatch, request, response,
-                                    &SketchSearchService::StartClassifyBatch);
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return Handle<v1::ClassifyBatchRequest, v1::ClassifyBatchResponse>(
+      context, "ClassifyBatch", RequestKind::kClassifyBatch, request, response,
+      &SketchSearchService::StartClassifyBatch);
 }
 
 grpc::ServerUnaryReactor* SketchSearchService::SearchBatch(grpc::CallbackServerContext* context,
-    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-  return Handle<v1::SearchBatchRequest, v1::SearchBatchResponse>(context, "SearchBatch", RequestKind::kSearchBatch, request, response,
-                                    &SketchSearchService::StartSearchBatch);
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return Handle<v1::SearchBatchRequest, v1::SearchBatchResponse>(
+      context, "SearchBatch", RequestKind::kSearchBatch, request, response,
+      &SketchSearchService::StartSearchBatch);
 }
 
 absl::Status SketchSearchService::StartClassify(const CallContext& context,
@@ -171,8 +181,7 @@ absl::Status SketchSearchService::StartClassify(const CallContext& context,
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(ClassifyQuery query, ToClassifyQuery(request, limits_));
   backend->classifier().ClassifyAsync(
-      std::move(query), context,
-      [response, done](absl::StatusOr<std::vector<ClassScore>> scores) {
+      std::move(query), context, [response, done](absl::StatusOr<std::vector<ClassScore>> scores) {
         if (scores.ok()) ToProto(*scores, response);
         done(scores.status());
       });
@@ -199,14 +208,13 @@ absl::Status SketchSearchService::StartEmbed(const CallContext& context,
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(Sketch sketch, DrawingToSketch(request.drawing(), limits_, "drawing"));
-  backend->classifier().EmbedAsync(std::move(sketch), context,
-                                   [response, done](absl::StatusOr<std::vector<float>> feature) {
-                                     if (feature.ok()) {
-                                       response->mutable_feature()->Add(feature->begin(),
-                                                                        feature->end());
-                                     }
-                                     done(feature.status());
-                                   });
+  backend->classifier().EmbedAsync(
+      std::move(sketch), context, [response, done](absl::StatusOr<std::vector<float>> feature) {
+        if (feature.ok()) {
+          response->mutable_feature()->Add(feature->begin(), feature->end());
+        }
+        done(feature.status());
+      });
   return absl::OkStatus();
 }
 
@@ -225,7 +233,8 @@ absl::Status SketchSearchService::StartClassifyBatch(const CallContext& context,
                                                      Done done) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
-  ASSIGN_OR_RETURN(std::vector<ClassifyQuery> queries, ToClassifyQueries(request, limits_, context.deadline));
+  ASSIGN_OR_RETURN(std::vector<ClassifyQuery> queries,
+                   ToClassifyQueries(request, limits_, context.deadline));
   backend->classifier().ClassifyBatchAsync(
       std::move(queries), context,
       [response, done](absl::StatusOr<std::vector<std::vector<ClassScore>>> results) {
@@ -239,11 +248,11 @@ absl::Status SketchSearchService::StartClassifyBatch(const CallContext& context,
 
 absl::Status SketchSearchService::StartSearchBatch(const CallContext& context,
                                                    const v1::SearchBatchRequest& request,
-                                                   v1::SearchBatchResponse* response,
-                                                   Done done) {
+                                                   v1::SearchBatchResponse* response, Done done) {
   ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
-  ASSIGN_OR_RETURN(std::vector<SearchQuery> queries, ToSearchQueries(request, limits_, context.deadline));
+  ASSIGN_OR_RETURN(std::vector<SearchQuery> queries,
+                   ToSearchQueries(request, limits_, context.deadline));
   backend->searcher().SearchBatchAsync(
       std::move(queries), context,
       [response, done](absl::StatusOr<std::vector<SearchResult>> results) {

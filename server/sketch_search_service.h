@@ -109,11 +109,12 @@ class SketchSearchService final : public RawSketchSearchService {
   // on it; `start`'s `done`, or its error, encodes the response into `wire_response` and
   // finishes the call. The decoded request and response live until then.
   template <typename Request, typename Response>
-  grpc::ServerUnaryReactor* Handle(
-      grpc::CallbackServerContext* context, const char* method, RequestKind kind,
-      const grpc::ByteBuffer* wire_request, grpc::ByteBuffer* wire_response,
-      absl::Status (SketchSearchService::*start)(const CallContext&, const Request&, Response*,
-                                                 Done));
+  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, const char* method,
+                                   RequestKind kind, const grpc::ByteBuffer* wire_request,
+                                   grpc::ByteBuffer* wire_response,
+                                   absl::Status (SketchSearchService::*start)(const CallContext&,
+                                                                              const Request&,
+                                                                              Response*, Done));
 
   // Each checks and converts the request and starts the domain's work, which calls `done`. An
   // error returned means nothing was started (and `done` is not called).

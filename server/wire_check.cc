@@ -16,11 +16,11 @@ using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedInputStream;
 
 // Field numbers of proto/sketchsearch/v1/sketch_search.proto that the walk follows.
-constexpr int kRequestDrawing = 1;      // ClassifyRequest, SearchRequest, EmbedRequest
-constexpr int kSearchClasses = 4;       // SearchRequest.classes
-constexpr int kBatchRequests = 1;       // ClassifyBatchRequest / SearchBatchRequest.requests
-constexpr int kDrawingInk = 1;          // Drawing.ink
-constexpr int kInkStrokes = 2;          // Ink.strokes
+constexpr int kRequestDrawing = 1;  // ClassifyRequest, SearchRequest, EmbedRequest
+constexpr int kSearchClasses = 4;   // SearchRequest.classes
+constexpr int kBatchRequests = 1;   // ClassifyBatchRequest / SearchBatchRequest.requests
+constexpr int kDrawingInk = 1;      // Drawing.ink
+constexpr int kInkStrokes = 2;      // Ink.strokes
 
 // What one request (one batch entry) has shown so far.
 struct Counts {
@@ -67,8 +67,8 @@ absl::Status WalkInk(CodedInputStream* in, const RequestLimits& limits, const st
   return ForEachField(in, [&](uint32_t tag) {
     if (WireFormatLite::GetTagFieldNumber(tag) == kInkStrokes) {
       if (++counts->strokes > static_cast<int64_t>(limits.sketch.max_strokes)) {
-        return absl::InvalidArgumentError(absl::StrCat(field, ".ink.strokes: more than ",
-                                                       limits.sketch.max_strokes, " strokes"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".ink.strokes: more than ", limits.sketch.max_strokes, " strokes"));
       }
     }
     return Skip(in, tag);
@@ -97,8 +97,8 @@ absl::Status WalkRequest(CodedInputStream* in, bool search, const RequestLimits&
     }
     if (search && number == kSearchClasses &&
         ++counts->classes > static_cast<int64_t>(limits.max_class_filters)) {
-      return absl::InvalidArgumentError(absl::StrCat(prefix, "classes: more than ",
-                                                     limits.max_class_filters, " entries"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, "classes: more than ", limits.max_class_filters, " entries"));
     }
     return Skip(in, tag);
   });

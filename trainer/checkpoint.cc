@@ -61,8 +61,9 @@ absl::Status WriteCheckpointFiles(const fs::path& dir, const CheckpointState& st
   if (ec)
     return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
   RETURN_IF_ERROR(SaveModelWeights(model, (dir / "model.pt").string()));
-  RETURN_IF_ERROR(SaveTorchArchive((dir / "optimizer.pt").string(),
-                                   [&](torch::serialize::OutputArchive* a) { optimizer.save(*a); }));
+  RETURN_IF_ERROR(
+      SaveTorchArchive((dir / "optimizer.pt").string(),
+                       [&](torch::serialize::OutputArchive* a) { optimizer.save(*a); }));
   const json j = {{"step", state.step},
                   {"epoch", state.epoch},
                   {"elapsed_s", state.elapsed_s},

@@ -46,9 +46,9 @@ class CliSecurityTest : public ::testing::Test {
 
   // Runs `sketch ARGS info` against the server; the exit code, with stdout and stderr kept.
   int Run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"sketch", "--target",
-                                     absl::StrCat("127.0.0.1:", server_->port()),
-                                     "--retries", "0", "--deadline-ms", "5000"};
+    std::vector<std::string> argv = {
+        "sketch",        "--target", absl::StrCat("127.0.0.1:", server_->port()), "--retries", "0",
+        "--deadline-ms", "5000"};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("info");
     std::vector<const char*> pointers;
@@ -92,11 +92,12 @@ TEST_F(CliSecurityTest, PlaintextToATlsServerIsUnavailable) {
 
 TEST_F(CliSecurityTest, MutualTlsNeedsTheClientCertificate) {
   StartServer(/*mutual=*/true);
-  const std::vector<std::string> tls = {"--ca", pki_.path("ca.pem"), "--tls-server-name",
-                                        "localhost", "--token-file", token_file_};
+  const std::vector<std::string> tls = {"--ca",      pki_.path("ca.pem"), "--tls-server-name",
+                                        "localhost", "--token-file",      token_file_};
   EXPECT_EQ(Run(tls), 4);
   std::vector<std::string> mutual = tls;
-  mutual.insert(mutual.end(), {"--cert", pki_.path("client.pem"), "--key", pki_.path("client.key")});
+  mutual.insert(mutual.end(),
+                {"--cert", pki_.path("client.pem"), "--key", pki_.path("client.key")});
   EXPECT_EQ(Run(mutual), 0) << err_.str();
 }
 

@@ -10,9 +10,9 @@
 #include "core/sketch.h"
 #include "core/sketch_reader.h"
 #include "gtest/gtest.h"
-#include "tests/testing/read_all.h"
 #include "server/server.h"
 #include "tests/server/test_fakes.h"
+#include "tests/testing/read_all.h"
 
 namespace sketch::testing {
 

@@ -95,13 +95,20 @@ class Hostile {
 
   static const char* StatusCodeName(grpc::StatusCode code) {
     switch (code) {
-      case grpc::StatusCode::OK: return "OK";
-      case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-      case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-      case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-      case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-      case grpc::StatusCode::CANCELLED: return "CANCELLED";
-      default: return "OTHER";
+      case grpc::StatusCode::OK:
+        return "OK";
+      case grpc::StatusCode::INVALID_ARGUMENT:
+        return "INVALID_ARGUMENT";
+      case grpc::StatusCode::RESOURCE_EXHAUSTED:
+        return "RESOURCE_EXHAUSTED";
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+        return "DEADLINE_EXCEEDED";
+      case grpc::StatusCode::UNAVAILABLE:
+        return "UNAVAILABLE";
+      case grpc::StatusCode::CANCELLED:
+        return "CANCELLED";
+      default:
+        return "OTHER";
     }
   }
 
@@ -249,9 +256,8 @@ int Main(int argc, char** argv) {
     std::vector<grpc::Status> statuses(16);
     std::vector<std::thread> threads;
     for (int i = 0; i < 16; ++i) {
-      threads.emplace_back([&, i] {
-        statuses[i] = Call(&SketchSearch::Stub::ClassifyBatch, stub, batch_40);
-      });
+      threads.emplace_back(
+          [&, i] { statuses[i] = Call(&SketchSearch::Stub::ClassifyBatch, stub, batch_40); });
     }
     for (auto& t : threads) t.join();
     int ok = 0, refused = 0;

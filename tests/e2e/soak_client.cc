@@ -150,8 +150,7 @@ class Soak {
         Check("cancelled", Cancelled(stub.get(), i, absl::Microseconds(rng() % 5000)),
               {Code::OK, Code::CANCELLED});
       } else {
-        Check("deadline-bound",
-              ValidClassify(stub.get(), i, absl::Milliseconds(1 + rng() % 20)),
+        Check("deadline-bound", ValidClassify(stub.get(), i, absl::Milliseconds(1 + rng() % 20)),
               {Code::OK, Code::DEADLINE_EXCEEDED, Code::RESOURCE_EXHAUSTED});
       }
     }
@@ -239,7 +238,8 @@ class Soak {
       }
     });
     std::vector<std::thread> clients;
-    for (int c = 0; c < flags_.clients; ++c) clients.emplace_back([this, c, end] { Client(c, end); });
+    for (int c = 0; c < flags_.clients; ++c)
+      clients.emplace_back([this, c, end] { Client(c, end); });
     for (auto& t : clients) t.join();
     sampler.join();
 
@@ -254,11 +254,12 @@ class Soak {
     }
     const double slope = n >= 2 ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : NAN;
     const bool alive = kill(flags_.server_pid, 0) == 0;
-    std::printf("soak: %d clients, %.0f s, %lld calls (%.0f/s), %lld wrong answers, %zu "
-                "unexpected codes\n",
-                flags_.clients, flags_.seconds, static_cast<long long>(calls_.load()),
-                calls_.load() / flags_.seconds, static_cast<long long>(wrong_answers_.load()),
-                unexpected_.size());
+    std::printf(
+        "soak: %d clients, %.0f s, %lld calls (%.0f/s), %lld wrong answers, %zu "
+        "unexpected codes\n",
+        flags_.clients, flags_.seconds, static_cast<long long>(calls_.load()),
+        calls_.load() / flags_.seconds, static_cast<long long>(wrong_answers_.load()),
+        unexpected_.size());
     for (const auto& [what, count] : unexpected_) std::printf("  %s: %d\n", what.c_str(), count);
     std::printf("soak: server RSS %.1f -> %.1f MB, slope %.2f MB/min (bound %.2f), %s\n",
                 rss.empty() ? NAN : rss.front().second, rss.empty() ? NAN : rss.back().second,

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "bundle/model_bundle.h"
 #include "core/dataset.h"
 #include "core/retrieval_metrics.h"
 #include "gmock/gmock.h"
@@ -13,7 +14,6 @@
 #include "index/leave_one_out.h"
 #include "tests/server/model_fixture.h"
 #include "trainer/bundle_builder.h"
-#include "bundle/model_bundle.h"
 
 namespace sketch {
 namespace {

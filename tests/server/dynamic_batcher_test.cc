@@ -43,7 +43,9 @@ class Results {
 
 class CountingObserver : public BatcherObserver {
  public:
-  void OnQueueLength(int64_t length) override { max_length = std::max<int64_t>(max_length, length); }
+  void OnQueueLength(int64_t length) override {
+    max_length = std::max<int64_t>(max_length, length);
+  }
   void OnDequeue(absl::Duration) override { ++dequeued; }
   void OnSkipped(absl::StatusCode code) override {
     ++skipped;

@@ -27,7 +27,7 @@ std::vector<char*> FillHeap() {
 }
 
 void FreeAllButLast(std::vector<char*>* blocks) {
-  for (size_t i = 0; i + 1 < blocks->size(); ++i) delete[] (*blocks)[i];
+  for (size_t i = 0; i + 1 < blocks->size(); ++i) delete[](*blocks)[i];
 }
 
 TEST(MemoryTrimmerTest, TrimNowGivesFreedHeapMemoryBack) {

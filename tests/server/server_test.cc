@@ -12,8 +12,8 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "tests/testing/loopback.h"
 #include "tests/server/test_fakes.h"
+#include "tests/testing/loopback.h"
 
 namespace sketch {
 namespace {

@@ -5,7 +5,6 @@
 
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
@@ -358,9 +357,8 @@ TEST_F(ServiceTest, CallsWaitingForTheModelHoldNoThread) {
   }
   // Every other call reaches the batcher's queue while the model is still held.
   const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < give_up &&
-         server_->metrics().Serialize().find("sketchsearch_model_queue_length 40") ==
-             std::string::npos) {
+  while (absl::Now() < give_up && server_->metrics().Serialize().find(
+                                      "sketchsearch_model_queue_length 40") == std::string::npos) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   gate.Notify();

@@ -93,7 +93,7 @@ class FakeEmbedder : public Embedder {
   int input_size() const override { return 128; }
 
   // Hooks; set before use.
-  void set_gate(absl::Notification* gate) { gate_ = gate; }  // EmbedBatch waits on it
+  void set_gate(absl::Notification* gate) { gate_ = gate; }             // EmbedBatch waits on it
   void set_delay(absl::Duration per_drawing) { delay_ = per_drawing; }  // a slower model
   void set_fail_with(absl::Status status) { fail_with_ = std::move(status); }
   void set_malformed(bool malformed) { malformed_ = malformed; }  // one embedding short

@@ -11,8 +11,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/model_fixture.h"
-#include "trainer/run_files.h"
 #include "trainer/evaluate.h"
+#include "trainer/run_files.h"
 
 namespace sketch {
 namespace {

@@ -26,12 +26,12 @@ class TestPki {
     const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     std::ofstream(dir_ / "server.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
     const std::string script = absl::StrCat(
-        "set -e; cd ", d, "; ",
-        "openssl req -x509 ", key, " -keyout ca.key -out ca.pem -days 1 -subj /CN=sketch-test-ca; ",
-        "openssl req ", key, " -keyout server.key -out server.csr -subj /CN=localhost; ",
+        "set -e; cd ", d, "; ", "openssl req -x509 ", key,
+        " -keyout ca.key -out ca.pem -days 1 -subj /CN=sketch-test-ca; ", "openssl req ", key,
+        " -keyout server.key -out server.csr -subj /CN=localhost; ",
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 ",
-        "-extfile server.ext -out server.pem; ",
-        "openssl req ", key, " -keyout client.key -out client.csr -subj /CN=sketch-client; ",
+        "-extfile server.ext -out server.pem; ", "openssl req ", key,
+        " -keyout client.key -out client.csr -subj /CN=sketch-client; ",
         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 ",
         "-out client.pem");
     ok_ = std::system(absl::StrCat("bash -c '", script, "' >/dev/null 2>&1").c_str()) == 0;
