@@ -76,22 +76,35 @@ DynamicBatcher::DynamicBatcher(Embedder* embedder, const BatcherOptions& options
 
 DynamicBatcher::~DynamicBatcher() { Shutdown(); }
 
-void DynamicBatcher::Submit(Sketch sketch, CallContext context, Callback done) {
+absl::Status DynamicBatcher::Enqueue(std::vector<Item> items, absl::Time deadline) {
   absl::Status refused;
   absl::string_view reason;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = absl::Now();
-    refused = AdmitLocked(1, context.deadline, now, &reason);
+    refused = AdmitLocked(items.size(), deadline, now, &reason);
     if (refused.ok()) {
-      queue_.push_back(Item{std::move(sketch), std::move(context), std::move(done), now});
+      for (Item& item : items) {
+        item.enqueued = now;
+        queue_.push_back(std::move(item));
+      }
       if (observer_ != nullptr) observer_->OnQueueLength(static_cast<int64_t>(queue_.size()));
-      return;
+      return absl::OkStatus();
     }
   }
-  // Outside the lock: the callback may take its own locks.
-  if (observer_ != nullptr && !reason.empty()) observer_->OnRefused(reason, 1);
-  done(refused);
+  // Outside the lock: the observer may take its own locks.
+  if (observer_ != nullptr && !reason.empty()) {
+    observer_->OnRefused(reason, static_cast<int>(items.size()));
+  }
+  return refused;
+}
+
+void DynamicBatcher::Submit(Sketch sketch, CallContext context, Callback done) {
+  const absl::Time deadline = context.deadline;
+  std::vector<Item> items;
+  items.push_back(Item{std::move(sketch), std::move(context), done, absl::Time()});
+  const absl::Status refused = Enqueue(std::move(items), deadline);
+  if (!refused.ok()) done(refused);  // outside the lock: the callback may take its own locks
 }
 
 absl::Duration DynamicBatcher::SecondsPerDrawing() const {
@@ -106,18 +119,18 @@ absl::Status DynamicBatcher::AdmitLocked(size_t n, absl::Time deadline, absl::Ti
   const size_t capacity = static_cast<size_t>(options_.max_queue_size);
   if (queue_.size() + n > capacity) {
     *reason = "queue_full";
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the model queue is full: ", queue_.size(), " drawings queued, ", n, " more asked, ",
-        capacity, " at most"));
+    return absl::ResourceExhaustedError(absl::StrCat("the model queue is full: ", queue_.size(),
+                                                     " drawings queued, ", n, " more asked, ",
+                                                     capacity, " at most"));
   }
   // Before any batch has run nothing is known about the rate: admit.
   const absl::Duration wait = per_drawing_ * static_cast<double>(queue_.size() + n);
   if (wait > options_.max_queue_wait) {
     *reason = "queue_wait";
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the server is overloaded: the ", n, " drawing(s) would be done in about ",
-        absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))), ", over its limit of ",
-        absl::FormatDuration(options_.max_queue_wait)));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the server is overloaded: the ", n, " drawing(s) would be done in about ",
+                     absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))),
+                     ", over its limit of ", absl::FormatDuration(options_.max_queue_wait)));
   }
   if (now + wait > deadline) {
     *reason = "deadline";
@@ -154,34 +167,23 @@ void DynamicBatcher::SubmitAll(std::vector<Sketch> sketches, CallContext context
     }
     gather->done(std::move(embeddings));
   };
-  absl::Status refused;
-  absl::string_view reason;
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = absl::Now();
-    refused = AdmitLocked(n, context.deadline, now, &reason);
-    if (refused.ok()) {
-      for (size_t i = 0; i < n; ++i) {
-        queue_.push_back(Item{std::move(sketches[i]), context,
-                              [finish_one, i](absl::StatusOr<Embedding> result) {
-                                finish_one(i, std::move(result));
-                              },
-                              now});
-      }
-      if (observer_ != nullptr) observer_->OnQueueLength(static_cast<int64_t>(queue_.size()));
-      return;
-    }
+  std::vector<Item> items;
+  items.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    items.push_back(Item{
+        std::move(sketches[i]), context,
+        [finish_one, i](absl::StatusOr<Embedding> result) { finish_one(i, std::move(result)); },
+        absl::Time()});
   }
+  const absl::Status refused = Enqueue(std::move(items), context.deadline);
   // Outside the lock: the callback may take its own locks. Nothing of the call was queued.
-  if (observer_ != nullptr && !reason.empty()) observer_->OnRefused(reason, static_cast<int>(n));
-  gather->done(refused);
+  if (!refused.ok()) gather->done(refused);
 }
 
 absl::StatusOr<std::vector<Embedding>> DynamicBatcher::EmbedAll(std::vector<Sketch> sketches,
                                                                 const CallContext& context) {
-  return AwaitResult<std::vector<Embedding>>([&](AllCallback done) {
-    SubmitAll(std::move(sketches), context, std::move(done));
-  });
+  return AwaitResult<std::vector<Embedding>>(
+      [&](AllCallback done) { SubmitAll(std::move(sketches), context, std::move(done)); });
 }
 
 void DynamicBatcher::Shutdown() {
@@ -254,9 +256,8 @@ void DynamicBatcher::RunBatch(std::vector<Item>* batch) {
     // the estimate errs on the long side exactly when the queue is short.
     const absl::Duration per_drawing = compute / static_cast<double>(live.size());
     absl::MutexLock lock(&mu_);
-    per_drawing_ = per_drawing_ == absl::ZeroDuration()
-                       ? per_drawing
-                       : 0.8 * per_drawing_ + 0.2 * per_drawing;
+    per_drawing_ =
+        per_drawing_ == absl::ZeroDuration() ? per_drawing : 0.8 * per_drawing_ + 0.2 * per_drawing;
   }
   for (size_t i = 0; i < live.size(); ++i) {
     if (result.ok()) {

@@ -102,9 +102,9 @@ class DynamicBatcher {
   // have completed: with the embeddings in input order, or the first error in input order. Each
   // sketch completes by running, by being skipped when it leaves the queue (deadline passed or
   // call cancelled: the model never sees it) or by being refused, so `done` always runs, once
-  // the last of them has left the queue. `done` runs on the worker thread (or inline, when every sketch was
-  // refused) and must be quick; `context.is_cancelled` is never called after `done` has run
-  // (it may point into a call that ends there). A call that waits here holds no thread.
+  // the last of them has left the queue. `done` runs on the worker thread (or inline, when every
+  // sketch was refused) and must be quick; `context.is_cancelled` is never called after `done` has
+  // run (it may point into a call that ends there). A call that waits here holds no thread.
   // Thread-safe.
   void SubmitAll(std::vector<Sketch> sketches, CallContext context, AllCallback done);
 
@@ -142,6 +142,9 @@ class DynamicBatcher {
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK, or why a call of `n` drawings with `deadline` is not admitted now (see SubmitAll); sets
   // `*reason` for the observer.
+  // Admits `items` whole (AdmitLocked) and queues them, stamped with the time; otherwise tells
+  // the observer and returns why, with nothing queued. The one way into the queue.
+  absl::Status Enqueue(std::vector<Item> items, absl::Time deadline);
   absl::Status AdmitLocked(size_t n, absl::Time deadline, absl::Time now,
                            absl::string_view* reason) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool BatchReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
