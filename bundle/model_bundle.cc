@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <memory>
@@ -149,8 +150,12 @@ absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const F
   }
   for (int64_t id = 0; id < index.size(); ++id) {
     const IndexedSketch& row = index.metadata(id);
-    if (row.label < 0 || row.label >= static_cast<int>(m.classes.size()) ||
-        row.word != m.classes[row.label]) {
+    // Label -1: a word the model was not trained on (galleries may hold such drawings).
+    const bool known = row.label >= 0 && row.label < static_cast<int>(m.classes.size()) &&
+                       row.word == m.classes[row.label];
+    const bool unseen = row.label == -1 &&
+                        std::find(m.classes.begin(), m.classes.end(), row.word) == m.classes.end();
+    if (!known && !unseen) {
       return absl::DataLossError(absl::StrCat(dir, ": index row ", id, " names an unknown class"));
     }
   }

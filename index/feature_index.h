@@ -15,8 +15,9 @@ namespace sketch {
 // What an index id stands for.
 struct IndexedSketch {
   uint64_t key_id = 0;
-  int label = 0;     // class index in the model's class order
-  std::string word;  // class name
+  int label = 0;            // class index in the model's class order; -1: `word` is not one of them
+  std::string word;         // class name (Quick, Draw!'s word)
+  std::string source = "";  // where the entry came from (input file name); may be empty
 };
 
 struct Neighbor {

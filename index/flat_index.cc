@@ -64,12 +64,14 @@ absl::StatusOr<std::vector<IndexedSketch>> ReadMetadata(const std::string& path)
     std::vector<std::string> cols = absl::StrSplit(line, '\t');
     IndexedSketch row;
     int64_t id = -1;
-    if (cols.size() != 4 || !absl::SimpleAtoi(cols[0], &id) ||
+    // Four columns before galleries recorded sources; five since.
+    if ((cols.size() != 4 && cols.size() != 5) || !absl::SimpleAtoi(cols[0], &id) ||
         id != static_cast<int64_t>(rows.size()) || !absl::SimpleAtoi(cols[1], &row.key_id) ||
-        !absl::SimpleAtoi(cols[2], &row.label) || row.label < 0) {
+        !absl::SimpleAtoi(cols[2], &row.label) || row.label < -1) {
       return absl::DataLossError(absl::StrCat(path, ":line ", n, ": malformed metadata row"));
     }
     row.word = cols[3];
+    if (cols.size() == 5) row.source = cols[4];
     rows.push_back(std::move(row));
   }
   return rows;
@@ -77,8 +79,7 @@ absl::StatusOr<std::vector<IndexedSketch>> ReadMetadata(const std::string& path)
 
 }  // namespace
 
-FlatIndex::FlatIndex(std::unique_ptr<faiss::IndexFlatL2> index,
-                     std::vector<IndexedSketch> metadata)
+FlatIndex::FlatIndex(std::unique_ptr<faiss::IndexFlatL2> index, std::vector<IndexedSketch> metadata)
     : index_(std::move(index)), metadata_(std::move(metadata)) {}
 
 FlatIndex::~FlatIndex() = default;
@@ -88,12 +89,20 @@ absl::StatusOr<std::unique_ptr<FlatIndex>> FlatIndex::Build(absl::Span<const flo
                                                             std::vector<IndexedSketch> metadata) {
   if (dimension <= 0 || metadata.empty() ||
       features.size() != metadata.size() * static_cast<size_t>(dimension)) {
-    return absl::InvalidArgumentError(absl::StrCat("features of size ", features.size(),
-                                                   " do not match ", metadata.size(), " x ",
-                                                   dimension));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "features of size ", features.size(), " do not match ", metadata.size(), " x ", dimension));
   }
   auto status = CheckFinite(features, "feature");
   if (!status.ok()) return status;
+  for (size_t id = 0; id < metadata.size(); ++id) {
+    const IndexedSketch& row = metadata[id];
+    // The metadata file is tab-separated lines.
+    if (row.label < -1 || row.word.find_first_of("\t\n") != std::string::npos ||
+        row.source.find_first_of("\t\n") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metadata row ", id, ": label below -1, or a tab or newline in its word or source"));
+    }
+  }
   auto index = std::make_unique<faiss::IndexFlatL2>(dimension);
   index->add(static_cast<idx_t>(metadata.size()), features.data());
   return std::unique_ptr<FlatIndex>(new FlatIndex(std::move(index), std::move(metadata)));
@@ -108,10 +117,10 @@ absl::Status FlatIndex::Save(const std::string& dir) const {
     return absl::InternalError(absl::StrCat("cannot write ", index_path, ": ", e.what()));
   }
   return WriteStreamAtomically(meta_path, [this](std::ostream& out) {
-    out << "id\tkey_id\tlabel\tword\n";
+    out << "id\tkey_id\tlabel\tword\tsource\n";
     for (size_t id = 0; id < metadata_.size(); ++id) {
       out << id << '\t' << metadata_[id].key_id << '\t' << metadata_[id].label << '\t'
-          << metadata_[id].word << '\n';
+          << metadata_[id].word << '\t' << metadata_[id].source << '\n';
     }
     return absl::OkStatus();
   });
@@ -133,8 +142,8 @@ absl::StatusOr<std::unique_ptr<FlatIndex>> FlatIndex::Load(const std::string& di
   auto* flat = dynamic_cast<faiss::IndexFlatL2*>(loaded.get());
   if (flat == nullptr || flat->ntotal != static_cast<idx_t>(metadata->size()) ||
       metadata->empty()) {
-    return absl::DataLossError(absl::StrCat(index_path, " is not a flat L2 index of ",
-                                            metadata->size(), " vectors"));
+    return absl::DataLossError(
+        absl::StrCat(index_path, " is not a flat L2 index of ", metadata->size(), " vectors"));
   }
   loaded.release();
   return std::unique_ptr<FlatIndex>(

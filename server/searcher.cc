@@ -35,7 +35,7 @@ absl::StatusOr<std::unique_ptr<Searcher>> Searcher::Create(DynamicBatcher* batch
   const int num_classes = static_cast<int>(searcher->class_names_.size());
   for (int64_t id = 0; id < index->size(); ++id) {
     const IndexedSketch& meta = index->metadata(id);
-    if (meta.label < 0 || meta.label >= num_classes) {
+    if (meta.label < -1 || meta.label >= num_classes) {  // -1: not one of the model's classes
       return absl::InvalidArgumentError(absl::StrCat("indexed sketch ", id, " has label ",
                                                      meta.label, " outside the model's ",
                                                      num_classes, " classes"));

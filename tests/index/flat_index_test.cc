@@ -122,8 +122,8 @@ TEST(FlatIndexTest, SaveLoadRoundTripAndCorruptFiles) {
   EXPECT_EQ((*loaded)->size(), f.n);
   EXPECT_EQ((*loaded)->metadata(7).key_id, 1007u);
   EXPECT_EQ((*loaded)->metadata(7).word, "c2");
-  EXPECT_EQ((*loaded)->Reconstruct(7), std::vector<float>(&f.features[7 * f.dim],
-                                                          &f.features[8 * f.dim]));
+  EXPECT_EQ((*loaded)->Reconstruct(7),
+            std::vector<float>(&f.features[7 * f.dim], &f.features[8 * f.dim]));
 
   fs::resize_file(dir + "/index.faiss", fs::file_size(dir + "/index.faiss") / 2);
   EXPECT_EQ(FlatIndex::Load(dir).status().code(), absl::StatusCode::kDataLoss);
@@ -161,6 +161,46 @@ TEST(LeaveOneOutTest, PerfectlySeparatedClassesScoreOne) {
   auto normalized = LeaveOneOutMapOfFeatures(features, 2, labels, true);
   ASSERT_TRUE(normalized.ok());
   EXPECT_LT(normalized->mean_average_precision, 1.0);  // unit norm merges the two directions
+}
+
+TEST(FlatIndexTest, KeepsSourcesAndUnseenWordsAndRefusesTabs) {
+  Fixture f = MakeFixture();
+  f.metadata[3].label = -1;
+  f.metadata[3].word = "unseen word";
+  f.metadata[3].source = "full_simplified_unseen word.ndjson";
+  auto index = FlatIndex::Build(f.features, f.dim, f.metadata);
+  ASSERT_TRUE(index.ok()) << index.status();
+  const std::string dir = (fs::path(testing::TempDir()) / "flat_index_sources").string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  ASSERT_TRUE((*index)->Save(dir).ok());
+  auto loaded = FlatIndex::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->metadata(3).label, -1);
+  EXPECT_EQ((*loaded)->metadata(3).word, "unseen word");
+  EXPECT_EQ((*loaded)->metadata(3).source, "full_simplified_unseen word.ndjson");
+  EXPECT_EQ((*loaded)->metadata(4).source, "");
+
+  // A four-column metadata file (before sources were recorded) still loads.
+  std::ofstream(dir + "/index_metadata.tsv", std::ios::trunc) << [&] {
+    std::string text = "id\tkey_id\tlabel\tword\n";
+    for (int64_t i = 0; i < f.n; ++i) {
+      text += std::to_string(i) + "\t" + std::to_string(f.metadata[i].key_id) + "\t" +
+              std::to_string(f.metadata[i].label) + "\t" + f.metadata[i].word + "\n";
+    }
+    return text;
+  }();
+  loaded = FlatIndex::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->metadata(3).label, -1);
+
+  f.metadata[5].source = "a\tb";
+  EXPECT_EQ(FlatIndex::Build(f.features, f.dim, f.metadata).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  f.metadata[5].source = "";
+  f.metadata[5].label = -2;
+  EXPECT_EQ(FlatIndex::Build(f.features, f.dim, f.metadata).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
