@@ -125,13 +125,14 @@ SketchServer::Installed SketchServer::Install(std::unique_ptr<SearchBackend> bac
   return installed;
 }
 
-void SketchServer::Retire(Installed installed) {
-  if (installed.owned == nullptr) return;
+std::unique_ptr<SearchBackend> SketchServer::Retire(Installed installed) {
+  if (installed.owned == nullptr) return nullptr;
   installed.shared.reset();
   // The service no longer hands it out; a call holds it only from taking it to handing its work
   // over (SketchSearchService::Handle), so this wait is short.
   installed.released->WaitForNotification();
   installed.owned->Shutdown();  // the calls already queued on it run and are answered
+  return std::move(installed.owned);
 }
 
 absl::StatusOr<std::unique_ptr<SearchBackend>> SketchServer::CreateBackend(
@@ -187,7 +188,7 @@ absl::Status SketchServer::SwapBundle(std::unique_ptr<Embedder> embedder,
     old = std::exchange(backend_, Install(std::move(backend)));
     Publish(backend_);
   }
-  Retire(std::move(old));
+  Retire(std::move(old));  // and destroyed
   return absl::OkStatus();
 }
 
@@ -216,7 +217,7 @@ void SketchServer::Shutdown(absl::Duration drain) {
     server_->Wait();
   }
   service_.SetBackend(nullptr);
-  Retire(std::move(backend));
+  drained_backend_ = Retire(std::move(backend));
   trimmer_.reset();
 }
 

@@ -127,8 +127,9 @@ class SketchServer {
     std::shared_ptr<absl::Notification> released;  // notified when `shared`'s last copy is gone
   };
   static Installed Install(std::unique_ptr<SearchBackend> backend);
-  // Drops `installed.shared`, waits until no call holds the backend, then drains and destroys it.
-  static void Retire(Installed installed);
+  // Drops `installed.shared`, waits until no call holds the backend, then drains it and returns
+  // it (null when there was none).
+  static std::unique_ptr<SearchBackend> Retire(Installed installed);
 
   absl::StatusOr<std::unique_ptr<SearchBackend>> CreateBackend(
       std::unique_ptr<Embedder> embedder, std::unique_ptr<const FeatureIndex> index,
@@ -150,6 +151,9 @@ class SketchServer {
   mutable absl::Mutex mu_;
   Installed backend_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  // The last backend, drained by Shutdown and kept until the server goes (what it points to, the
+  // embedder, stays valid for the caller that handed it over).
+  std::unique_ptr<SearchBackend> drained_backend_ ABSL_GUARDED_BY(swap_mu_);
 };
 
 }  // namespace sketch
