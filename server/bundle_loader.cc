@@ -2,9 +2,11 @@
 
 #include <ATen/Parallel.h>
 
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "bundle/bundle_files.h"
 #include "bundle/model_bundle.h"
 #include "core/status_macros.h"
 #include "index/query_normalizing_index.h"
@@ -25,11 +27,15 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
                                                   const ModelServingOptions& options) {
   absl::StatusOr<Precision> precision = ParsePrecision(options.precision);
   if (!precision.ok()) return precision.status();
-  // Before the model exists, so the warm-up already runs with the serving thread count.
-  SetTorchThreads(options.threads);
-  // Every batch allocates tens of MB of activations: reuse heap memory instead of faulting in
-  // fresh mmap-ed pages each time (bench/models_bench.cc --malloc; ~25% more images per CPU-s).
-  KeepLargeAllocationsInHeap();
+  // Process-wide, so once: a reload must not change them under the model serving meanwhile.
+  static std::once_flag process_settings;
+  std::call_once(process_settings, [&options] {
+    // Before the model exists, so the warm-up already runs with the serving thread count.
+    SetTorchThreads(options.threads);
+    // Every batch allocates tens of MB of activations: reuse heap memory instead of faulting in
+    // fresh mmap-ed pages each time (bench/models_bench.cc --malloc; ~25% more images per CPU-s).
+    KeepLargeAllocationsInHeap();
+  });
 
   absl::StatusOr<ModelBundle> bundle = LoadBundle(dir);
   if (!bundle.ok()) return bundle.status();  // its messages name the directory already
@@ -54,6 +60,10 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   servable.info =
       BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe, manifest.metrics};
   return servable;
+}
+
+absl::StatusOr<std::string> ReadBundleHash(const std::string& dir) {
+  return HashBundleFile(dir, "manifest.json", BundleLimits());  // its errors name the file
 }
 
 }  // namespace sketch

@@ -37,9 +37,16 @@ struct ServableBundle {
 // Loads and verifies `dir` (LoadBundle: NotFound when there is no bundle, DataLoss for a corrupt
 // one, InvalidArgument for a newer format), then builds the embedder (InvalidArgument for a bad
 // precision name, Internal when the model fails its warm-up). Errors name the directory.
-// Sets torch's process-wide thread count: call once, at startup, before serving.
+// The first call also sets torch's process-wide thread count and allocation policy from
+// `options`; later calls (hot reloads, while the first bundle serves) leave them as they are, so
+// it is safe to call again from any thread.
 absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
                                                   const ModelServingOptions& options);
+
+// The bundle hash of `dir` (the SHA-256 of its manifest.json, ServableBundle::info.bundle_hash)
+// without loading it: what a reload compares with the bundle serving. Errors as HashBundleFile
+// (NotFound, DataLoss), naming the file. Thread-safe.
+absl::StatusOr<std::string> ReadBundleHash(const std::string& dir);
 
 }  // namespace sketch
 

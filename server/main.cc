@@ -1,6 +1,8 @@
 // sketch-server: serves a model bundle over gRPC — listen (health NOT_SERVING), load and warm up
-// the bundle, serve (SERVING) until SIGTERM/SIGINT, then drain and exit 0. Exit 1 when the bundle
-// or the address is unusable. The work is in server/server.h and server/bundle_loader.h.
+// the bundle, serve (SERVING) until SIGTERM/SIGINT, then drain and exit 0; SIGHUP (and, with
+// --watch, a change of the bundle path) swaps in the bundle now at the path. Exit 1 when the first
+// bundle or the address is unusable. The work is in server/server.h, server/bundle_loader.h and
+// server/bundle_reloader.h.
 #include <iostream>
 #include <string>
 
@@ -8,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/bundle_loader.h"
+#include "server/bundle_reloader.h"
 #include "server/server.h"
 #include "server/termination.h"
 
@@ -19,6 +22,8 @@ struct Flags {
   double max_queue_wait_s = 10;
   double drain_s = 10;
   double max_connection_age_s = 0;
+  bool watch = false;
+  double watch_interval_s = 2;
   sketch::ModelServingOptions model;
   sketch::ServerOptions server;
 };
@@ -26,9 +31,19 @@ struct Flags {
 // Every flag can also come from the environment (SKETCH_<FLAG>, e.g. SKETCH_BUNDLE), which is
 // how containers are usually configured; a flag given on the command line wins.
 void AddFlags(CLI::App* app, Flags* f) {
-  app->add_option("--bundle", f->bundle, "model bundle directory (sketch-trainer bundle)")
+  app->add_option("--bundle", f->bundle,
+                  "model bundle directory (sketch-trainer bundle), or a symlink to one; SIGHUP "
+                  "swaps in the bundle it holds then")
       ->envname("SKETCH_BUNDLE")
       ->required();
+  app->add_flag("--watch", f->watch,
+                "look at --bundle every --watch-interval-s and swap in a changed bundle (a new "
+                "manifest, or a symlink re-pointed: deploy/publish_bundle.sh)")
+      ->envname("SKETCH_WATCH");
+  app->add_option("--watch-interval-s", f->watch_interval_s, "how often --watch looks")
+      ->envname("SKETCH_WATCH_INTERVAL_S")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app->add_option("--host", f->host,
                   "address to listen on (0.0.0.0: every interface, as in containers)")
       ->envname("SKETCH_HOST")
@@ -115,7 +130,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   // Before any thread exists, so that every thread inherits the blocked signals.
-  if (absl::Status status = sketch::BlockTerminationSignals(); !status.ok()) return Fail(status);
+  if (absl::Status status = sketch::BlockServerSignals(); !status.ok()) return Fail(status);
   sketch::ServerOptions& options = flags.server;
   options.address = absl::StrCat(flags.host, ":", flags.port);
   if (flags.metrics_port >= 0) {
@@ -151,8 +166,18 @@ int main(int argc, char** argv) {
   if (!serving.ok()) return Fail(serving);
   std::cout << "sketch-server serving " << flags.bundle << " (" << loaded << ")" << std::endl;
 
-  const int signal = sketch::WaitForTerminationSignal();
+  sketch::BundleReloaderOptions reload;
+  reload.bundle_path = flags.bundle;
+  if (flags.watch) reload.watch_interval = absl::Seconds(flags.watch_interval_s);
+  sketch::BundleReloader reloader(
+      server->get(), reload,
+      {sketch::ReadBundleHash,
+       [&flags](const std::string& dir) { return sketch::LoadServableBundle(dir, flags.model); }},
+      [](const std::string& line) { std::cout << "sketch-server: " << line << std::endl; });
+
+  const int signal = sketch::WaitForTerminationSignal([&reloader] { reloader.RequestReload(); });
   std::cout << "sketch-server: signal " << signal << ", draining" << std::endl;
+  // The server first: a reload still loading then finds it shut down and stops there.
   (*server)->Shutdown(absl::Seconds(flags.drain_s));
   return 0;
 }

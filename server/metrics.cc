@@ -95,18 +95,38 @@ struct ServerMetrics::Impl {
                                       .Help("Sketches in the loaded feature index.")
                                       .Register(*registry)
                                       .Add({});
+  prometheus::Family<prometheus::Counter>& reloads =
+      BuildCounter()
+          .Name("sketchsearch_bundle_reloads_total")
+          .Help(
+              "Bundle reloads (SIGHUP, --watch), by result: ok (swapped in), failed (did not "
+              "load, verify or install; the old bundle serves on), unchanged (already serving).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& bundle_info =
+      BuildGauge()
+          .Name("sketchsearch_bundle_info")
+          .Help("1 for the bundle now serving, labelled with its hash (GetInfo.bundle_hash).")
+          .Register(*registry);
   prometheus::Gauge& serving = BuildGauge()
                                    .Name("sketchsearch_serving")
                                    .Help("1 while the server reports SERVING, else 0.")
                                    .Register(*registry)
                                    .Add({});
 
+  absl::Mutex bundle_mu;
+  prometheus::Gauge* bundle ABSL_GUARDED_BY(bundle_mu) = nullptr;
+
   absl::Mutex exposer_mu;
   std::unique_ptr<prometheus::Exposer> exposer ABSL_GUARDED_BY(exposer_mu);
   int port ABSL_GUARDED_BY(exposer_mu) = 0;
 };
 
-ServerMetrics::ServerMetrics() : impl_(std::make_unique<Impl>()) {}
+ServerMetrics::ServerMetrics() : impl_(std::make_unique<Impl>()) {
+  // Every result from the start, so that a rate or an alert on "failed" sees its first one.
+  for (const char* result : {"ok", "failed", "unchanged"}) {
+    impl_->reloads.Add({{"result", result}});
+  }
+}
 ServerMetrics::~ServerMetrics() = default;
 
 absl::Status ServerMetrics::StartExposer(const std::string& address) {
@@ -146,6 +166,17 @@ void ServerMetrics::RecordRpc(absl::string_view method, absl::StatusCode code,
 void ServerMetrics::SetIndexSize(int64_t size) { impl_->index_size.Set(static_cast<double>(size)); }
 
 void ServerMetrics::SetServing(bool serving) { impl_->serving.Set(serving ? 1 : 0); }
+
+void ServerMetrics::RecordBundleReload(absl::string_view result) {
+  impl_->reloads.Add({{"result", std::string(result)}}).Increment();
+}
+
+void ServerMetrics::SetBundleHash(const std::string& bundle_hash) {
+  absl::MutexLock lock(&impl_->bundle_mu);
+  if (impl_->bundle != nullptr) impl_->bundle_info.Remove(impl_->bundle);
+  impl_->bundle = &impl_->bundle_info.Add({{"bundle_hash", bundle_hash}});
+  impl_->bundle->Set(1);
+}
 
 void ServerMetrics::OnQueueLength(int64_t length) {
   impl_->queue_length.Set(static_cast<double>(length));

@@ -1,5 +1,6 @@
 // ServerMetrics: the server's Prometheus metrics (requests and errors by method and code, call
-// latency, model batch sizes, queue time, index size) and the HTTP endpoint that serves them.
+// latency, model batch sizes, queue time, index size, bundle reloads and the bundle served) and
+// the HTTP endpoint that serves them.
 // Names follow Prometheus conventions: prefix sketchsearch_, base units, _total for counters,
 // labels of low cardinality only (method, code).
 #ifndef SKETCH_SERVER_METRICS_H_
@@ -36,6 +37,12 @@ class ServerMetrics final : public BatcherObserver {
   void SetIndexSize(int64_t size);
   // 1 while the health status is SERVING.
   void SetServing(bool serving);
+  // One reload attempt (BundleReloader): counted under {result}, "ok" (a new bundle is serving),
+  // "failed" (it did not load, verify or install; the old one serves on) or "unchanged" (the
+  // bundle found is the one serving: nothing loaded).
+  void RecordBundleReload(absl::string_view result);
+  // The bundle now serving: sketchsearch_bundle_info{bundle_hash="<hash>"} is 1 for it alone.
+  void SetBundleHash(const std::string& bundle_hash);
 
   // BatcherObserver.
   void OnQueueLength(int64_t length) override;

@@ -59,6 +59,7 @@ class SearchBackend {
   const Classifier& classifier() const { return *classifier_; }
   const Searcher& searcher() const { return *searcher_; }
   ServiceInfo Info() const;
+  const BundleInfo& bundle() const { return bundle_; }
   int64_t index_size() const { return index_->size(); }
 
   // Drains the model batcher (queued requests still run), then the searches they lead to; later

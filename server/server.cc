@@ -114,39 +114,110 @@ void SketchServer::SetServingStatus(bool serving) {
   metrics_.SetServing(serving);
 }
 
+SketchServer::Installed SketchServer::Install(std::unique_ptr<SearchBackend> backend) {
+  Installed installed;
+  installed.released = std::make_shared<absl::Notification>();
+  // The shared handle does not own the backend: its last copy going away (on whatever thread a
+  // call let go of it) only says so, and Retire drains and destroys it on the swapping thread.
+  installed.shared = std::shared_ptr<SearchBackend>(
+      backend.get(), [released = installed.released](SearchBackend*) { released->Notify(); });
+  installed.owned = std::move(backend);
+  return installed;
+}
+
+std::unique_ptr<SearchBackend> SketchServer::Retire(Installed installed) {
+  if (installed.owned == nullptr) return nullptr;
+  installed.shared.reset();
+  // The service no longer hands it out; a call holds it only from taking it to handing its work
+  // over (SketchSearchService::Handle), so this wait is short.
+  installed.released->WaitForNotification();
+  installed.owned->Shutdown();  // the calls already queued on it run and are answered
+  return std::move(installed.owned);
+}
+
+absl::StatusOr<std::unique_ptr<SearchBackend>> SketchServer::CreateBackend(
+    std::unique_ptr<Embedder> embedder, std::unique_ptr<const FeatureIndex> index,
+    BundleInfo bundle) {
+  return SearchBackend::Create(std::move(embedder), std::move(index), std::move(bundle),
+                               options_.backend, &metrics_);
+}
+
+void SketchServer::Publish(const Installed& installed) {
+  service_.SetBackend(installed.shared);
+  metrics_.SetIndexSize(installed.owned->index_size());
+  metrics_.SetBundleHash(installed.owned->bundle().bundle_hash);
+}
+
 absl::Status SketchServer::Serve(std::unique_ptr<Embedder> embedder,
                                  std::unique_ptr<const FeatureIndex> index, BundleInfo bundle) {
-  absl::MutexLock lock(&mu_);
-  if (shut_down_) return absl::FailedPreconditionError("the server is shutting down");
-  if (backend_ != nullptr) return absl::FailedPreconditionError("the server is already serving");
+  absl::MutexLock swap_lock(&swap_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::FailedPreconditionError("the server is shutting down");
+    if (backend_.owned != nullptr) {
+      return absl::FailedPreconditionError("the server is already serving");
+    }
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<SearchBackend> backend,
-                   SearchBackend::Create(std::move(embedder), std::move(index), std::move(bundle),
-                                         options_.backend, &metrics_));
-  backend_ = std::move(backend);
-  metrics_.SetIndexSize(backend_->index_size());
-  service_.SetBackend(backend_);
+                   CreateBackend(std::move(embedder), std::move(index), std::move(bundle)));
+  {
+    absl::MutexLock lock(&mu_);
+    backend_ = Install(std::move(backend));
+    Publish(backend_);
+  }
   SetServingStatus(true);
   return absl::OkStatus();
 }
 
+absl::Status SketchServer::SwapBundle(std::unique_ptr<Embedder> embedder,
+                                      std::unique_ptr<const FeatureIndex> index,
+                                      BundleInfo bundle) {
+  absl::MutexLock swap_lock(&swap_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::FailedPreconditionError("the server is shutting down");
+    if (backend_.owned == nullptr) {
+      return absl::FailedPreconditionError("nothing to swap: the server is not serving yet");
+    }
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<SearchBackend> backend,
+                   CreateBackend(std::move(embedder), std::move(index), std::move(bundle)));
+  Installed old;
+  {
+    absl::MutexLock lock(&mu_);
+    old = std::exchange(backend_, Install(std::move(backend)));
+    Publish(backend_);
+  }
+  Retire(std::move(old));  // and destroyed
+  return absl::OkStatus();
+}
+
+std::string SketchServer::bundle_hash() const {
+  absl::MutexLock lock(&mu_);
+  return backend_.owned == nullptr ? std::string() : backend_.owned->bundle().bundle_hash;
+}
+
 void SketchServer::Shutdown(absl::Duration drain) {
-  std::shared_ptr<SearchBackend> backend;
+  absl::MutexLock swap_lock(&swap_mu_);
+  Installed backend;
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return;
     shut_down_ = true;
-    backend = backend_;
+    backend = std::move(backend_);
+    backend_ = Installed();
   }
-  if (server_ == nullptr) return;  // Start failed before the server was built
-  // Health first, so balancers stop routing here while the calls in flight finish. Shutdown()
-  // sets NOT_SERVING everywhere and ignores later updates.
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health != nullptr) health->Shutdown();
-  metrics_.SetServing(false);
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + drain));
-  server_->Wait();
+  if (server_ != nullptr) {  // null when Start failed before the server was built
+    // Health first, so balancers stop routing here while the calls in flight finish. Shutdown()
+    // sets NOT_SERVING everywhere and ignores later updates.
+    grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+    if (health != nullptr) health->Shutdown();
+    metrics_.SetServing(false);
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + drain));
+    server_->Wait();
+  }
   service_.SetBackend(nullptr);
-  if (backend != nullptr) backend->Shutdown();
+  drained_backend_ = Retire(std::move(backend));
   trimmer_.reset();
 }
 

@@ -6,8 +6,10 @@
 //   BlockTerminationSignals();                       // server/termination.h, before any thread
 //   auto server = SketchServer::Start(options);      // listening, NOT_SERVING
 //   ... load the bundle ...; server->Serve(std::move(embedder), std::move(index), bundle);
-//   WaitForTerminationSignal();                      // SIGTERM / SIGINT
+//   WaitForTerminationSignal(reload);                // SIGTERM / SIGINT (SIGHUP: reload)
 //   server->Shutdown(drain);                         // NOT_SERVING, drain, stop; then exit 0
+// and, to take another bundle while serving, SwapBundle (BundleReloader in server/bundle_reloader.h
+// calls it on SIGHUP or when the watched bundle changes).
 #ifndef SKETCH_SERVER_SERVER_H_
 #define SKETCH_SERVER_SERVER_H_
 
@@ -22,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "index/feature_index.h"
 #include "server/credentials.h"
@@ -87,6 +90,19 @@ class SketchServer {
   absl::Status Serve(std::unique_ptr<Embedder> embedder, std::unique_ptr<const FeatureIndex> index,
                      BundleInfo bundle);
 
+  // Replaces the serving model and index with new ones, without a failed call: the new backend
+  // is built (see SearchBackend::Create), then installed atomically; calls that took the old one
+  // finish on it, and once the last of them has handed its work over the old backend drains (its
+  // queued drawings and searches still run) and is destroyed, before SwapBundle returns. Health
+  // stays SERVING. On an error the old backend serves on: FailedPrecondition before Serve or
+  // after Shutdown, InvalidArgument for an inconsistent model and index. One swap at a time (a
+  // second waits); thread-safe.
+  absl::Status SwapBundle(std::unique_ptr<Embedder> embedder,
+                          std::unique_ptr<const FeatureIndex> index, BundleInfo bundle);
+
+  // The hash of the bundle serving now; empty before Serve. Thread-safe.
+  std::string bundle_hash() const;
+
   // Health NOT_SERVING (load balancers stop sending), no new calls accepted, calls in flight
   // get until `drain` has passed to finish (then they are cancelled), the model batcher drains,
   // the metrics endpoint closes. Idempotent; thread-safe; blocks until done.
@@ -104,6 +120,22 @@ class SketchServer {
  private:
   explicit SketchServer(const ServerOptions& options);
 
+  // A backend installed in the service, and how to take it back once no call uses it.
+  struct Installed {
+    std::shared_ptr<SearchBackend> shared;         // what the service and its calls hold
+    std::unique_ptr<SearchBackend> owned;          // the backend itself
+    std::shared_ptr<absl::Notification> released;  // notified when `shared`'s last copy is gone
+  };
+  static Installed Install(std::unique_ptr<SearchBackend> backend);
+  // Drops `installed.shared`, waits until no call holds the backend, then drains it and returns
+  // it (null when there was none).
+  static std::unique_ptr<SearchBackend> Retire(Installed installed);
+
+  absl::StatusOr<std::unique_ptr<SearchBackend>> CreateBackend(
+      std::unique_ptr<Embedder> embedder, std::unique_ptr<const FeatureIndex> index,
+      BundleInfo bundle);
+  // The service and the metrics take `installed` (mu_ held).
+  void Publish(const Installed& installed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetServingStatus(bool serving);
 
   const ServerOptions options_;
@@ -113,9 +145,15 @@ class SketchServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
-  absl::Mutex mu_;
-  std::shared_ptr<SearchBackend> backend_ ABSL_GUARDED_BY(mu_);
+  // Held through a whole SwapBundle or Shutdown: one swap at a time, and Shutdown returns only
+  // once a swap's old backend is gone too (it reports to metrics_, which dies with the server).
+  absl::Mutex swap_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex mu_;
+  Installed backend_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  // The last backend, drained by Shutdown and kept until the server goes (what it points to, the
+  // embedder, stays valid for the caller that handed it over).
+  std::unique_ptr<SearchBackend> drained_backend_ ABSL_GUARDED_BY(swap_mu_);
 };
 
 }  // namespace sketch

@@ -66,8 +66,8 @@ template <typename Request, typename Response>
 grpc::ServerUnaryReactor* SketchSearchService::Handle(
     grpc::CallbackServerContext* context, const char* method, RequestKind kind,
     const grpc::ByteBuffer* wire_request, grpc::ByteBuffer* wire_response,
-    absl::Status (SketchSearchService::*start)(const CallContext&, const Request&, Response*,
-                                               Done)) {
+    absl::Status (SketchSearchService::*start)(const SearchBackend&, const CallContext&,
+                                               const Request&, Response*, Done)) {
   const Call call(context, method, metrics_);
   if (!auth_tokens_.empty()) {
     const auto& metadata = context->client_metadata();
@@ -121,8 +121,15 @@ grpc::ServerUnaryReactor* SketchSearchService::Handle(
     }
     call.Finish(status);
   };
+  // The backend taken here answers the call, whatever is installed meanwhile: it names itself.
+  absl::StatusOr<std::shared_ptr<const SearchBackend>> backend = Backend();
+  if (!backend.ok()) {
+    call.Finish(backend.status());
+    return call.reactor();
+  }
+  context->AddTrailingMetadata(kBundleHashTrailer, (*backend)->bundle().bundle_hash);
   const absl::Status started =
-      (this->*start)(MakeCallContext(*context), state->request, &state->response, done);
+      (this->*start)(**backend, MakeCallContext(*context), state->request, &state->response, done);
   if (!started.ok()) call.Finish(started);
   return call.reactor();
 }
@@ -174,13 +181,13 @@ grpc::ServerUnaryReactor* SketchSearchService::SearchBatch(grpc::CallbackServerC
       &SketchSearchService::StartSearchBatch);
 }
 
-absl::Status SketchSearchService::StartClassify(const CallContext& context,
+absl::Status SketchSearchService::StartClassify(const SearchBackend& backend,
+                                                const CallContext& context,
                                                 const v1::ClassifyRequest& request,
                                                 v1::ClassifyResponse* response, Done done) {
-  ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(ClassifyQuery query, ToClassifyQuery(request, limits_));
-  backend->classifier().ClassifyAsync(
+  backend.classifier().ClassifyAsync(
       std::move(query), context, [response, done](absl::StatusOr<std::vector<ClassScore>> scores) {
         if (scores.ok()) ToProto(*scores, response);
         done(scores.status());
@@ -188,27 +195,27 @@ absl::Status SketchSearchService::StartClassify(const CallContext& context,
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::StartSearch(const CallContext& context,
+absl::Status SketchSearchService::StartSearch(const SearchBackend& backend,
+                                              const CallContext& context,
                                               const v1::SearchRequest& request,
                                               v1::SearchResponse* response, Done done) {
-  ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(SearchQuery query, ToSearchQuery(request, limits_));
-  backend->searcher().SearchAsync(std::move(query), context,
-                                  [response, done](absl::StatusOr<SearchResult> result) {
-                                    if (result.ok()) ToProto(*result, response);
-                                    done(result.status());
-                                  });
+  backend.searcher().SearchAsync(std::move(query), context,
+                                 [response, done](absl::StatusOr<SearchResult> result) {
+                                   if (result.ok()) ToProto(*result, response);
+                                   done(result.status());
+                                 });
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::StartEmbed(const CallContext& context,
+absl::Status SketchSearchService::StartEmbed(const SearchBackend& backend,
+                                             const CallContext& context,
                                              const v1::EmbedRequest& request,
                                              v1::EmbedResponse* response, Done done) {
-  ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(Sketch sketch, DrawingToSketch(request.drawing(), limits_, "drawing"));
-  backend->classifier().EmbedAsync(
+  backend.classifier().EmbedAsync(
       std::move(sketch), context, [response, done](absl::StatusOr<std::vector<float>> feature) {
         if (feature.ok()) {
           response->mutable_feature()->Add(feature->begin(), feature->end());
@@ -218,24 +225,24 @@ absl::Status SketchSearchService::StartEmbed(const CallContext& context,
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::StartGetInfo(const CallContext& /*context*/,
+absl::Status SketchSearchService::StartGetInfo(const SearchBackend& backend,
+                                               const CallContext& /*context*/,
                                                const v1::GetInfoRequest& /*request*/,
                                                v1::GetInfoResponse* response, Done done) {
-  ASSIGN_OR_RETURN(auto backend, Backend());
-  ToProto(backend->Info(), limits_, max_message_bytes_, response);
+  ToProto(backend.Info(), limits_, max_message_bytes_, response);
   done(absl::OkStatus());
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::StartClassifyBatch(const CallContext& context,
+absl::Status SketchSearchService::StartClassifyBatch(const SearchBackend& backend,
+                                                     const CallContext& context,
                                                      const v1::ClassifyBatchRequest& request,
                                                      v1::ClassifyBatchResponse* response,
                                                      Done done) {
-  ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(std::vector<ClassifyQuery> queries,
                    ToClassifyQueries(request, limits_, context.deadline));
-  backend->classifier().ClassifyBatchAsync(
+  backend.classifier().ClassifyBatchAsync(
       std::move(queries), context,
       [response, done](absl::StatusOr<std::vector<std::vector<ClassScore>>> results) {
         if (results.ok()) {
@@ -246,14 +253,14 @@ absl::Status SketchSearchService::StartClassifyBatch(const CallContext& context,
   return absl::OkStatus();
 }
 
-absl::Status SketchSearchService::StartSearchBatch(const CallContext& context,
+absl::Status SketchSearchService::StartSearchBatch(const SearchBackend& backend,
+                                                   const CallContext& context,
                                                    const v1::SearchBatchRequest& request,
                                                    v1::SearchBatchResponse* response, Done done) {
-  ASSIGN_OR_RETURN(auto backend, Backend());
   RETURN_IF_ERROR(context.Check());
   ASSIGN_OR_RETURN(std::vector<SearchQuery> queries,
                    ToSearchQueries(request, limits_, context.deadline));
-  backend->searcher().SearchBatchAsync(
+  backend.searcher().SearchBatchAsync(
       std::move(queries), context,
       [response, done](absl::StatusOr<std::vector<SearchResult>> results) {
         if (results.ok()) {

@@ -35,6 +35,11 @@
 
 namespace sketch {
 
+// Trailing metadata on every SketchSearch call that reached a loaded bundle: the hash
+// (GetInfo.bundle_hash) of the bundle that answered it. A hot swap (BundleReloader) changes the
+// bundle between calls, never within one.
+inline constexpr char kBundleHashTrailer[] = "sketchsearch-bundle-hash";
+
 // The deadline and cancellation of a server call, for the domain. `context` must outlive every
 // use of the result (a callback call's context lives until the call is finished).
 CallContext MakeCallContext(const grpc::ServerContextBase& context);
@@ -60,8 +65,10 @@ class SketchSearchService final : public RawSketchSearchService {
                       std::vector<std::string> auth_tokens = {});
 
   // Installs (or, with null, removes) the loaded model and index. Until one is installed every
-  // method answers UNAVAILABLE. Calls in flight finish on the backend they started with (its
-  // Shutdown drains them). Thread-safe.
+  // method answers UNAVAILABLE. A call holds the backend it started with (a shared reference)
+  // until its work is handed to that backend, which answers it and names itself in the
+  // kBundleHashTrailer; calls in flight therefore finish on the old backend (its Shutdown, once
+  // the last reference is gone, drains them). Thread-safe.
   void SetBackend(std::shared_ptr<const SearchBackend> backend);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
@@ -109,30 +116,30 @@ class SketchSearchService final : public RawSketchSearchService {
   // on it; `start`'s `done`, or its error, encodes the response into `wire_response` and
   // finishes the call. The decoded request and response live until then.
   template <typename Request, typename Response>
-  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, const char* method,
-                                   RequestKind kind, const grpc::ByteBuffer* wire_request,
-                                   grpc::ByteBuffer* wire_response,
-                                   absl::Status (SketchSearchService::*start)(const CallContext&,
-                                                                              const Request&,
-                                                                              Response*, Done));
+  grpc::ServerUnaryReactor* Handle(
+      grpc::CallbackServerContext* context, const char* method, RequestKind kind,
+      const grpc::ByteBuffer* wire_request, grpc::ByteBuffer* wire_response,
+      absl::Status (SketchSearchService::*start)(const SearchBackend&, const CallContext&,
+                                                 const Request&, Response*, Done));
 
-  // Each checks and converts the request and starts the domain's work, which calls `done`. An
-  // error returned means nothing was started (and `done` is not called).
-  absl::Status StartClassify(const CallContext& context,
+  // Each checks and converts the request and starts the domain's work on `backend`, which calls
+  // `done`. An error returned means nothing was started (and `done` is not called).
+  absl::Status StartClassify(const SearchBackend& backend, const CallContext& context,
                              const sketchsearch::v1::ClassifyRequest& request,
                              sketchsearch::v1::ClassifyResponse* response, Done done);
-  absl::Status StartSearch(const CallContext& context,
+  absl::Status StartSearch(const SearchBackend& backend, const CallContext& context,
                            const sketchsearch::v1::SearchRequest& request,
                            sketchsearch::v1::SearchResponse* response, Done done);
-  absl::Status StartEmbed(const CallContext& context, const sketchsearch::v1::EmbedRequest& request,
+  absl::Status StartEmbed(const SearchBackend& backend, const CallContext& context,
+                          const sketchsearch::v1::EmbedRequest& request,
                           sketchsearch::v1::EmbedResponse* response, Done done);
-  absl::Status StartGetInfo(const CallContext& context,
+  absl::Status StartGetInfo(const SearchBackend& backend, const CallContext& context,
                             const sketchsearch::v1::GetInfoRequest& request,
                             sketchsearch::v1::GetInfoResponse* response, Done done);
-  absl::Status StartClassifyBatch(const CallContext& context,
+  absl::Status StartClassifyBatch(const SearchBackend& backend, const CallContext& context,
                                   const sketchsearch::v1::ClassifyBatchRequest& request,
                                   sketchsearch::v1::ClassifyBatchResponse* response, Done done);
-  absl::Status StartSearchBatch(const CallContext& context,
+  absl::Status StartSearchBatch(const SearchBackend& backend, const CallContext& context,
                                 const sketchsearch::v1::SearchBatchRequest& request,
                                 sketchsearch::v1::SearchBatchResponse* response, Done done);
 

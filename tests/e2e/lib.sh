@@ -41,11 +41,11 @@ e2e_make_bundle() {
   [[ -n $offline_map ]] || fail "no metrics.map in the manifest"
 }
 
-# Starts sketch-server on $work/bundle with extra flags "$@", waits for SERVING. Sets server_pid,
+# Starts sketch-server on $work/bundle (or $e2e_bundle when set) with extra flags "$@", waits for SERVING. Sets server_pid,
 # target (127.0.0.1:PORT), metrics (127.0.0.1:PORT) and defines `sketch` (the client on target).
 e2e_start_server() {
   step "start sketch-server"
-  "$server" --bundle "$work/bundle" --host 127.0.0.1 --port 0 --metrics-port 0 --threads 2 \
+  "$server" --bundle "${e2e_bundle:-$work/bundle}" --host 127.0.0.1 --port 0 --metrics-port 0 --threads 2 \
     --drain-timeout-s 5 "$@" >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   for _ in $(seq 1 300); do

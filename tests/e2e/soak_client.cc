@@ -36,6 +36,7 @@
 #include "core/sketch_reader.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
 #include "tests/testing/process_memory.h"
+#include "tests/testing/same_ranking.h"
 
 namespace sketch {
 namespace {
@@ -61,24 +62,7 @@ struct Expected {
   std::vector<float> distances;
 };
 
-// Whether `got` is the expected ranking: the same entries in the same order, values within
-// 1e-4; entries whose expected values lie within 1e-4 of each other may come in either order
-// (a batch of another size may round the last bit differently).
-template <typename Id>
-bool SameRanking(const std::vector<Id>& want_ids, const std::vector<float>& want_values,
-                 const std::vector<Id>& got_ids, const std::vector<float>& got_values) {
-  if (want_ids.size() != got_ids.size() || got_values.size() != got_ids.size()) return false;
-  for (size_t i = 0; i < want_ids.size(); ++i) {
-    if (std::fabs(want_values[i] - got_values[i]) > 1e-4f) return false;
-    if (want_ids[i] == got_ids[i]) continue;
-    bool tie = false;
-    for (size_t j = 0; j < want_ids.size(); ++j) {
-      tie |= want_ids[j] == got_ids[i] && std::fabs(want_values[j] - want_values[i]) <= 1e-4f;
-    }
-    if (!tie) return false;
-  }
-  return true;
-}
+using ::sketch::testing::SameRanking;
 
 class Soak {
  public:

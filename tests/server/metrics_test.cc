@@ -43,6 +43,23 @@ TEST(ServerMetricsTest, RecordsBatcherActivityAndGauges) {
   EXPECT_THAT(text, HasSubstr("sketchsearch_serving 1"));
 }
 
+TEST(ServerMetricsTest, CountsReloadsByResultFromZeroAndNamesTheServingBundle) {
+  ServerMetrics metrics;
+  EXPECT_THAT(metrics.Serialize(),
+              HasSubstr("sketchsearch_bundle_reloads_total{result=\"failed\"} 0"));
+  metrics.RecordBundleReload("ok");
+  metrics.RecordBundleReload("failed");
+  metrics.RecordBundleReload("failed");
+  metrics.SetBundleHash("aaa");
+  metrics.SetBundleHash("bbb");
+  const std::string text = metrics.Serialize();
+  EXPECT_THAT(text, HasSubstr("sketchsearch_bundle_reloads_total{result=\"ok\"} 1"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_bundle_reloads_total{result=\"failed\"} 2"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_bundle_reloads_total{result=\"unchanged\"} 0"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_bundle_info{bundle_hash=\"bbb\"} 1"));
+  EXPECT_THAT(text, Not(HasSubstr("bundle_hash=\"aaa\"")));
+}
+
 TEST(ServerMetricsTest, ExposerPicksAPortAndStartsOnce) {
   ServerMetrics metrics;
   EXPECT_EQ(metrics.port(), 0);

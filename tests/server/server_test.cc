@@ -6,9 +6,11 @@
 #include <grpcpp/security/credentials.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -239,6 +241,166 @@ TEST(SketchServerTest, ExposesMetricsOverHttp) {
   EXPECT_THAT(page, HasSubstr("200 OK"));
   EXPECT_THAT(page, HasSubstr("sketchsearch_serving 1"));
   EXPECT_THAT(page, HasSubstr("sketchsearch_index_size 2"));
+}
+
+// Hot swaps (SwapBundle): two bundles told apart by their hash and their index size.
+BundleInfo Bundle(const std::string& hash) {
+  BundleInfo info;
+  info.bundle_hash = hash;
+  return info;
+}
+
+absl::Status ServeBundle(SketchServer* server, const std::string& hash, int indexed,
+                         FakeEmbedder** embedder_out = nullptr, bool swap = false) {
+  auto embedder = std::make_unique<FakeEmbedder>(kClasses, 8);
+  if (embedder_out != nullptr) *embedder_out = embedder.get();
+  std::vector<Sketch> sketches;
+  for (int i = 0; i < indexed; ++i) sketches.push_back(MakeSketch(i + 1, kClasses[i % 2], 1, i));
+  auto index = MakeFakeIndex(sketches, kClasses, 8);
+  return swap ? server->SwapBundle(std::move(embedder), std::move(index), Bundle(hash))
+              : server->Serve(std::move(embedder), std::move(index), Bundle(hash));
+}
+
+// One Classify call: its status and the bundle hash trailer it came back with.
+struct Answered {
+  grpc::Status status;
+  std::string bundle_hash;
+};
+
+Answered ClassifyOnce(v1::SketchSearch::Stub* stub) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  v1::ClassifyRequest request;
+  request.set_k(1);
+  request.mutable_drawing()->mutable_ink()->set_frame(v1::FRAME_SIMPLIFIED);
+  v1::Stroke* stroke = request.mutable_drawing()->mutable_ink()->add_strokes();
+  stroke->add_x(1);
+  stroke->add_y(2);
+  v1::ClassifyResponse response;
+  Answered answered;
+  answered.status = stub->Classify(&context, request, &response);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto hash = trailers.find(kBundleHashTrailer);
+  if (hash != trailers.end()) answered.bundle_hash.assign(hash->second.data(), hash->second.size());
+  return answered;
+}
+
+int64_t IndexSize(v1::SketchSearch::Stub* stub) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::GetInfoResponse info;
+  EXPECT_TRUE(stub->GetInfo(&context, {}, &info).ok());
+  return info.index_size();
+}
+
+TEST(SketchServerSwapTest, CallsInFlightFinishOnTheOldBundleAndNewCallsGetTheNewOne) {
+  ServerOptions options = LocalOptions();
+  options.metrics_address = "127.0.0.1:0";
+  auto server = SketchServer::Start(options);
+  ASSERT_TRUE(server.ok());
+  FakeEmbedder* old_embedder = nullptr;
+  ASSERT_TRUE(ServeBundle(server->get(), "old", 2, &old_embedder).ok());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::SketchSearch::NewStub(channel);
+  EXPECT_EQ(ClassifyOnce(stub.get()).bundle_hash, "old");
+
+  // A call held inside the old model while the swap happens.
+  absl::Notification gate;
+  old_embedder->set_gate(&gate);
+  Answered in_flight;
+  std::thread call([&] { in_flight = ClassifyOnce(stub.get()); });
+  old_embedder->entered().WaitForNotification();
+  absl::Notification swapped;
+  absl::Status swap_status;
+  std::thread swap([&] {
+    swap_status = ServeBundle(server->get(), "new", 3, nullptr, /*swap=*/true);
+    swapped.Notify();
+  });
+  // The new bundle answers new calls at once; the swap waits for the old one's last call.
+  for (int i = 0; i < 200 && (*server)->bundle_hash() != "new"; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ((*server)->bundle_hash(), "new");
+  const Answered fresh = ClassifyOnce(stub.get());
+  EXPECT_TRUE(fresh.status.ok()) << fresh.status.error_message();
+  EXPECT_EQ(fresh.bundle_hash, "new");
+  EXPECT_EQ(IndexSize(stub.get()), 3);
+  EXPECT_EQ(Health(channel), HealthCheckResponse::SERVING);
+  EXPECT_FALSE(swapped.HasBeenNotified());
+
+  gate.Notify();
+  call.join();
+  swap.join();
+  EXPECT_TRUE(in_flight.status.ok()) << in_flight.status.error_message();
+  EXPECT_EQ(in_flight.bundle_hash, "old");
+  EXPECT_TRUE(swap_status.ok()) << swap_status;
+  const std::string page = testing::HttpGetLoopback((*server)->metrics_port(), "/metrics");
+  EXPECT_THAT(page, HasSubstr("sketchsearch_bundle_info{bundle_hash=\"new\"} 1"));
+  EXPECT_THAT(page, Not(HasSubstr("bundle_hash=\"old\"")));
+  EXPECT_THAT(page, HasSubstr("sketchsearch_index_size 3"));
+}
+
+TEST(SketchServerSwapTest, AnInconsistentBundleIsRefusedAndTheOldOneServesOn) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE(ServeBundle(server->get(), "old", 2).ok());
+  auto embedder = std::make_unique<FakeEmbedder>(kClasses, 16);  // the index is 8-d
+  const absl::Status status = (*server)->SwapBundle(
+      std::move(embedder), MakeFakeIndex({MakeSketch(1, "cat")}, kClasses, 8), Bundle("bad"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*server)->bundle_hash(), "old");
+  auto stub = v1::SketchSearch::NewStub((*server)->InProcessChannel());
+  const Answered answered = ClassifyOnce(stub.get());
+  EXPECT_TRUE(answered.status.ok()) << answered.status.error_message();
+  EXPECT_EQ(answered.bundle_hash, "old");
+  EXPECT_EQ(Health((*server)->InProcessChannel()), HealthCheckResponse::SERVING);
+}
+
+TEST(SketchServerSwapTest, SwapNeedsAServingServer) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(ServeBundle(server->get(), "new", 2, nullptr, /*swap=*/true).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*server)->bundle_hash(), "");
+  ASSERT_TRUE(ServeBundle(server->get(), "old", 2).ok());
+  (*server)->Shutdown(absl::Seconds(1));
+  EXPECT_EQ(ServeBundle(server->get(), "new", 2, nullptr, /*swap=*/true).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// Many swaps under a steady load: no call fails, each names a bundle that was serving.
+TEST(SketchServerSwapTest, NoCallFailsAcrossRepeatedSwaps) {
+  auto server = SketchServer::Start(LocalOptions());
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE(ServeBundle(server->get(), "b0", 2).ok());
+  auto stub = v1::SketchSearch::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0}, failed{0}, unnamed{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&] {
+      while (!stop) {
+        const Answered answered = ClassifyOnce(stub.get());
+        ++calls;
+        if (!answered.status.ok()) ++failed;
+        if (answered.bundle_hash.size() != 2 || answered.bundle_hash[0] != 'b') ++unnamed;
+      }
+    });
+  }
+  for (int swap = 1; swap <= 10; ++swap) {
+    absl::SleepFor(absl::Milliseconds(20));
+    ASSERT_TRUE(ServeBundle(server->get(), absl::StrCat("b", swap % 10), 2 + swap % 3, nullptr,
+                            /*swap=*/true)
+                    .ok());
+  }
+  absl::SleepFor(absl::Milliseconds(20));
+  stop = true;
+  for (std::thread& t : clients) t.join();
+  EXPECT_GT(calls, 0);
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(unnamed, 0);
 }
 
 }  // namespace
