@@ -25,6 +25,7 @@ using nlohmann::json;
 constexpr char kCheckpointsDir[] = "checkpoints";
 constexpr char kStepPrefix[] = "step-";
 constexpr char kTmpSuffix[] = ".tmp";
+constexpr char kObjectiveFile[] = "objective.pt";
 
 // The step of a complete checkpoint directory name ("step-00000120"), or -1.
 int64_t StepOfName(const std::string& name) {
@@ -52,7 +53,8 @@ void ListCheckpoints(const std::string& out_dir, std::vector<std::pair<int64_t, 
 // model.pt, optimizer.pt and state.json into a fresh directory `dir`.
 absl::Status WriteCheckpointFiles(const fs::path& dir, const CheckpointState& state,
                                   const torch::nn::Module& model,
-                                  const torch::optim::Optimizer& optimizer) {
+                                  const torch::optim::Optimizer& optimizer,
+                                  const torch::nn::Module* objective) {
   json config = json::parse(state.config_json, nullptr, /*allow_exceptions=*/false);
   if (config.is_discarded()) return absl::InvalidArgumentError("checkpoint config is not JSON");
   std::error_code ec;
@@ -64,6 +66,9 @@ absl::Status WriteCheckpointFiles(const fs::path& dir, const CheckpointState& st
   RETURN_IF_ERROR(
       SaveTorchArchive((dir / "optimizer.pt").string(),
                        [&](torch::serialize::OutputArchive* a) { optimizer.save(*a); }));
+  if (objective != nullptr && !objective->parameters().empty()) {
+    RETURN_IF_ERROR(SaveModelWeights(*objective, (dir / kObjectiveFile).string()));
+  }
   const json j = {{"step", state.step},
                   {"epoch", state.epoch},
                   {"elapsed_s", state.elapsed_s},
@@ -75,11 +80,12 @@ absl::Status WriteCheckpointFiles(const fs::path& dir, const CheckpointState& st
 
 absl::Status SaveCheckpoint(const std::string& out_dir, const CheckpointState& state,
                             const torch::nn::Module& model,
-                            const torch::optim::Optimizer& optimizer, int keep) {
+                            const torch::optim::Optimizer& optimizer, int keep,
+                            const torch::nn::Module* objective) {
   const fs::path root = fs::path(out_dir) / kCheckpointsDir;
   const std::string name = absl::StrFormat("%s%08d", kStepPrefix, state.step);
   const fs::path tmp = root / (name + kTmpSuffix), final_dir = root / name;
-  RETURN_IF_ERROR(WriteCheckpointFiles(tmp, state, model, optimizer));
+  RETURN_IF_ERROR(WriteCheckpointFiles(tmp, state, model, optimizer, objective));
   // Renaming the directory publishes the three files at once. Re-saving a step (a resumed run
   // that stops where it started) replaces the same state.
   std::error_code ec;
@@ -120,9 +126,12 @@ absl::StatusOr<CheckpointState> ReadCheckpointState(const std::string& checkpoin
 }
 
 absl::Status LoadCheckpoint(const std::string& checkpoint_dir, torch::nn::Module* model,
-                            torch::optim::Optimizer* optimizer) {
+                            torch::optim::Optimizer* optimizer, torch::nn::Module* objective) {
   const fs::path dir(checkpoint_dir);
   RETURN_IF_ERROR(LoadModelWeights((dir / "model.pt").string(), model));
+  if (objective != nullptr && !objective->parameters().empty()) {
+    RETURN_IF_ERROR(LoadModelWeights((dir / kObjectiveFile).string(), objective));
+  }
   return LoadTorchArchive((dir / "optimizer.pt").string(),
                           [&](torch::serialize::InputArchive& a) { optimizer->load(a); });
 }

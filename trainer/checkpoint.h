@@ -28,13 +28,15 @@ struct CheckpointState {
 };
 
 // Writes out_dir/checkpoints/step-<state.step>/ (model.pt: SaveModelWeights; optimizer.pt: its
-// state; state.json) as a ".tmp" directory renamed into place, then deletes all but the newest
-// `keep` complete checkpoints and any leftover ".tmp" directories. InvalidArgument when
-// state.config_json is not JSON; Internal on I/O or torch failure. Not thread-safe with a
-// concurrent step.
+// state; state.json; objective.pt: the training objective's parameters, when `objective` is given
+// and has any — trainer/retrieval_loss.h) as a ".tmp" directory renamed into place, then deletes
+// all but the newest `keep` complete checkpoints and any leftover ".tmp" directories.
+// InvalidArgument when state.config_json is not JSON; Internal on I/O or torch failure. Not
+// thread-safe with a concurrent step.
 absl::Status SaveCheckpoint(const std::string& out_dir, const CheckpointState& state,
                             const torch::nn::Module& model,
-                            const torch::optim::Optimizer& optimizer, int keep = 2);
+                            const torch::optim::Optimizer& optimizer, int keep = 2,
+                            const torch::nn::Module* objective = nullptr);
 
 // The directory of the newest complete checkpoint under out_dir/checkpoints (".tmp" leftovers
 // are ignored). NotFound when there is none.
@@ -43,11 +45,12 @@ absl::StatusOr<std::string> FindLatestCheckpoint(const std::string& out_dir);
 // Reads checkpoint_dir/state.json. NotFound / DataLoss (unparsable) errors name the file.
 absl::StatusOr<CheckpointState> ReadCheckpointState(const std::string& checkpoint_dir);
 
-// Loads the checkpoint's weights into `model` and its state into `optimizer`; both must be built
-// exactly as when saved (same architecture, config and parameter groups). DataLoss when the files
-// do not match them; NotFound for a missing file.
+// Loads the checkpoint's weights into `model`, its state into `optimizer` and (when it has
+// parameters) `objective`'s; all must be built exactly as when saved (same architecture, config
+// and parameter groups). DataLoss when the files do not match them; NotFound for a missing file.
 absl::Status LoadCheckpoint(const std::string& checkpoint_dir, torch::nn::Module* model,
-                            torch::optim::Optimizer* optimizer);
+                            torch::optim::Optimizer* optimizer,
+                            torch::nn::Module* objective = nullptr);
 
 }  // namespace sketch
 

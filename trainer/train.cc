@@ -18,11 +18,13 @@
 #include "core/random.h"
 #include "core/status_macros.h"
 #include "models/model_files.h"
+#include "models/sketch_model.h"
 #include "models/torch_status.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 #include "trainer/checkpoint.h"
 #include "trainer/image_batcher.h"
+#include "trainer/retrieval_loss.h"
 #include "trainer/run_files.h"
 
 namespace sketch {
@@ -44,6 +46,7 @@ struct Run {
   Dataset dataset;
   Preprocessing preprocessing;
   std::shared_ptr<SketchModel> model;
+  RetrievalObjective objective{nullptr};  // the retrieval objective beside cross-entropy
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   int64_t steps_per_epoch = 0, total_steps = 0, start_step = 0, end_step = 0;
   double elapsed_before = 0.0;  // training seconds of earlier sessions (resume)
@@ -123,14 +126,21 @@ absl::Status PrepareOutDir(Run* run) {
 }
 
 // Weights (conv and linear kernels) decay; biases and BatchNorm affine parameters do not.
+// The objective's parameters (cosface's class proxies: only their direction counts) form a third
+// group without decay, present only when there are any, so runs without one checkpoint as before.
 template <typename Optimizer, typename Options>
 std::unique_ptr<torch::optim::Optimizer> MakeGroupedOptimizer(const TrainConfig& c,
-                                                              const torch::nn::Module& model) {
+                                                              const torch::nn::Module& model,
+                                                              const torch::nn::Module& objective) {
   std::vector<torch::Tensor> decay, no_decay;
   for (const torch::Tensor& p : model.parameters()) (p.dim() > 1 ? decay : no_decay).push_back(p);
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, std::make_unique<Options>(Options(c.lr).weight_decay(c.weight_decay)));
   groups.emplace_back(no_decay, std::make_unique<Options>(Options(c.lr).weight_decay(0.0)));
+  if (!objective.parameters().empty()) {
+    groups.emplace_back(objective.parameters(),
+                        std::make_unique<Options>(Options(c.lr).weight_decay(0.0)));
+  }
   return std::make_unique<Optimizer>(std::move(groups), Options(c.lr).weight_decay(0.0));
 }
 
@@ -143,12 +153,18 @@ absl::Status BuildModel(Run* run) {
   return TorchCall("building the model", [&]() -> absl::Status {
     torch::manual_seed(DeriveSeed(c.seed, "init"));
     ASSIGN_OR_RETURN(run->model, MakeSketchModel(c.architecture, model_config));
-    run->optimizer =
-        c.optimizer == "adamw"
-            ? MakeGroupedOptimizer<torch::optim::AdamW, torch::optim::AdamWOptions>(c, *run->model)
-            : MakeGroupedOptimizer<torch::optim::Adam, torch::optim::AdamOptions>(c, *run->model);
+    // Its own seed: the model's initialization is the same with or without an objective.
+    torch::manual_seed(DeriveSeed(c.seed, "objective"));
+    run->objective =
+        RetrievalObjective(c.retrieval, model_config.num_classes, static_cast<int>(kFeatureSize));
+    run->optimizer = c.optimizer == "adamw"
+                         ? MakeGroupedOptimizer<torch::optim::AdamW, torch::optim::AdamWOptions>(
+                               c, *run->model, *run->objective)
+                         : MakeGroupedOptimizer<torch::optim::Adam, torch::optim::AdamOptions>(
+                               c, *run->model, *run->objective);
     if (!run->resume_dir.empty()) {
-      RETURN_IF_ERROR(LoadCheckpoint(run->resume_dir, run->model.get(), run->optimizer.get()));
+      RETURN_IF_ERROR(LoadCheckpoint(run->resume_dir, run->model.get(), run->optimizer.get(),
+                                     run->objective.get()));
     }
     // In place (set_data): the optimizer's references and state stay attached.
     if (run->precision == Precision::kBf16) ToChannelsLast(run->model.get());
@@ -204,6 +220,9 @@ StepStats TrainStep(Run* run, const Batch& batch, double lr) {
   torch::Tensor loss =
       F::cross_entropy(out.logits, batch.labels,
                        F::CrossEntropyFuncOptions().label_smoothing(run->config.label_smoothing));
+  // Computed in float32 outside autocast: normalizations and exponentials of similarities.
+  const torch::Tensor retrieval = run->objective->forward(out.features, batch.labels);
+  if (retrieval.defined()) loss = loss + retrieval;
   loss.backward();
   run->optimizer->step();
   StepStats stats;
@@ -219,7 +238,8 @@ absl::Status Checkpoint(const Run& run, int64_t done, double elapsed) {
   state.epoch = done / run.steps_per_epoch;
   state.elapsed_s = elapsed;
   state.config_json = TrainConfigToJson(run.config);
-  return SaveCheckpoint(run.options.out_dir, state, *run.model, *run.optimizer);
+  return SaveCheckpoint(run.options.out_dir, state, *run.model, *run.optimizer, /*keep=*/2,
+                        run.objective.get());
 }
 
 // Bookkeeping after step `done` (1-based): progress, the log line, a periodic checkpoint.

@@ -79,12 +79,36 @@ absl::Status ApplyOverrides(const RecipeOverrides& o, TrainConfig* c) {
   Apply(o.min_scale, &c->augment_options.min_scale);
   Apply(o.max_scale, &c->augment_options.max_scale);
   Apply(o.max_shear, &c->augment_options.max_shear);
+  Apply(o.retrieval_loss, &c->retrieval.kind);
+  Apply(o.retrieval_weight, &c->retrieval.weight);
+  Apply(o.retrieval_temperature, &c->retrieval.temperature);
+  Apply(o.retrieval_scale, &c->retrieval.scale);
+  Apply(o.retrieval_margin, &c->retrieval.margin);
   Apply(o.seed, &c->seed);
   return absl::OkStatus();
 }
 
 absl::Status Invalid(const std::string& field, const std::string& expected, double got) {
   return absl::InvalidArgumentError(absl::StrCat(field, " must be ", expected, ", got ", got));
+}
+
+absl::Status ValidateRetrievalLossOptions(const RetrievalLossOptions& o) {
+  if (o.kind != "none" && o.kind != "supcon" && o.kind != "cosface") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("retrieval_loss.kind must be none, supcon or cosface, got \"", o.kind, "\""));
+  }
+  if (!(o.weight > 0) || !std::isfinite(o.weight)) {
+    return Invalid("retrieval_loss.weight", "positive", o.weight);
+  }
+  if (!(o.temperature > 0) || !std::isfinite(o.temperature)) {
+    return Invalid("retrieval_loss.temperature", "positive", o.temperature);
+  }
+  if (!(o.scale > 0) || !std::isfinite(o.scale)) {
+    return Invalid("retrieval_loss.scale", "positive", o.scale);
+  }
+  if (!(o.margin >= 0 && o.margin < 1))
+    return Invalid("retrieval_loss.margin", "in [0, 1)", o.margin);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -117,6 +141,7 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
     return Invalid("label_smoothing", "in [0, 1)", c.label_smoothing);
   }
   if (!(c.dropout >= 0 && c.dropout < 1)) return Invalid("dropout", "in [0, 1)", c.dropout);
+  RETURN_IF_ERROR(ValidateRetrievalLossOptions(c.retrieval));
   return c.augment ? ValidateAugmentOptions(c.augment_options) : absl::OkStatus();
 }
 
@@ -138,7 +163,7 @@ absl::StatusOr<TrainConfig> ResolveTrainConfig(const std::string& recipe,
 
 std::string TrainConfigToJson(const TrainConfig& c) {
   const AugmentOptions& a = c.augment_options;
-  const json j = {
+  json j = {
       {"recipe", c.recipe},
       {"architecture", c.architecture},
       {"input_size", c.input_size},
@@ -163,6 +188,14 @@ std::string TrainConfigToJson(const TrainConfig& c) {
         {"max_shear", a.max_shear}}},
       {"seed", c.seed},
   };
+  if (c.retrieval.kind != "none") {
+    const RetrievalLossOptions& r = c.retrieval;
+    j["retrieval_loss"] = {{"kind", r.kind},
+                           {"weight", r.weight},
+                           {"temperature", r.temperature},
+                           {"scale", r.scale},
+                           {"margin", r.margin}};
+  }
   return j.dump(2);
 }
 
@@ -196,6 +229,14 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
     c.augment_options.max_scale = a.at("max_scale").get<double>();
     c.augment_options.max_shear = a.at("max_shear").get<double>();
     c.seed = j.at("seed").get<uint64_t>();
+    if (j.contains("retrieval_loss")) {  // absent: none (and every config before it existed)
+      const json& r = j.at("retrieval_loss");
+      c.retrieval.kind = r.at("kind").get<std::string>();
+      c.retrieval.weight = r.at("weight").get<double>();
+      c.retrieval.temperature = r.at("temperature").get<double>();
+      c.retrieval.scale = r.at("scale").get<double>();
+      c.retrieval.margin = r.at("margin").get<double>();
+    }
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("train config: ", e.what()));
   }

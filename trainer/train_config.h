@@ -16,6 +16,15 @@
 
 namespace sketch {
 
+// An objective that shapes fc_1 for retrieval beside the cross-entropy (trainer/retrieval_loss.h).
+struct RetrievalLossOptions {
+  std::string kind = "none";  // "none", "supcon" or "cosface"
+  double weight = 1.0;        // total loss = cross-entropy + weight * objective
+  double temperature = 0.1;   // supcon: similarities are divided by it
+  double scale = 16.0;        // cosface: logit scale s
+  double margin = 0.2;        // cosface: cosine margin m subtracted on the true class
+};
+
 // Everything that defines a run's result (with the dataset). Saved as JSON in the output
 // directory and in every checkpoint (TrainConfigToJson below); a resumed run must
 // resolve to the same config.
@@ -38,6 +47,8 @@ struct TrainConfig {
   double dropout = 0.0;  // on fc_1's output
   bool augment = false;  // random affine on strokes (bitmaps: never)
   AugmentOptions augment_options;
+  // Written to JSON only when kind is not "none", so the recipes' configs read as before.
+  RetrievalLossOptions retrieval;
   uint64_t seed = 0;
 };
 
@@ -56,6 +67,8 @@ struct RecipeOverrides {
   std::optional<double> label_smoothing, dropout;
   std::optional<bool> augment;
   std::optional<double> max_rotation_degrees, min_scale, max_scale, max_shear;
+  std::optional<std::string> retrieval_loss;
+  std::optional<double> retrieval_weight, retrieval_temperature, retrieval_scale, retrieval_margin;
   std::optional<uint64_t> seed;
 };
 
