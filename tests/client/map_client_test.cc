@@ -176,9 +176,11 @@ TEST_F(MapClientTest, CliMapPrintsTheScore) {
   for (const std::string& a : args) argv.push_back(a.c_str());
   std::istringstream in;
   std::ostringstream out, err;
-  CliEnvironment env{&in, &out, &err, [this](const std::string&) {
+  CliEnvironment env{&in, &out, &err,
+                     [this](const std::string&) {
                        return std::shared_ptr<grpc::ChannelInterface>(server_->InProcessChannel());
-                     }};
+                     },
+                     TextGridOptions{}};
   ASSERT_EQ(RunSketchCli(static_cast<int>(argv.size()), argv.data(), env), kExitOk) << err.str();
   const nlohmann::json json = nlohmann::json::parse(out.str());
   EXPECT_DOUBLE_EQ(json["map"].get<double>(), 1.0);
@@ -227,9 +229,11 @@ class MapOverFlakyServerTest : public ::testing::Test {
     out_.str("");
     err_.str("");
     CliEnvironment env{
-        &in, &out_, &err_, [this](const std::string&) {
+        &in, &out_, &err_,
+        [this](const std::string&) {
           return std::shared_ptr<grpc::ChannelInterface>(MakeChannel(flaky_->address()));
-        }};
+        },
+        TextGridOptions{}};
     return RunSketchCli(static_cast<int>(argv.size()), argv.data(), env);
   }
 
