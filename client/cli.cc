@@ -399,7 +399,7 @@ std::string ExitCodeFooter() {
       "     (FAILED_PRECONDITION, INVALID_ARGUMENT)\n",
       server, WrapList(refused, server.size(), 5), "\n", later,
       WrapList(unavailable, later.size(), 5), ";\n     health: NOT_SERVING\n",
-      "  5  map --expect-offline: the live mAP differs from the bundle's\n");
+      "  5  map --expect-offline: the live mAP differs from the bundle's (exact indexes)\n");
 }
 
 }  // namespace

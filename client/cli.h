@@ -28,7 +28,8 @@ enum ExitCode : int {
   // Try again later (or elsewhere): no answer in time, the server down, loading, draining or
   // overloaded even after the --retries, or health NOT_SERVING.
   kExitUnavailable = 4,
-  kExitMismatch = 5,  // `map --expect-offline`: the live mAP differs from the bundle's
+  // `map --expect-offline`: the live mAP differs from the bundle's (exact indexes only)
+  kExitMismatch = 5,
 };
 
 // kExitUnavailable for the codes a call is re-sent after (IsRetryable in client/sketch_client.h:
