@@ -311,12 +311,15 @@ void AddMapOptions(CLI::App* map, Flags* flags) {
 void AddShowOptions(CLI::App* search, Flags* flags) {
   search->add_flag("--drawings", flags->drawings,
                    "ask for each hit's drawing (in --json; the bundle must store drawings)");
-  search->add_flag("--show", flags->show,
-                   "draw the query and its hits in the terminal, with word, key_id and distance "
-                   "under each (implies --drawings; not with --json)");
-  search->add_flag("--ascii", flags->ascii,
-                   "--show with ASCII characters instead of braille (the default when the "
-                   "locale is not UTF-8)");
+  auto* show = search->add_flag(
+      "--show", flags->show,
+      "draw the query and its hits in the terminal, with word, key_id and distance "
+      "under each (implies --drawings; not with --json)");
+  search
+      ->add_flag("--ascii", flags->ascii,
+                 "--show with ASCII characters instead of braille (the default when the "
+                 "locale is not UTF-8)")
+      ->needs(show);
   search->add_option("--png", flags->png,
                      "write the query and its hits as a PNG contact sheet to this file, one row "
                      "per query (implies --drawings)");

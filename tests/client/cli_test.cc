@@ -358,6 +358,8 @@ TEST_F(CliTest, SearchDrawingsComeBackInJson) {
   // Pictures among JSON lines would break them.
   EXPECT_EQ(Run({"--json", "search", TestData("simplified/eye.ndjson"), "--show"}), kExitUsage);
   EXPECT_THAT(err_.str(), HasSubstr("--png"));
+  EXPECT_EQ(Run({"search", TestData("simplified/eye.ndjson"), "--ascii"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("--ascii requires --show"));
 }
 
 TEST_F(CliTest, SearchPngWritesAContactSheetRowPerQuery) {
