@@ -13,10 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "client/contact_sheet.h"
 #include "client/drawing_convert.h"
 #include "client/input_selection.h"
 #include "client/map_client.h"
 #include "client/output_format.h"
+#include "client/picture.h"
 #include "client/sketch_client.h"
 #include "core/status_macros.h"
 
@@ -44,6 +46,10 @@ struct Flags {
   bool exclude_self = false;
   std::vector<std::string> classes;
   bool top_class = false;
+  bool drawings = false;  // ask for each hit's drawing (implied by --show and --png)
+  bool show = false;      // draw the query and its hits in the terminal
+  bool ascii = false;     // --show with ASCII characters, not braille
+  std::string png;        // write the query and its hits as a PNG contact sheet here
   std::string service;
   std::vector<std::string> map_files;
   std::string dataset;
@@ -108,7 +114,9 @@ class Cli {
   }
 
   int Search() {
-    return ForEachChunk([&](std::vector<InputRecord>& chunk) -> absl::Status {
+    std::vector<std::vector<Picture>> sheet;  // for --png: each query and its hits
+    int64_t hits_without_drawings = 0;
+    const int code = ForEachChunk([&](std::vector<InputRecord>& chunk) -> absl::Status {
       v1::SearchBatchRequest batch;
       for (const InputRecord& record : chunk) {
         v1::SearchRequest* request = batch.add_requests();
@@ -118,14 +126,38 @@ class Cli {
         if (flags_.exclude_self) request->add_exclude_key_ids(record.sketch.key_id);
         for (const std::string& c : flags_.classes) request->add_classes(c);
         request->set_include_top_class(flags_.top_class);
+        request->set_include_drawings(flags_.drawings);
       }
       ASSIGN_OR_RETURN(v1::SearchBatchResponse response, client_.SearchBatch(batch));
       for (size_t i = 0; i < chunk.size() && i < static_cast<size_t>(response.responses_size());
            ++i) {
-        *env_.out << FormatSearch(chunk[i], response.responses(static_cast<int>(i)), style_);
+        const v1::SearchResponse& answer = response.responses(static_cast<int>(i));
+        *env_.out << FormatSearch(chunk[i], answer, style_);
+        if (!flags_.show && flags_.png.empty()) continue;
+        for (const v1::SearchHit& hit : answer.hits()) hits_without_drawings += !hit.has_drawing();
+        std::vector<Picture> pictures = SearchPictures(chunk[i], answer);
+        if (flags_.show) *env_.out << "\n" << RenderTextGrid(pictures, GridOptions());
+        if (!flags_.png.empty()) sheet.push_back(std::move(pictures));
       }
       return absl::OkStatus();
     });
+    if (hits_without_drawings > 0) {
+      *env_.err << "sketch: " << hits_without_drawings
+                << (hits_without_drawings == 1 ? " hit came without its drawing"
+                                               : " hits came without their drawing")
+                << ": the server sends none (see `sketch info`: its index must store drawings)\n";
+    }
+    if (code != kExitOk || flags_.png.empty()) return code;
+    const absl::Status written = WriteContactSheetPng(flags_.png, sheet, ContactSheetOptions());
+    if (!written.ok()) return Fail(written, kExitUsage);
+    *env_.err << "sketch: wrote the contact sheet " << flags_.png << "\n";
+    return kExitOk;
+  }
+
+  TextGridOptions GridOptions() const {
+    TextGridOptions options = env_.terminal;
+    if (flags_.ascii) options.glyphs = TextGlyphs::kAscii;
+    return options;
   }
 
   int Embed() {
@@ -179,25 +211,31 @@ class Cli {
   }
 
   // The bundle records the trainer's offline mAP as metrics["map"]; a deployment that serves
-  // it must reproduce it (same features, same index, same tie-breaking).
+  // it with its exact index must reproduce it (same features, same index, same tie-breaking).
+  // An approximate index ranks differently by design: FormatMapReport shows both figures.
   int CheckAgainstOfflineMap(const MapReport& report) {
-    absl::StatusOr<v1::GetInfoResponse> info = client_.GetInfo();
-    if (!info.ok()) return Fail(info.status(), ExitCodeForRpcError(info.status()));
-    const auto offline = info->metrics().find("map");
-    if (offline == info->metrics().end()) {
+    const double live = report.retrieval.mean_average_precision;
+    if (!report.exact_index) {
+      *env_.err << absl::StrFormat(
+          "sketch: approximate index %s: its live mAP %.6f is not expected to equal the exact "
+          "offline mAP; --expect-offline compares exact (Flat) indexes only\n",
+          report.index_type, live);
+      return kExitOk;
+    }
+    if (!report.offline_map.has_value()) {
       return Fail(absl::FailedPreconditionError("the bundle records no offline \"map\" metric"),
                   kExitMismatch);
     }
-    const double live = report.retrieval.mean_average_precision;
-    const double difference = std::abs(live - offline->second);
+    const double offline = *report.offline_map;
+    const double difference = std::abs(live - offline);
     if (difference > flags_.offline_tolerance) {
       *env_.err << absl::StrFormat(
           "sketch: live mAP %.6f differs from the bundle's offline mAP %.6f by %.2g (> %.2g)\n",
-          live, offline->second, difference, flags_.offline_tolerance);
+          live, offline, difference, flags_.offline_tolerance);
       return kExitMismatch;
     }
     *env_.err << absl::StrFormat("sketch: live mAP %.6f matches the bundle's offline mAP %.6f\n",
-                                 live, offline->second);
+                                 live, offline);
     return kExitOk;
   }
 
@@ -260,12 +298,31 @@ void AddMapOptions(CLI::App* map, Flags* flags) {
       ->check(CLI::Range(1, 4096));
   map->add_flag("--per-class", flags->per_class, "also print the mAP of every class");
   map->add_flag("--expect-offline", flags->expect_offline,
-                "exit 5 unless the live mAP matches the bundle's offline mAP (--tolerance)");
+                "exit 5 unless the live mAP matches the bundle's offline mAP (--tolerance); "
+                "exact (Flat) indexes only: an approximate one's live mAP is reported beside "
+                "the exact one, not compared");
   map->add_option("--tolerance", flags->offline_tolerance, "for --expect-offline")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   map->add_flag_callback(
       "--quiet,-q", [flags] { flags->map.progress = false; }, "no progress bar");
+}
+
+void AddShowOptions(CLI::App* search, Flags* flags) {
+  search->add_flag("--drawings", flags->drawings,
+                   "ask for each hit's drawing (in --json; the bundle must store drawings)");
+  auto* show = search->add_flag(
+      "--show", flags->show,
+      "draw the query and its hits in the terminal, with word, key_id and distance "
+      "under each (implies --drawings; not with --json)");
+  search
+      ->add_flag("--ascii", flags->ascii,
+                 "--show with ASCII characters instead of braille (the default when the "
+                 "locale is not UTF-8)")
+      ->needs(show);
+  search->add_option("--png", flags->png,
+                     "write the query and its hits as a PNG contact sheet to this file, one row "
+                     "per query (implies --drawings)");
 }
 
 void AddSecurityOptions(CLI::App* app, Flags* flags) {
@@ -345,7 +402,7 @@ std::string ExitCodeFooter() {
       "     (FAILED_PRECONDITION, INVALID_ARGUMENT)\n",
       server, WrapList(refused, server.size(), 5), "\n", later,
       WrapList(unavailable, later.size(), 5), ";\n     health: NOT_SERVING\n",
-      "  5  map --expect-offline: the live mAP differs from the bundle's\n");
+      "  5  map --expect-offline: the live mAP differs from the bundle's (exact indexes)\n");
 }
 
 }  // namespace
@@ -389,6 +446,7 @@ int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env) {
       ->delimiter(',');
   search->add_flag("--top-class", flags.top_class, "also print the drawing's top class");
   search->add_option("--batch", flags.batch, "drawings per call")->capture_default_str();
+  AddShowOptions(search, &flags);
 
   auto* embed = app.add_subcommand("embed", "the feature vector of each drawing");
   AddInputOptions(embed, &flags);
@@ -407,6 +465,11 @@ int RunSketchCli(int argc, const char* const* argv, const CliEnvironment& env) {
     *env.err << "sketch: --batch must be at least 1\n";
     return kExitUsage;
   }
+  if (flags.show && flags.json) {
+    *env.err << "sketch: --show draws pictures among the tables; with --json use --png FILE\n";
+    return kExitUsage;
+  }
+  flags.drawings |= flags.show || !flags.png.empty();
   for (CLI::App* command : {classify, search, embed}) {
     if (command->parsed() && command->count("--key-id") > 0) flags.input.key_id = flags.key_id;
   }

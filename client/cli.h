@@ -1,6 +1,7 @@
 // The `sketch` command-line client: subcommands classify, search, embed, info, health (one
-// server call per drawing or batch, printed as a table or JSON lines) and map (the live
-// leave-one-out mAP). main.cc only wires it to the process; tests run it in-process.
+// server call per drawing or batch, printed as a table or JSON lines; search can also show the
+// drawings it finds, in the terminal or as a PNG) and map (the live leave-one-out mAP). main.cc
+// only wires it to the process; tests run it in-process.
 #ifndef SKETCH_CLIENT_CLI_H_
 #define SKETCH_CLIENT_CLI_H_
 
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "client/text_grid.h"
 
 namespace sketch {
 
@@ -26,7 +28,8 @@ enum ExitCode : int {
   // Try again later (or elsewhere): no answer in time, the server down, loading, draining or
   // overloaded even after the --retries, or health NOT_SERVING.
   kExitUnavailable = 4,
-  kExitMismatch = 5,  // `map --expect-offline`: the live mAP differs from the bundle's
+  // `map --expect-offline`: the live mAP differs from the bundle's (exact indexes only)
+  kExitMismatch = 5,
 };
 
 // kExitUnavailable for the codes a call is re-sent after (IsRetryable in client/sketch_client.h:
@@ -41,6 +44,9 @@ struct CliEnvironment {
   std::ostream* err = nullptr;
   // Opens the channel to --target (tests hand back an in-process channel).
   std::function<std::shared_ptr<grpc::ChannelInterface>(const std::string& target)> connect;
+  // Where `search --show` draws: out's terminal width and whether it takes UTF-8 (braille);
+  // main.cc asks the process's terminal (TerminalGridOptions).
+  TextGridOptions terminal;
 };
 
 // Parses argv (argv[0] is the program name), runs the subcommand and returns the exit code.

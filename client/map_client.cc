@@ -31,11 +31,13 @@ using SketchKey = std::pair<std::string, uint64_t>;  // (word, key_id)
 // Shared by the request threads: the accumulator, the first error, the progress.
 class MapRun {
  public:
+  // `complete_rankings`: rank the drawings a search left out last (an approximate index).
   MapRun(const MapInput& input, const v1::GetInfoResponse& info, bool exclude_on_server,
-         int batch_size, bool progress)
+         bool complete_rankings, int batch_size, bool progress)
       : input_(input),
         index_size_(info.index_size()),
         exclude_on_server_(exclude_on_server),
+        complete_rankings_(complete_rankings),
         batch_size_(batch_size),
         accumulator_(input.labels),
         bar_("map", static_cast<int64_t>(input.sketches.size()), "query", progress) {
@@ -120,12 +122,27 @@ class MapRun {
       }
       if (it->second != query) ranking.push_back(static_cast<int64_t>(it->second));
     }
+    if (complete_rankings_) CompleteRanking(query, &ranking);
     return ranking;
+  }
+
+  // Appends the drawings `ranking` lacks (but the query), in input order. A ranking that holds
+  // a drawing twice is left for the accumulator to refuse.
+  void CompleteRanking(size_t query, std::vector<int64_t>* ranking) const {
+    const size_t n = input_.sketches.size();
+    if (ranking->size() + 1 >= n) return;
+    std::vector<bool> ranked(n, false);
+    ranked[query] = true;
+    for (int64_t item : *ranking) ranked[static_cast<size_t>(item)] = true;
+    for (size_t item = 0; item < n; ++item) {
+      if (!ranked[item]) ranking->push_back(static_cast<int64_t>(item));
+    }
   }
 
   const MapInput& input_;
   const int64_t index_size_;
   const bool exclude_on_server_;
+  const bool complete_rankings_;
   const size_t batch_size_;
   absl::flat_hash_map<SketchKey, size_t> item_of_;
   std::atomic<size_t> next_{0};
@@ -215,8 +232,10 @@ absl::StatusOr<MapReport> RunLeaveOneOutMap(const SketchClient& client, const Ma
   // Excluding by key_id on the server is exact only when key_ids are unique (numpy_bitmap
   // records number their rows per file, so classes share key_ids).
   const bool exclude_on_server = static_cast<int64_t>(key_ids.size()) == n;
-  MapRun run(input, info, exclude_on_server, FitBatchSize(options.batch_size, n, info.limits()),
-             options.progress);
+  // Servers from before IndexInfo serve only exact (Flat) indexes.
+  const bool exact = !info.has_index() || info.index().exact();
+  MapRun run(input, info, exclude_on_server, /*complete_rankings=*/!exact,
+             FitBatchSize(options.batch_size, n, info.limits()), options.progress);
   std::vector<std::thread> threads;
   for (int t = 0; t < std::max(options.concurrency, 1); ++t) {
     threads.emplace_back([&] { run.Work(client); });
@@ -230,6 +249,12 @@ absl::StatusOr<MapReport> RunLeaveOneOutMap(const SketchClient& client, const Ma
   report.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   report.retried_batches = run.retried_batches();
   report.retries = run.retries();
+  report.index_type = info.has_index() ? info.index().type() : "";
+  report.exact_index = exact;
+  if (info.has_index()) report.index_recall_at_10 = info.index().recall_at_10();
+  if (const auto offline = info.metrics().find("map"); offline != info.metrics().end()) {
+    report.offline_map = offline->second;
+  }
   return report;
 }
 
@@ -240,6 +265,10 @@ std::string FormatMapReport(const MapReport& report, bool per_class, bool json) 
                           {"queries", report.queries},
                           {"classes", report.class_names.size()},
                           {"seconds", report.seconds}};
+    out["index_type"] = report.index_type;
+    out["exact_index"] = report.exact_index;
+    if (!report.exact_index) out["index_recall_at_10"] = report.index_recall_at_10;
+    if (report.offline_map.has_value()) out["offline_map"] = *report.offline_map;
     out["retried_batches"] = report.retried_batches;
     out["retries"] = report.retries;
     if (per_class) {
@@ -254,6 +283,18 @@ std::string FormatMapReport(const MapReport& report, bool per_class, bool json) 
   std::string out = absl::StrFormat("mAP %.4f over %d queries (%d classes) in %.1f s\n",
                                     report.retrieval.mean_average_precision, report.queries,
                                     report.class_names.size(), report.seconds);
+  if (!report.exact_index) {
+    absl::StrAppendFormat(&out, "approximate index %s (recall@10 %.4f): live mAP %.4f, ",
+                          report.index_type, report.index_recall_at_10,
+                          report.retrieval.mean_average_precision);
+    if (report.offline_map.has_value()) {
+      absl::StrAppendFormat(&out, "exact (offline) mAP %.4f, live - exact %+.4f\n",
+                            *report.offline_map,
+                            report.retrieval.mean_average_precision - *report.offline_map);
+    } else {
+      out += "the bundle records no exact (offline) mAP\n";
+    }
+  }
   if (report.retried_batches > 0) {
     absl::StrAppendFormat(&out, "retried %d batch%s (%d re-send%s)\n", report.retried_batches,
                           report.retried_batches == 1 ? "" : "es", report.retries,

@@ -69,8 +69,9 @@ std::string FormatSearch(const InputRecord& record, const v1::SearchResponse& re
                         "word");
   for (int i = 0; i < response.hits_size(); ++i) {
     const v1::SearchHit& h = response.hits(i);
-    absl::StrAppendFormat(&out, "  %4d  %12.4f  %8d  %-20d %s\n", i + 1, h.distance(), h.id(),
+    absl::StrAppendFormat(&out, "  %4d  %12.4f  %8d  %-20d %s", i + 1, h.distance(), h.id(),
                           h.key_id(), h.word());
+    out += h.source().empty() ? "\n" : absl::StrCat("  (", h.source(), ")\n");
   }
   return out;
 }
@@ -95,6 +96,13 @@ std::string FormatInfo(const v1::GetInfoResponse& info, OutputStyle style) {
   absl::StrAppendFormat(&out, "%-14s %d\n", "input size", info.input_size());
   absl::StrAppendFormat(&out, "%-14s %d\n", "index size", info.index_size());
   absl::StrAppendFormat(&out, "%-14s %d\n", "dimension", info.dimension());
+  if (info.has_index()) {
+    const v1::IndexInfo& index = info.index();
+    absl::StrAppendFormat(&out, "%-14s %s, %s (recall@10 %.4f), %d words, drawings %s\n",
+                          "index type", index.type().empty() ? "?" : index.type(),
+                          index.exact() ? "exact" : "approximate", index.recall_at_10(),
+                          index.words_size(), index.has_drawings() ? "stored" : "not stored");
+  }
   if (!info.recipe().empty()) absl::StrAppendFormat(&out, "%-14s %s\n", "recipe", info.recipe());
   // A std::map copy prints the metrics in a stable order (proto maps have none).
   const std::map<std::string, double> metrics(info.metrics().begin(), info.metrics().end());

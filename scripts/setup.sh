@@ -27,6 +27,7 @@ PACKAGES=(
   libabsl-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libtorch-dev libfaiss-dev libopenblas0-pthread libssl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
+  libpng-dev  # the client's PNG contact sheets (sketch search --png)
 )
 DEVELOPER_PACKAGES=(
   git

@@ -48,5 +48,42 @@ TEST(SketchToDrawingTest, BitmapsBecomeBitmaps) {
   EXPECT_EQ(back.word, "star");
 }
 
+TEST(SketchFromDrawingTest, EveryKindComesBackAsItWent) {
+  for (const char* file : {"simplified/cat.ndjson", "raw/bird.ndjson"}) {
+    for (const Sketch& sketch : ReadAll(TestData(file))) {
+      absl::StatusOr<Sketch> back = SketchFromDrawing(SketchToDrawing(sketch), "hits[0].drawing");
+      ASSERT_TRUE(back.ok()) << back.status();
+      EXPECT_EQ(back->key_id, sketch.key_id);
+      EXPECT_EQ(back->word, sketch.word);
+      EXPECT_EQ(back->frame, sketch.frame);
+      ASSERT_EQ(back->strokes.size(), sketch.strokes.size());
+      for (size_t s = 0; s < back->strokes.size(); ++s) {
+        EXPECT_EQ(back->strokes[s].x, sketch.strokes[s].x);
+        EXPECT_EQ(back->strokes[s].y, sketch.strokes[s].y);
+        EXPECT_EQ(back->strokes[s].t, sketch.strokes[s].t);
+      }
+    }
+  }
+  const Sketch star = ReadAll(TestData("numpy_bitmap/star.npy"), "star")[0];
+  absl::StatusOr<Sketch> back = SketchFromDrawing(SketchToDrawing(star), "drawing");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->bitmap.size, 28);
+  EXPECT_EQ(back->bitmap.pixels, star.bitmap.pixels);
+}
+
+TEST(SketchFromDrawingTest, MalformedDrawingsNameTheField) {
+  sketchsearch::v1::Drawing drawing;
+  EXPECT_EQ(SketchFromDrawing(drawing, "hits[2].drawing").status(),
+            absl::InvalidArgumentError("hits[2].drawing: neither ink nor bitmap"));
+  sketchsearch::v1::Stroke* stroke = drawing.mutable_ink()->add_strokes();
+  stroke->add_x(1);
+  EXPECT_EQ(SketchFromDrawing(drawing, "hits[2].drawing").status(),
+            absl::InvalidArgumentError("hits[2].drawing.ink.strokes[0]: 1 x but 0 y"));
+  drawing.mutable_bitmap()->set_size(28);
+  drawing.mutable_bitmap()->set_pixels(std::string(100, '\0'));
+  EXPECT_EQ(SketchFromDrawing(drawing, "d").status(),
+            absl::InvalidArgumentError("d.bitmap: 100 pixels for size 28"));
+}
+
 }  // namespace
 }  // namespace sketch

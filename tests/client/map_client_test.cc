@@ -164,6 +164,33 @@ TEST(FormatMapReportTest, TableAndJson) {
   const nlohmann::json json = nlohmann::json::parse(FormatMapReport(report, true, true));
   EXPECT_DOUBLE_EQ(json["map"].get<double>(), 0.61234);
   EXPECT_EQ(json["per_class_map"].size(), 2u);
+  EXPECT_EQ(json["exact_index"], true);
+  EXPECT_FALSE(json.contains("offline_map"));
+}
+
+TEST(FormatMapReportTest, AnApproximateIndexShowsTheLiveFigureBesideTheExactOne) {
+  MapReport report;
+  report.retrieval.mean_average_precision = 0.5;
+  report.class_names = {"cat", "dog"};
+  report.queries = 40;
+  report.seconds = 1;
+  report.index_type = "IVF64,PQ16";
+  report.exact_index = false;
+  report.index_recall_at_10 = 0.81;
+  EXPECT_EQ(FormatMapReport(report, false, false),
+            "mAP 0.5000 over 40 queries (2 classes) in 1.0 s\n"
+            "approximate index IVF64,PQ16 (recall@10 0.8100): live mAP 0.5000, the bundle records "
+            "no exact (offline) mAP\n");
+  report.offline_map = 0.625;
+  EXPECT_EQ(FormatMapReport(report, false, false),
+            "mAP 0.5000 over 40 queries (2 classes) in 1.0 s\n"
+            "approximate index IVF64,PQ16 (recall@10 0.8100): live mAP 0.5000, exact (offline) "
+            "mAP 0.6250, live - exact -0.1250\n");
+  const nlohmann::json json = nlohmann::json::parse(FormatMapReport(report, false, true));
+  EXPECT_EQ(json["index_type"], "IVF64,PQ16");
+  EXPECT_EQ(json["exact_index"], false);
+  EXPECT_DOUBLE_EQ(json["index_recall_at_10"].get<double>(), 0.81);
+  EXPECT_DOUBLE_EQ(json["offline_map"].get<double>(), 0.625);
 }
 
 TEST_F(MapClientTest, CliMapPrintsTheScore) {
@@ -176,9 +203,11 @@ TEST_F(MapClientTest, CliMapPrintsTheScore) {
   for (const std::string& a : args) argv.push_back(a.c_str());
   std::istringstream in;
   std::ostringstream out, err;
-  CliEnvironment env{&in, &out, &err, [this](const std::string&) {
+  CliEnvironment env{&in, &out, &err,
+                     [this](const std::string&) {
                        return std::shared_ptr<grpc::ChannelInterface>(server_->InProcessChannel());
-                     }};
+                     },
+                     TextGridOptions{}};
   ASSERT_EQ(RunSketchCli(static_cast<int>(argv.size()), argv.data(), env), kExitOk) << err.str();
   const nlohmann::json json = nlohmann::json::parse(out.str());
   EXPECT_DOUBLE_EQ(json["map"].get<double>(), 1.0);
@@ -227,9 +256,11 @@ class MapOverFlakyServerTest : public ::testing::Test {
     out_.str("");
     err_.str("");
     CliEnvironment env{
-        &in, &out_, &err_, [this](const std::string&) {
+        &in, &out_, &err_,
+        [this](const std::string&) {
           return std::shared_ptr<grpc::ChannelInterface>(MakeChannel(flaky_->address()));
-        }};
+        },
+        TextGridOptions{}};
     return RunSketchCli(static_cast<int>(argv.size()), argv.data(), env);
   }
 

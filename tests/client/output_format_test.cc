@@ -9,6 +9,7 @@ namespace {
 
 namespace v1 = ::sketchsearch::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 InputRecord Record() {
   InputRecord record;
@@ -47,6 +48,11 @@ TEST(OutputFormatTest, SearchTableHasAHeaderAndOneLinePerHit) {
   EXPECT_THAT(text, HasSubstr("top class cat (0.7500)\n"));
   EXPECT_THAT(text, HasSubstr("rank      distance        id  key_id               word\n"));
   EXPECT_THAT(text, HasSubstr("     1        1.5000        12  4503599627370497     dog\n"));
+  v1::SearchResponse from_gallery = Found();
+  from_gallery.mutable_hits(0)->set_source("dog.ndjson");
+  EXPECT_THAT(
+      FormatSearch(Record(), from_gallery, OutputStyle::kTable),
+      HasSubstr("     1        1.5000        12  4503599627370497     dog  (dog.ndjson)\n"));
 }
 
 TEST(OutputFormatTest, JsonIsOneObjectPerRecordWithItsIdentity) {
@@ -85,6 +91,15 @@ TEST(OutputFormatTest, InfoAndHealth) {
   EXPECT_THAT(text, HasSubstr("index size     800\n"));
   EXPECT_THAT(text, HasSubstr("metric         test_map = 0.5000\n"));
   EXPECT_EQ(nlohmann::json::parse(FormatInfo(info, OutputStyle::kJson))["index_size"], "800");
+  EXPECT_THAT(text, Not(HasSubstr("index type")));  // a server that does not say
+  v1::IndexInfo* index = info.mutable_index();
+  index->set_type("HNSW32");
+  index->set_recall_at_10(0.97);
+  index->set_has_drawings(true);
+  index->add_words("cat");
+  EXPECT_THAT(FormatInfo(info, OutputStyle::kTable),
+              HasSubstr("index type     HNSW32, approximate (recall@10 0.9700), 1 words, drawings "
+                        "stored\n"));
 
   EXPECT_EQ(FormatHealth("", grpc::health::v1::HealthCheckResponse::SERVING, OutputStyle::kTable),
             "SERVING\n");
