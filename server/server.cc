@@ -60,7 +60,8 @@ class WithoutReflection : public grpc::ServerBuilderOption {
 
 SketchServer::SketchServer(const ServerOptions& options)
     : options_(options),
-      service_(options.limits, options.max_message_bytes, &metrics_, options.auth_tokens) {}
+      calls_(options.limits, options.max_message_bytes, options.auth_tokens),
+      service_(&calls_, &metrics_) {}
 
 absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOptions& options) {
   RETURN_IF_ERROR(ValidateServerOptions(options));
@@ -124,7 +125,7 @@ absl::Status SketchServer::Serve(std::unique_ptr<Embedder> embedder,
                                          options_.backend, &metrics_));
   backend_ = std::move(backend);
   metrics_.SetIndexSize(backend_->index_size());
-  service_.SetBackend(backend_);
+  calls_.SetBackend(backend_);
   SetServingStatus(true);
   return absl::OkStatus();
 }
@@ -145,7 +146,7 @@ void SketchServer::Shutdown(absl::Duration drain) {
   metrics_.SetServing(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + drain));
   server_->Wait();
-  service_.SetBackend(nullptr);
+  calls_.SetBackend(nullptr);
   if (backend != nullptr) backend->Shutdown();
   trimmer_.reset();
 }

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "index/feature_index.h"
+#include "server/api_calls.h"
 #include "server/credentials.h"
 #include "server/embedder.h"
 #include "server/memory_trimmer.h"
@@ -108,6 +109,7 @@ class SketchServer {
 
   const ServerOptions options_;
   ServerMetrics metrics_;
+  ApiCalls calls_;
   SketchSearchService service_;
   std::unique_ptr<MemoryTrimmer> trimmer_;
   std::unique_ptr<grpc::Server> server_;
