@@ -99,6 +99,10 @@ absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOp
   if (server->server_ == nullptr || (!options.address.empty() && server->port_ == 0)) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
   }
+  if (options.serve_http) {
+    ASSIGN_OR_RETURN(server->http_,
+                     HttpApi::Start(options.http, &server->calls_, &server->metrics_));
+  }
   server->SetServingStatus(false);
   server->trimmer_ = std::make_unique<MemoryTrimmer>(options.memory_trim_interval);
   return server;
@@ -144,6 +148,9 @@ void SketchServer::Shutdown(absl::Duration drain) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health != nullptr) health->Shutdown();
   metrics_.SetServing(false);
+  // HTTP calls in flight hold a worker each until the model answers them, so this returns once
+  // they are answered (the backend is still up).
+  if (http_ != nullptr) http_->Stop();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + drain));
   server_->Wait();
   calls_.SetBackend(nullptr);

@@ -27,6 +27,7 @@
 #include "server/api_calls.h"
 #include "server/credentials.h"
 #include "server/embedder.h"
+#include "server/http_api.h"
 #include "server/memory_trimmer.h"
 #include "server/metrics.h"
 #include "server/request_limits.h"
@@ -66,6 +67,10 @@ struct ServerOptions {
   std::string metrics_address;
   RequestLimits limits;
   BackendOptions backend;
+  // The HTTP/JSON API and the web page beside gRPC (server/http_api.h), with the same tokens,
+  // limits and batcher; off unless serve_http.
+  bool serve_http = false;
+  HttpApiOptions http;
 };
 
 // InvalidArgument naming the first bad option.
@@ -88,13 +93,16 @@ class SketchServer {
   absl::Status Serve(std::unique_ptr<Embedder> embedder, std::unique_ptr<const FeatureIndex> index,
                      BundleInfo bundle);
 
-  // Health NOT_SERVING (load balancers stop sending), no new calls accepted, calls in flight
-  // get until `drain` has passed to finish (then they are cancelled), the model batcher drains,
-  // the metrics endpoint closes. Idempotent; thread-safe; blocks until done.
+  // Health NOT_SERVING (load balancers stop sending), the HTTP API stops accepting and answers
+  // its calls in flight, no new gRPC calls accepted, gRPC calls in flight get until `drain` has
+  // passed to finish (then they are cancelled), the model batcher drains, the metrics endpoint
+  // closes. Idempotent; thread-safe; blocks until done.
   void Shutdown(absl::Duration drain);
 
   // The port chosen for `address` (0 when listening on none).
   int port() const { return port_; }
+  // The HTTP/JSON API's port (0 when it is off).
+  int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
   // The metrics endpoint's port (0 when there is none).
   int metrics_port() const { return metrics_.port(); }
   // A channel to this server that skips the network (tests, embedded clients).
@@ -113,6 +121,7 @@ class SketchServer {
   SketchSearchService service_;
   std::unique_ptr<MemoryTrimmer> trimmer_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpApi> http_;
   int port_ = 0;
 
   absl::Mutex mu_;
