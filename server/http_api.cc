@@ -4,6 +4,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -196,6 +197,18 @@ std::vector<RpcBinding> RpcBindings() {
   };
 }
 
+// cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections (16 clients starting
+// at once) overflows it, and each dropped SYN costs its client a 1 s retransmission. Listening
+// again on the bound socket raises the backlog (Linux updates it in place). The socket is a
+// protected member; a pointer to it, formed in a derived class, reaches it in any Server.
+struct ListeningSocket : httplib::Server {
+  static constexpr auto kMember = &ListeningSocket::svr_sock_;
+};
+
+bool RaiseListenBacklog(httplib::Server& server) {
+  return ::listen(server.*ListeningSocket::kMember, SOMAXCONN) == 0;
+}
+
 bool IsDirectory(const std::string& path) {
   struct stat info {};
   return stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
@@ -300,6 +313,9 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& op
   if (api->port_ <= 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen for HTTP on ", options.host, ":", options.port));
+  }
+  if (!RaiseListenBacklog(*api->server_)) {
+    return absl::UnavailableError("cannot raise the HTTP listen backlog");
   }
   httplib::Server* server = api->server_.get();
   api->listener_ = std::thread([server] { server->listen_after_bind(); });
