@@ -17,6 +17,7 @@
 #include "server/server.h"
 #include "tests/server/test_fakes.h"
 #include "tests/testing/temp_files.h"
+#include "tests/testing/test_pki.h"
 
 namespace sketch {
 namespace {
@@ -339,6 +340,54 @@ TEST_F(HttpApiTest, ServesTheWebRootAtSlash) {
   options.serve_http = true;
   options.http.web_root = root + "/missing";
   EXPECT_THAT(SketchServer::Start(options).status().message(), HasSubstr("web_root"));
+}
+
+TEST_F(HttpApiTest, ShutdownAnswersHttpCallsInFlight) {
+  StartServer();
+  FakeEmbedder* embedder = Serve();
+  absl::Notification gate;
+  embedder->set_gate(&gate);
+  int status = 0;
+  std::string body;
+  std::thread call([&] {
+    httplib::Client client("127.0.0.1", server_->http_port());
+    client.set_read_timeout(10, 0);
+    auto result = client.Post("/v1/classify", Json(ClassifyOf(1, "cat")), "application/json");
+    if (result) status = result->status, body = result->body;
+  });
+  embedder->entered().WaitForNotification();
+  std::thread shutdown([&] { server_->Shutdown(absl::Seconds(10)); });
+  absl::SleepFor(absl::Milliseconds(100));
+  gate.Notify();
+  call.join();
+  shutdown.join();
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_THAT(body, HasSubstr("\"word\":\"cat\""));
+  // The port is closed afterwards.
+  auto after = client_->Get("/healthz");
+  EXPECT_FALSE(after);
+}
+
+TEST_F(HttpApiTest, ServesHttpsWithTheServersCertificate) {
+  ::sketch::testing::TestPki pki;
+  ASSERT_TRUE(pki.ok()) << "openssl could not make the test certificates";
+  ServerOptions options;
+  options.http.tls_cert = pki.path("server.pem");
+  options.http.tls_key = pki.path("server.key");
+  StartServer(options);
+  Serve();
+  httplib::SSLClient client("127.0.0.1", server_->http_port());
+  client.set_ca_cert_path(pki.path("ca.pem").c_str());
+  client.enable_server_certificate_verification(true);
+  auto result = client.Post("/v1/classify", Json(ClassifyOf(1, "dog")), "application/json");
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  EXPECT_EQ(result->status, 200) << result->body;
+  // Plain HTTP gets no answer from a TLS port.
+  EXPECT_FALSE(client_->Get("/healthz"));
+
+  options.http.tls_key = pki.path("missing.key");
+  options.serve_http = true;
+  EXPECT_EQ(SketchServer::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(HttpStatusForTest, MapsEveryCodeTheServiceReturns) {
