@@ -157,6 +157,20 @@ def run(driver, url, cli, target, raw_dir, out_dir):
     if words != {options[0]}:
         fail(f"filter {options[0]}: results of {sorted(words)}")
     driver.save_screenshot(os.path.join(out_dir, "page-filtered.png"))
+    # A server error is shown as a readable message: a filter on a word the index does not hold.
+    driver.execute_script(
+        "const s = document.getElementById('filter'); s.add(new Option('unicorn', 'unicorn'));"
+        "s.value = 'unicorn'; s.dispatchEvent(new Event('change'));")
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+        "return document.body.dataset.generation === document.body.dataset.answered;"))
+    error = driver.find_element(By.ID, "error")
+    if not error.is_displayed() or "INVALID_ARGUMENT" not in error.text or "unicorn" not in error.text:
+        fail(f"a refused search shows no readable error (shown: {error.text!r})")
+    driver.save_screenshot(os.path.join(out_dir, "page-error.png"))
+    driver.execute_script(
+        "const s = document.getElementById('filter'); s.value = '';"
+        "s.dispatchEvent(new Event('change'));")
+    wait_answered(driver)
     driver.find_element(By.ID, "clear").click()
     guesses, hits = wait_answered(driver)
     if guesses or hits or sent() != 0:
