@@ -1,6 +1,7 @@
 // sketch-server: serves a model bundle over gRPC (and, with --http-port, HTTP/JSON and a web
 // page) — listen (health NOT_SERVING), load and warm up the bundle, serve (SERVING) until
-// SIGTERM/SIGINT, then drain and exit 0. Exit 1 when the bundle or the address is unusable. The work is in server/server.h and server/bundle_loader.h.
+// SIGTERM/SIGINT, then drain and exit 0. Exit 1 when the bundle or the address is unusable. The
+// work is in server/server.h and server/bundle_loader.h.
 #include <filesystem>
 #include <iostream>
 #include <string>
