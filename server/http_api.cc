@@ -30,7 +30,8 @@ using google::protobuf::util::JsonPrintOptions;
 constexpr char kJson[] = "application/json";
 constexpr char kTimeoutHeader[] = "X-Request-Timeout-Ms";
 constexpr char kTimeoutParam[] = "timeout_ms";
-// Which bundle answered; hot swaps can change it between calls.
+// Which bundle answered (hot swaps can change it between calls): the name of the gRPC side's
+// trailer, as a response header.
 constexpr char kBundleHashHeader[] = "sketchsearch-bundle-hash";
 
 // Every field printed, defaults included, so that a browser needs no proto3 defaults table.
@@ -124,7 +125,7 @@ RpcOutcome RunRpc(const ApiCalls& calls, const HttpRoute& route, RequestKind kin
   }
   const absl::StatusOr<absl::Time> deadline = DeadlineOf(http, start);
   if (!deadline.ok()) return fail(deadline.status());
-  const auto backend = calls.Backend();
+  absl::StatusOr<std::shared_ptr<const SearchBackend>> backend = calls.Backend();
   if (!backend.ok()) return fail(backend.status());
   outcome.bundle_hash = (*backend)->Info().bundle.bundle_hash;
   CallContext context;
@@ -141,6 +142,9 @@ RpcOutcome RunRpc(const ApiCalls& calls, const HttpRoute& route, RequestKind kin
                 finished(std::move(status));
               }
             });
+        // Like a gRPC call, hold the backend only until the work is handed to it: a bundle swap
+        // waits for the calls holding the old one, and the old one still answers this call.
+        backend->reset();
         if (!started.ok()) finished(started);
       });
   return fail(answered.status());
