@@ -28,11 +28,15 @@ PACKAGES=(
   libtorch-dev libfaiss-dev libopenblas0-pthread libssl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
   libpng-dev  # the client's PNG contact sheets (sketch search --png)
+  # the HTTP/JSON API (Debian builds it with OpenSSL, zlib and brotli: their -dev packages come along)
+  libcpp-httplib-dev
 )
 DEVELOPER_PACKAGES=(
   git
   # tests and benchmarks (python3-torch: the PyTorch side of the side-by-side benchmark)
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy python3-torch
+  # the web page's browser test (headless Chromium driven by Selenium; nothing downloads a browser)
+  chromium chromium-driver python3-selenium
   # fuzzing (clang + ASan/UBSan/libFuzzer runtimes)
   clang libclang-rt-14-dev
 )

@@ -1,8 +1,9 @@
-// sketch-server: serves a model bundle over gRPC — listen (health NOT_SERVING), load and warm up
-// the bundle, serve (SERVING) until SIGTERM/SIGINT, then drain and exit 0; SIGHUP (and, with
-// --watch, a change of the bundle path) swaps in the bundle now at the path. Exit 1 when the first
-// bundle or the address is unusable. The work is in server/server.h, server/bundle_loader.h and
-// server/bundle_reloader.h.
+// sketch-server: serves a model bundle over gRPC (and, with --http-port, HTTP/JSON and a web
+// page) — listen (health NOT_SERVING), load and warm up the bundle, serve (SERVING) until
+// SIGTERM/SIGINT, then drain and exit 0; SIGHUP (and, with --watch, a change of the bundle path)
+// swaps in the bundle now at the path. Exit 1 when the first bundle or the address is unusable.
+// The work is in server/server.h, server/bundle_loader.h and server/bundle_reloader.h.
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -26,7 +27,48 @@ struct Flags {
   double watch_interval_s = 2;
   sketch::ModelServingOptions model;
   sketch::ServerOptions server;
+  // HTTP/JSON API and web page (issue 12).
+  int http_port = -1;
+  std::string web_root = SKETCH_WEB_ROOT;
 };
+
+// The HTTP/JSON API and the drawing page: on --host, off unless --http-port is given, TLS and
+// tokens as for gRPC. Returns the --web-root option (to tell whether it was given).
+CLI::Option* AddHttpFlags(CLI::App* app, Flags* f) {
+  app->add_option("--http-port", f->http_port,
+                  "HTTP/JSON API and web page port on --host (0: any free port, -1: off); "
+                  "HTTPS with --tls-cert")
+      ->envname("SKETCH_HTTP_PORT")
+      ->capture_default_str();
+  app->add_option("--http-threads", f->server.http.threads,
+                  "HTTP workers: connections served at once (each holds one while its call waits "
+                  "for the model)")
+      ->envname("SKETCH_HTTP_THREADS")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  return app
+      ->add_option("--web-root", f->web_root,
+                   "directory of the web page served at / with --http-port (web/ of the "
+                   "source tree by default; empty: no page)")
+      ->envname("SKETCH_WEB_ROOT")
+      ->capture_default_str();
+}
+
+// Fills the HTTP options from the flags. The default web root is optional (an installed server
+// may not have the source tree); one given explicitly must exist (HttpApi::Start checks).
+void SetHttpOptions(const Flags& f, bool web_root_given, sketch::ServerOptions* options) {
+  if (f.http_port < 0) return;
+  options->serve_http = true;
+  options->http.host = f.host;
+  options->http.port = f.http_port;
+  options->http.tls_cert = options->tls.cert;
+  options->http.tls_key = options->tls.key;
+  options->http.tls_client_ca = options->tls.client_ca;
+  std::error_code error;
+  if (web_root_given || std::filesystem::is_directory(f.web_root, error)) {
+    options->http.web_root = f.web_root;
+  }
+}
 
 // Every flag can also come from the environment (SKETCH_<FLAG>, e.g. SKETCH_BUNDLE), which is
 // how containers are usually configured; a flag given on the command line wins.
@@ -127,6 +169,7 @@ int main(int argc, char** argv) {
   CLI::App app{"sketch-server: classify and search drawings with a trained model bundle"};
   Flags flags;
   AddFlags(&app, &flags);
+  CLI::Option* web_root = AddHttpFlags(&app, &flags);
   CLI11_PARSE(app, argc, argv);
 
   // Before any thread exists, so that every thread inherits the blocked signals.
@@ -146,10 +189,16 @@ int main(int argc, char** argv) {
   if (flags.max_connection_age_s > 0) {
     options.max_connection_age = absl::Seconds(flags.max_connection_age_s);
   }
+  SetHttpOptions(flags, web_root->count() > 0, &options);
   auto server = sketch::SketchServer::Start(options);
   if (!server.ok()) return Fail(server.status());
   // Parseable lines (tests read the ports chosen for port 0); std::endl flushes into pipes.
   std::cout << "sketch-server listening on " << flags.host << ":" << (*server)->port() << std::endl;
+  if (options.serve_http) {
+    std::cout << "sketch-server http on " << flags.host << ":" << (*server)->http_port()
+              << (options.http.web_root.empty() ? " (no web page)" : " (web page at /)")
+              << std::endl;
+  }
   if (flags.metrics_port >= 0) {
     std::cout << "sketch-server metrics on " << flags.metrics_host << ":"
               << (*server)->metrics_port() << std::endl;

@@ -40,17 +40,19 @@ struct ServerMetrics::Impl {
   prometheus::Family<prometheus::Counter>& requests =
       BuildCounter()
           .Name("sketchsearch_requests_total")
-          .Help("RPCs finished, by method and status code.")
+          .Help("Calls finished, by protocol (grpc, http), method and status code.")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& errors =
       BuildCounter()
           .Name("sketchsearch_request_errors_total")
-          .Help("RPCs finished with a status other than OK, by method and status code.")
+          .Help(
+              "Calls finished with a status other than OK, by protocol, method and status "
+              "code.")
           .Register(*registry);
   prometheus::Family<Histogram>& latency =
       BuildHistogram()
           .Name("sketchsearch_request_duration_seconds")
-          .Help("Time from receiving an RPC to finishing it, by method.")
+          .Help("Time from receiving a call to finishing it, by protocol and method.")
           .Register(*registry);
   Histogram& queue_time = BuildHistogram()
                               .Name("sketchsearch_model_queue_duration_seconds")
@@ -153,13 +155,15 @@ int ServerMetrics::port() const {
   return impl_->port;
 }
 
-void ServerMetrics::RecordRpc(absl::string_view method, absl::StatusCode code,
-                              absl::Duration latency) {
-  const prometheus::Labels labels = {{"method", std::string(method)},
+void ServerMetrics::RecordRpc(absl::string_view protocol, absl::string_view method,
+                              absl::StatusCode code, absl::Duration latency) {
+  const prometheus::Labels labels = {{"protocol", std::string(protocol)},
+                                     {"method", std::string(method)},
                                      {"code", absl::StatusCodeToString(code)}};
   impl_->requests.Add(labels).Increment();
   if (code != absl::StatusCode::kOk) impl_->errors.Add(labels).Increment();
-  impl_->latency.Add({{"method", std::string(method)}}, LatencyBuckets())
+  impl_->latency
+      .Add({{"protocol", std::string(protocol)}, {"method", std::string(method)}}, LatencyBuckets())
       .Observe(absl::ToDoubleSeconds(latency));
 }
 

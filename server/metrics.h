@@ -2,7 +2,7 @@
 // latency, model batch sizes, queue time, index size, bundle reloads and the bundle served) and
 // the HTTP endpoint that serves them.
 // Names follow Prometheus conventions: prefix sketchsearch_, base units, _total for counters,
-// labels of low cardinality only (method, code).
+// labels of low cardinality only (protocol, method, code).
 #ifndef SKETCH_SERVER_METRICS_H_
 #define SKETCH_SERVER_METRICS_H_
 
@@ -31,9 +31,11 @@ class ServerMetrics final : public BatcherObserver {
   // The exposer's port; 0 when not started.
   int port() const;
 
-  // One finished RPC: counts it (and, if not OK, an error) under {method, code} and observes
-  // its latency. Thread-safe, like everything below.
-  void RecordRpc(absl::string_view method, absl::StatusCode code, absl::Duration latency);
+  // One finished call: counts it (and, if not OK, an error) under {protocol, method, code} and
+  // observes its latency under {protocol, method}. `protocol` is "grpc" or "http" (the HTTP/JSON
+  // API); `method` is the RPC's name either way. Thread-safe, like everything below.
+  void RecordRpc(absl::string_view protocol, absl::string_view method, absl::StatusCode code,
+                 absl::Duration latency);
   void SetIndexSize(int64_t size);
   // 1 while the health status is SERVING.
   void SetServing(bool serving);

@@ -60,7 +60,8 @@ class WithoutReflection : public grpc::ServerBuilderOption {
 
 SketchServer::SketchServer(const ServerOptions& options)
     : options_(options),
-      service_(options.limits, options.max_message_bytes, &metrics_, options.auth_tokens) {}
+      calls_(options.limits, options.max_message_bytes, options.auth_tokens),
+      service_(&calls_, &metrics_) {}
 
 absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOptions& options) {
   RETURN_IF_ERROR(ValidateServerOptions(options));
@@ -97,6 +98,10 @@ absl::StatusOr<std::unique_ptr<SketchServer>> SketchServer::Start(const ServerOp
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || (!options.address.empty() && server->port_ == 0)) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
+  }
+  if (options.serve_http) {
+    ASSIGN_OR_RETURN(server->http_,
+                     HttpApi::Start(options.http, &server->calls_, &server->metrics_));
   }
   server->SetServingStatus(false);
   server->trimmer_ = std::make_unique<MemoryTrimmer>(options.memory_trim_interval);
@@ -143,7 +148,7 @@ absl::StatusOr<std::unique_ptr<SearchBackend>> SketchServer::CreateBackend(
 }
 
 void SketchServer::Publish(const Installed& installed) {
-  service_.SetBackend(installed.shared);
+  calls_.SetBackend(installed.shared);
   metrics_.SetIndexSize(installed.owned->index_size());
   metrics_.SetBundleHash(installed.owned->bundle().bundle_hash);
 }
@@ -213,10 +218,13 @@ void SketchServer::Shutdown(absl::Duration drain) {
     grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
     if (health != nullptr) health->Shutdown();
     metrics_.SetServing(false);
+    // HTTP calls in flight hold a worker each until the model answers them, so this returns once
+    // they are answered (the backend is still up).
+    if (http_ != nullptr) http_->Stop();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + drain));
     server_->Wait();
   }
-  service_.SetBackend(nullptr);
+  calls_.SetBackend(nullptr);
   drained_backend_ = Retire(std::move(backend));
   trimmer_.reset();
 }

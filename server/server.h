@@ -27,8 +27,10 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "index/feature_index.h"
+#include "server/api_calls.h"
 #include "server/credentials.h"
 #include "server/embedder.h"
+#include "server/http_api.h"
 #include "server/memory_trimmer.h"
 #include "server/metrics.h"
 #include "server/request_limits.h"
@@ -68,6 +70,10 @@ struct ServerOptions {
   std::string metrics_address;
   RequestLimits limits;
   BackendOptions backend;
+  // The HTTP/JSON API and the web page beside gRPC (server/http_api.h), with the same tokens,
+  // limits and batcher; off unless serve_http.
+  bool serve_http = false;
+  HttpApiOptions http;
 };
 
 // InvalidArgument naming the first bad option.
@@ -103,13 +109,16 @@ class SketchServer {
   // The hash of the bundle serving now; empty before Serve. Thread-safe.
   std::string bundle_hash() const;
 
-  // Health NOT_SERVING (load balancers stop sending), no new calls accepted, calls in flight
-  // get until `drain` has passed to finish (then they are cancelled), the model batcher drains,
-  // the metrics endpoint closes. Idempotent; thread-safe; blocks until done.
+  // Health NOT_SERVING (load balancers stop sending), the HTTP API stops accepting and answers
+  // its calls in flight, no new gRPC calls accepted, gRPC calls in flight get until `drain` has
+  // passed to finish (then they are cancelled), the model batcher drains, the metrics endpoint
+  // closes. Idempotent; thread-safe; blocks until done.
   void Shutdown(absl::Duration drain);
 
   // The port chosen for `address` (0 when listening on none).
   int port() const { return port_; }
+  // The HTTP/JSON API's port (0 when it is off).
+  int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
   // The metrics endpoint's port (0 when there is none).
   int metrics_port() const { return metrics_.port(); }
   // A channel to this server that skips the network (tests, embedded clients).
@@ -140,9 +149,11 @@ class SketchServer {
 
   const ServerOptions options_;
   ServerMetrics metrics_;
+  ApiCalls calls_;
   SketchSearchService service_;
   std::unique_ptr<MemoryTrimmer> trimmer_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpApi> http_;
   int port_ = 0;
 
   // Held through a whole SwapBundle or Shutdown: one swap at a time, and Shutdown returns only

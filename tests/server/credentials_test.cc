@@ -121,9 +121,9 @@ TEST(ServerAuthTest, EverySketchSearchCallNeedsATokenButHealthDoesNot) {
             grpc::StatusCode::UNAUTHENTICATED);
   const grpc::Status ok = Classify(channel, absl::StrCat("Bearer ", kToken));
   EXPECT_TRUE(ok.ok()) << ok.error_message();
-  EXPECT_THAT(
-      server->metrics().Serialize(),
-      HasSubstr("sketchsearch_requests_total{code=\"UNAUTHENTICATED\",method=\"Classify\"} 2"));
+  EXPECT_THAT(server->metrics().Serialize(),
+              HasSubstr("sketchsearch_requests_total{code=\"UNAUTHENTICATED\",method=\"Classify\","
+                        "protocol=\"grpc\"} 2"));
 }
 
 TEST(ServerTlsTest, ServesOverTlsAndRefusesPlaintext) {

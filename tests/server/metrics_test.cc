@@ -9,17 +9,24 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-TEST(ServerMetricsTest, CountsRequestsAndErrorsByMethodAndCode) {
+TEST(ServerMetricsTest, CountsRequestsAndErrorsByProtocolMethodAndCode) {
   ServerMetrics metrics;
-  metrics.RecordRpc("Search", absl::StatusCode::kOk, absl::Milliseconds(3));
-  metrics.RecordRpc("Search", absl::StatusCode::kOk, absl::Milliseconds(4));
-  metrics.RecordRpc("Search", absl::StatusCode::kInvalidArgument, absl::Milliseconds(1));
+  metrics.RecordRpc("grpc", "Search", absl::StatusCode::kOk, absl::Milliseconds(3));
+  metrics.RecordRpc("grpc", "Search", absl::StatusCode::kOk, absl::Milliseconds(4));
+  metrics.RecordRpc("grpc", "Search", absl::StatusCode::kInvalidArgument, absl::Milliseconds(1));
+  metrics.RecordRpc("http", "Search", absl::StatusCode::kOk, absl::Milliseconds(2));
   const std::string text = metrics.Serialize();
-  EXPECT_THAT(text, HasSubstr("sketchsearch_requests_total{code=\"OK\",method=\"Search\"} 2"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_requests_total{code=\"OK\",method=\"Search\","
+                              "protocol=\"grpc\"} 2"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_requests_total{code=\"OK\",method=\"Search\","
+                              "protocol=\"http\"} 1"));
   EXPECT_THAT(text, HasSubstr("sketchsearch_request_errors_total{code=\"INVALID_ARGUMENT\","
-                              "method=\"Search\"} 1"));
+                              "method=\"Search\",protocol=\"grpc\"} 1"));
   EXPECT_THAT(text, Not(HasSubstr("sketchsearch_request_errors_total{code=\"OK\"")));
-  EXPECT_THAT(text, HasSubstr("sketchsearch_request_duration_seconds_count{method=\"Search\"} 3"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_request_duration_seconds_count{method=\"Search\","
+                              "protocol=\"grpc\"} 3"));
+  EXPECT_THAT(text, HasSubstr("sketchsearch_request_duration_seconds_count{method=\"Search\","
+                              "protocol=\"http\"} 1"));
 }
 
 TEST(ServerMetricsTest, RecordsBatcherActivityAndGauges) {

@@ -308,9 +308,15 @@ TEST(SketchServerSwapTest, CallsInFlightFinishOnTheOldBundleAndNewCallsGetTheNew
   // A call held inside the old model while the swap happens.
   absl::Notification gate;
   old_embedder->set_gate(&gate);
+  // entered() fired with the first call already: wait for this call's own batch instead.
+  const size_t batches_before = old_embedder->batch_sizes().size();
   Answered in_flight;
   std::thread call([&] { in_flight = ClassifyOnce(stub.get()); });
-  old_embedder->entered().WaitForNotification();
+  for (int i = 0; i < 2000 && old_embedder->batch_sizes().size() == batches_before; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_GT(old_embedder->batch_sizes().size(), batches_before)
+      << "the call never reached the model";
   absl::Notification swapped;
   absl::Status swap_status;
   std::thread swap([&] {

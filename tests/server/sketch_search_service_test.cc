@@ -313,9 +313,11 @@ TEST_F(ServiceTest, RecordsMetricsPerMethodAndCode) {
   v1::SearchResponse response;
   EXPECT_FALSE(stub_->Search(&c2, bad, &response).ok());
   const std::string text = server_->metrics().Serialize();
-  EXPECT_THAT(text, HasSubstr("sketchsearch_requests_total{code=\"OK\",method=\"GetInfo\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("sketchsearch_requests_total{code=\"OK\",method=\"GetInfo\",protocol=\"grpc\"} 1"));
   EXPECT_THAT(text, HasSubstr("sketchsearch_request_errors_total{code=\"INVALID_ARGUMENT\","
-                              "method=\"Search\"} 1"));
+                              "method=\"Search\",protocol=\"grpc\"} 1"));
   EXPECT_THAT(text, HasSubstr("sketchsearch_index_size 4"));
 }
 
@@ -372,7 +374,8 @@ TEST_F(ServiceTest, CallsWaitingForTheModelHoldNoThread) {
 
 TEST(SketchSearchServiceBareTest, ServesInAPlainGrpcServer) {
   // The service alone, registered in a plain grpc::Server (no SketchServer around it).
-  SketchSearchService service({}, 1 << 20, nullptr);
+  ApiCalls calls({}, 1 << 20);
+  SketchSearchService service(&calls, nullptr);
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -392,7 +395,7 @@ TEST(SketchSearchServiceBareTest, ServesInAPlainGrpcServer) {
                             MakeFakeIndex(Indexed(), kClasses, kDim), Bundle(), {}, nullptr);
   ASSERT_TRUE(backend.ok()) << backend.status();
   std::shared_ptr<SearchBackend> installed = *std::move(backend);
-  service.SetBackend(installed);
+  calls.SetBackend(installed);
   {
     grpc::ClientContext context;
     v1::ClassifyResponse response;
