@@ -244,6 +244,35 @@ TEST(ToBatchTest, BoundsTheTotalHitsOfASearchBatch) {
             "requests[1].k: 0 is outside 1..100000");
 }
 
+TEST(ToBatchTest, BoundsTheHitsThatCarryDrawings) {
+  v1::SearchRequest request;
+  *request.mutable_drawing() = ValidDrawing();
+  request.set_k(30);
+  request.set_include_drawings(true);
+  RequestLimits limits;
+  limits.max_drawing_hits = 50;
+  auto query = ToSearchQuery(request, limits);
+  ASSERT_TRUE(query.ok()) << query.status();
+  EXPECT_TRUE(query->include_drawings);
+  request.set_k(51);
+  EXPECT_EQ(ToSearchQuery(request, limits).status().message(),
+            "k: 51 hits with drawings exceed the limit of 50");
+  request.set_include_drawings(false);
+  EXPECT_TRUE(ToSearchQuery(request, limits).ok());  // without drawings k is not bound by it
+
+  v1::SearchBatchRequest batch;
+  for (bool drawings : {true, false, true}) {
+    v1::SearchRequest* r = batch.add_requests();
+    *r->mutable_drawing() = ValidDrawing();
+    r->set_k(30);
+    r->set_include_drawings(drawings);
+  }
+  EXPECT_EQ(ToSearchQueries(batch, limits).status().message(),
+            "requests.k: 60 hits with drawings in total exceed the limit of 50");
+  batch.mutable_requests(2)->set_include_drawings(false);
+  EXPECT_TRUE(ToSearchQueries(batch, limits).ok());
+}
+
 TEST(ToBatchTest, StopsConvertingOnceTheDeadlineHasPassed) {
   v1::ClassifyBatchRequest classify;
   v1::SearchBatchRequest search;
@@ -329,8 +358,13 @@ TEST(ToProtoTest, ConvertsResults) {
   info.input_size = 128;
   info.index_size = 500;
   info.dimension = 1024;
+  info.has_drawings = true;
+  info.words = {"cat", "dog", "owl"};
   v1::GetInfoResponse out;
   ToProto(info, {}, 1 << 20, &out);
+  EXPECT_TRUE(out.index().has_drawings());
+  EXPECT_THAT(out.index().words(), ElementsAre("cat", "dog", "owl"));
+  EXPECT_EQ(out.limits().max_drawing_hits(), RequestLimits().max_drawing_hits);
   EXPECT_EQ(out.architecture(), "sknet");
   EXPECT_THAT(out.classes(), ElementsAre("cat", "dog"));
   EXPECT_EQ(out.index_size(), 500);
