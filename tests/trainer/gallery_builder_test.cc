@@ -114,6 +114,31 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
   EXPECT_EQ(bundle->index->metadata(0).source, "The Eiffel Tower.ndjson");
 }
 
+// The manifest's gallery section and the drawing store must agree; a damaged store is refused.
+TEST_F(GalleryBuilderTest, ABundleWhoseDrawingsDisagreeIsRefused) {
+  const GalleryOptions o = Options("tampered");
+  ASSERT_TRUE(BuildGallery(o).ok());
+  const std::string manifest_path = o.out_dir + "/manifest.json";
+  const std::string manifest = ReadFileBytes(manifest_path);
+  std::string denied = manifest;
+  const size_t at = denied.find("\"has_drawings\": true");
+  ASSERT_NE(at, std::string::npos);
+  denied.replace(at, 20, "\"has_drawings\": false");
+  std::ofstream(manifest_path, std::ios::trunc) << denied;
+  auto refused = LoadBundle(o.out_dir);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("has_drawings"));
+
+  std::ofstream(manifest_path, std::ios::trunc) << manifest;
+  ASSERT_TRUE(LoadBundle(o.out_dir).ok());
+  const std::string store = o.out_dir + "/drawings.skdw";
+  const std::string bytes = ReadFileBytes(store);
+  std::ofstream(store, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 3);
+  auto truncated = LoadBundle(o.out_dir);
+  EXPECT_EQ(truncated.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(truncated.status().message()), HasSubstr("drawings.skdw"));
+}
+
 // A run stopped after 2 chunks (as a kill would) and started again with the same options reuses
 // them and writes the same index and metadata as an uninterrupted run.
 TEST_F(GalleryBuilderTest, AResumedBuildEqualsAnUninterruptedOne) {
