@@ -162,6 +162,9 @@ void AddIndex(CLI::App* app, Commands* c) {
   cmd->add_option("--chunk", g.chunk_size, "drawings per resumable feature chunk")
       ->capture_default_str();
   cmd->add_option("--batch", g.batch_size, "inference batch")->capture_default_str();
+  cmd->add_option("--map-sample", g.map_sample,
+                  "measure the O(n^2) leave-one-out mAP within this many drawings (0: all)")
+      ->capture_default_str();
   cmd->add_option("--precision", c->gallery_precision, "auto | fp32 | bf16")->capture_default_str();
   // For tests of resumption: behaves as a run killed after N new chunks.
   cmd->add_option("--max-chunks", g.max_chunks)->group("");

@@ -17,6 +17,7 @@
 #include "core/normalize.h"
 #include "core/npy_format.h"
 #include "core/progress_bar.h"
+#include "core/random.h"
 #include "core/sketch_reader.h"
 #include "core/status_macros.h"
 #include "index/l2_normalize.h"
@@ -281,27 +282,46 @@ absl::StatusOr<std::vector<IndexedSketch>> CollectRows(const GalleryOptions& opt
 }
 
 // Leave-one-out mAP with relevance = same word, split by whether the query's word is one of
-// the model's classes.
+// the model's classes; within a seeded sample of `sample` drawings when there are more.
 absl::Status MeasureMap(const std::vector<float>& features, const std::vector<IndexedSketch>& rows,
-                        bool l2, GalleryReport* report) {
+                        bool l2, int64_t sample, GalleryReport* report) {
   std::map<std::string, int> word_ids;
-  std::vector<int> relevance;
-  for (const IndexedSketch& row : rows) {
-    relevance.push_back(
-        word_ids.emplace(row.word, static_cast<int>(word_ids.size())).first->second);
-  }
+  for (const IndexedSketch& row : rows) word_ids.emplace(row.word, 0);
   report->words = static_cast<int64_t>(word_ids.size());
-  if (rows.size() < 2) return absl::OkStatus();
+  int next_id = 0;
+  for (auto& [word, id] : word_ids) id = next_id++;
+  for (const IndexedSketch& row : rows) {
+    ++(row.label >= 0 ? report->seen_entries : report->unseen_entries);
+  }
+  std::vector<int64_t> chosen(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) chosen[i] = static_cast<int64_t>(i);
+  if (sample > 0 && static_cast<int64_t>(rows.size()) > sample) {
+    Rng rng(DeriveSeed(0, "gallery map sample"));
+    rng.Shuffle(&chosen);
+    chosen.resize(sample);
+    std::sort(chosen.begin(), chosen.end());
+  }
+  std::vector<float> sampled;
+  std::vector<int> relevance;
+  for (int64_t i : chosen) {
+    sampled.insert(sampled.end(), features.begin() + i * kFeatureSize,
+                   features.begin() + (i + 1) * kFeatureSize);
+    relevance.push_back(word_ids[rows[i].word]);
+  }
+  report->map_drawings = static_cast<int64_t>(chosen.size());
+  if (chosen.size() < 2) return absl::OkStatus();
   ASSIGN_OR_RETURN(RetrievalReport loo,
-                   LeaveOneOutMapOfFeatures(features, kFeatureSize, relevance, l2));
+                   LeaveOneOutMapOfFeatures(sampled, kFeatureSize, relevance, l2));
   double seen = 0, unseen = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    (rows[i].label >= 0 ? seen : unseen) += loo.average_precision[i];
-    ++(rows[i].label >= 0 ? report->seen_entries : report->unseen_entries);
+  int64_t seen_queries = 0, unseen_queries = 0;
+  for (size_t q = 0; q < chosen.size(); ++q) {
+    const bool is_seen = rows[chosen[q]].label >= 0;
+    (is_seen ? seen : unseen) += loo.average_precision[q];
+    ++(is_seen ? seen_queries : unseen_queries);
   }
   report->map_all = loo.mean_average_precision;
-  report->map_seen = report->seen_entries ? seen / report->seen_entries : std::nan("");
-  report->map_unseen = report->unseen_entries ? unseen / report->unseen_entries : std::nan("");
+  report->map_seen = seen_queries ? seen / seen_queries : std::nan("");
+  report->map_unseen = unseen_queries ? unseen / unseen_queries : std::nan("");
   return absl::OkStatus();
 }
 
@@ -372,7 +392,7 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   }
   report.entries = static_cast<int64_t>(rows.size());
   report.l2_normalized = model.l2_normalized;
-  RETURN_IF_ERROR(MeasureMap(features, rows, model.l2_normalized, &report));
+  RETURN_IF_ERROR(MeasureMap(features, rows, model.l2_normalized, options.map_sample, &report));
   ASSIGN_OR_RETURN(auto index,
                    BuildGalleryIndex(std::move(features), model.l2_normalized, std::move(rows)));
 
@@ -382,6 +402,7 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   m.metrics["map"] = report.map_all;
   if (report.seen_entries) m.metrics["map_seen"] = report.map_seen;
   if (report.unseen_entries) m.metrics["map_unseen"] = report.map_unseen;
+  m.metrics["map_drawings"] = static_cast<double>(report.map_drawings);
   RETURN_IF_ERROR(WriteBundle(options.out_dir, model.model, *index, m, store_path));
   report.store_bytes = FileBytes(options.out_dir + "/drawings.skdw");
   report.index_bytes = FileBytes(options.out_dir + "/index.faiss") +
@@ -396,10 +417,10 @@ std::string FormatGalleryReport(const GalleryReport& r) {
       "gallery: %d drawings (%d of the model's classes, %d unseen), %d words, %d skipped\n",
       r.entries, r.seen_entries, r.unseen_entries, r.words, r.skipped);
   absl::StrAppendFormat(&out,
-                        "leave-one-out mAP (relevant = same word, %s features): all %.4f, "
-                        "model's classes %.4f, unseen classes %.4f\n",
-                        r.l2_normalized ? "L2-normalized" : "raw", r.map_all, r.map_seen,
-                        r.map_unseen);
+                        "leave-one-out mAP (relevant = same word, %s features, over %d "
+                        "drawings): all %.4f, model's classes %.4f, unseen classes %.4f\n",
+                        r.l2_normalized ? "L2-normalized" : "raw", r.map_drawings, r.map_all,
+                        r.map_seen, r.map_unseen);
   const double n = r.entries > 0 ? static_cast<double>(r.entries) : 1.0;
   absl::StrAppendFormat(&out,
                         "bytes per drawing: store %.1f, index + metadata %.1f; %.1f s "

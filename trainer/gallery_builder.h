@@ -31,6 +31,9 @@ struct GalleryOptions {
   bool store_drawings = true;
   int chunk_size = 4096;  // drawings per feature chunk (the unit of resumption)
   int batch_size = 64;    // drawings per forward pass
+  // The leave-one-out mAP costs O(n^2): above this many drawings it is measured within a seeded
+  // random sample of this size (0: always the whole gallery).
+  int64_t map_sample = 20000;
   Precision precision = Precision::kFp32;
   // Tests: stop with Aborted once this many new chunks are written (0: no limit), as a kill would.
   int max_chunks = 0;
@@ -45,6 +48,7 @@ struct GalleryReport {
   int64_t words = 0;          // distinct words
   int64_t reused_chunks = 0;  // feature chunks found in the work directory from an earlier run
   double map_all = 0, map_seen = 0, map_unseen = 0;  // NaN for a part with no drawing
+  int64_t map_drawings = 0;  // drawings the mAP was measured over (all, or map_sample)
   bool l2_normalized = false;
   int64_t store_bytes = 0, index_bytes = 0;
   double seconds = 0;

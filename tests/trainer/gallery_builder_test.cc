@@ -85,6 +85,7 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
   EXPECT_GT(report->unseen_entries, 0);
   EXPECT_GT(report->map_seen, 0);
   EXPECT_GT(report->map_unseen, 0);
+  EXPECT_EQ(report->map_drawings, report->entries);
   EXPECT_FALSE(fs::exists(o.out_dir + ".work"));  // removed once the bundle is complete
 
   auto bundle = LoadBundle(o.out_dir);
@@ -137,6 +138,23 @@ TEST_F(GalleryBuilderTest, ABundleWhoseDrawingsDisagreeIsRefused) {
   auto truncated = LoadBundle(o.out_dir);
   EXPECT_EQ(truncated.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(truncated.status().message()), HasSubstr("drawings.skdw"));
+}
+
+// Above map_sample drawings the mAP is measured within a seeded sample: reproducible, and over
+// the stated number of drawings.
+TEST_F(GalleryBuilderTest, LargeGalleriesMeasureTheMapOnASeededSample) {
+  GalleryOptions o = Options("sampled");
+  o.map_sample = 100;
+  auto first = BuildGallery(o);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->map_drawings, 100);
+  EXPECT_GT(first->entries, 100);
+  o = Options("sampled");
+  o.map_sample = 100;
+  auto second = BuildGallery(o);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(first->map_all, second->map_all);
+  EXPECT_EQ(first->map_unseen, second->map_unseen);
 }
 
 // A run stopped after 2 chunks (as a kill would) and started again with the same options reuses
