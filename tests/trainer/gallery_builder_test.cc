@@ -11,6 +11,7 @@
 #include "tests/testing/read_all.h"
 #include "tests/testing/sample_dataset.h"
 #include "tests/testing/temp_files.h"
+#include "trainer/bundle_builder.h"
 #include "trainer/train.h"
 
 namespace sketch {
@@ -41,8 +42,12 @@ class GalleryBuilderTest : public ::testing::Test {
     t.verbose = false;
     ASSERT_TRUE(Train(t).ok());
     model_dir_ = new std::string(t.out_dir);
+    dataset_path_ = new std::string(*dataset);
   }
-  static void TearDownTestSuite() { delete model_dir_; }
+  static void TearDownTestSuite() {
+    delete model_dir_;
+    delete dataset_path_;
+  }
 
   static std::vector<std::string> Inputs() {
     return {kData + "/simplified-25", kData + "/numpy_bitmap/star.npy",
@@ -72,8 +77,10 @@ class GalleryBuilderTest : public ::testing::Test {
   }
 
   static std::string* model_dir_;
+  static std::string* dataset_path_;
 };
 std::string* GalleryBuilderTest::model_dir_ = nullptr;
+std::string* GalleryBuilderTest::dataset_path_ = nullptr;
 
 TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) {
   const GalleryOptions o = Options("gallery");
@@ -155,6 +162,27 @@ TEST_F(GalleryBuilderTest, LargeGalleriesMeasureTheMapOnASeededSample) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(first->map_all, second->map_all);
   EXPECT_EQ(first->map_unseen, second->map_unseen);
+}
+
+// From an existing bundle: its model, its feature normalization and its metrics carry over.
+TEST_F(GalleryBuilderTest, BuildsFromABundleWithItsNormalization) {
+  BundleOptions b;
+  b.model_dir = *model_dir_;
+  b.dataset_path = *dataset_path_;
+  b.bundle_dir = TempPath("gallery_source_bundle");
+  b.normalization = FeatureNormalization::kRaw;
+  b.evaluate_train = false;
+  ASSERT_TRUE(BuildBundle(b).ok());
+  GalleryOptions o = Options("from_bundle");
+  o.model = b.bundle_dir;
+  auto report = BuildGallery(o);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->l2_normalized);
+  auto gallery = LoadBundle(o.out_dir);
+  ASSERT_TRUE(gallery.ok()) << gallery.status();
+  EXPECT_FALSE(gallery->manifest.index_l2_normalized);
+  EXPECT_TRUE(gallery->manifest.metrics.count("test_top1"));
+  EXPECT_EQ(gallery->manifest.classes, (std::vector<std::string>{"cat", "eye"}));
 }
 
 // A run stopped after 2 chunks (as a kill would) and started again with the same options reuses
