@@ -107,6 +107,7 @@ int64_t BundleLimits::MaxBytes(const std::string& name) const {
   if (name == "model.pt") return model_bytes;
   if (name == "index.faiss") return index_bytes;
   if (name == "index_metadata.tsv") return metadata_bytes;
+  if (name == "drawings.skdw") return drawings_bytes;
   return small_file_bytes;
 }
 

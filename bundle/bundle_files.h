@@ -19,6 +19,8 @@ struct BundleLimits {
   int64_t model_bytes = int64_t{4} << 30;     // model.pt: ~75 MB at 100 classes
   int64_t index_bytes = int64_t{16} << 30;    // index.faiss: 3.6 GB for 50M compressed; 4M flat
   int64_t metadata_bytes = int64_t{4} << 30;  // index_metadata.tsv: 50M rows of <= 85 bytes
+  // drawings.skdw (a gallery's drawing store): 50M simplified drawings of ~250 bytes are 12.5 GB.
+  int64_t drawings_bytes = int64_t{32} << 30;
   // Every other file: manifest.json, preprocessing.json, mean_image.npy (<= 4 MiB at 1024 px),
   // a version-1 train_config.json.
   int64_t small_file_bytes = int64_t{16} << 20;

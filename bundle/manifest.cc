@@ -4,6 +4,7 @@
 #include <exception>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -59,6 +60,11 @@ absl::StatusOr<std::string> ManifestToJson(const BundleManifest& m) {
                 {"dimension", m.feature_dim},
                 {"l2_normalized", m.index_l2_normalized}};
   j["files"] = m.file_sha256;
+  if (m.gallery) {
+    j["gallery"] = {{"sources", m.gallery->sources},
+                    {"entries", m.gallery->entries},
+                    {"has_drawings", m.gallery->has_drawings}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -93,6 +99,14 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
     m.feature_dim = static_cast<int>(IntegerIn(index, "dimension", 0, kMaxInt));
     m.index_l2_normalized = index.at("l2_normalized").get<bool>();
     m.file_sha256 = j.at("files").get<std::map<std::string, std::string>>();
+    if (j.contains("gallery")) {
+      const Json& g = j.at("gallery");
+      GalleryInfo gallery;
+      gallery.sources = g.at("sources").get<std::vector<std::string>>();
+      gallery.entries = IntegerIn(g, "entries", 0, kMaxInt64);
+      gallery.has_drawings = g.at("has_drawings").get<bool>();
+      m.gallery = std::move(gallery);
+    }
     return m;
   } catch (const std::exception& e) {  // nlohmann's exceptions and IntegerIn's
     return absl::DataLossError(absl::StrCat(path, ": malformed manifest: ", e.what()));

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ namespace sketch {
 // 2: the bundle loads from its manifest alone and has no train_config.json (the training config
 // is only the manifest's "train_config"). 1: a train_config.json beside it; still read.
 inline constexpr int kBundleFormatVersion = 2;
+
+// What a gallery bundle (`sketch-trainer index`) indexed; absent from the study's bundles.
+struct GalleryInfo {
+  std::vector<std::string> sources;  // the inputs as given (files or folders)
+  int64_t entries = 0;               // indexed drawings (= index size)
+  bool has_drawings = false;         // drawings.skdw holds them (core/drawing_store.h)
+};
 
 struct BundleManifest {
   int format_version = kBundleFormatVersion;
@@ -35,6 +43,8 @@ struct BundleManifest {
   int64_t index_size = 0;
   int feature_dim = 0;
   std::map<std::string, std::string> file_sha256;  // file name -> hex digest
+  // Set for gallery bundles only ("gallery" in the JSON; older bundles have none).
+  std::optional<GalleryInfo> gallery;
 };
 
 // The manifest as pretty JSON (keys in a fixed order). InvalidArgument when train_config_json

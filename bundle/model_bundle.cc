@@ -27,6 +27,7 @@ constexpr char kModel[] = "model.pt";
 constexpr char kPreprocessing[] = "preprocessing.json";
 constexpr char kIndex[] = "index.faiss";
 constexpr char kIndexMetadata[] = "index_metadata.tsv";
+constexpr char kDrawings[] = "drawings.skdw";
 
 // Pins every file WriteBundle wrote under the rules LoadBundle checks (bundle/bundle_files.h), so
 // a bundle that would not load is refused when written.
@@ -162,6 +163,43 @@ absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const F
   return absl::OkStatus();
 }
 
+// The drawing store when the manifest lists one (hashed already), which must hold one drawing
+// per index row and agree with the gallery section; null when there is none.
+absl::StatusOr<std::unique_ptr<DrawingStore>> LoadDrawings(const std::string& dir,
+                                                           const BundleManifest& m) {
+  const bool listed = m.file_sha256.count(kDrawings) > 0;
+  const bool announced = m.gallery && m.gallery->has_drawings;
+  if (listed != announced) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kManifest, ": gallery.has_drawings is ",
+                                            announced ? "true" : "false", " but the files ",
+                                            listed ? "list " : "do not list ", kDrawings));
+  }
+  if (!listed) return nullptr;
+  ASSIGN_OR_RETURN(std::unique_ptr<DrawingStore> store,
+                   DrawingStore::Open(absl::StrCat(dir, "/", kDrawings)));
+  if (store->size() != m.index_size) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kDrawings, " holds ", store->size(),
+                                            " drawings, the index ", m.index_size));
+  }
+  return store;
+}
+
+// Puts the drawing store at `from` into the bundle being written, as a hard link when it can
+// (no copy of a multi-gigabyte file), else as a copy; checks it holds `entries` drawings.
+absl::Status AddDrawings(const std::string& from, const std::string& tmp, int64_t entries) {
+  ASSIGN_OR_RETURN(std::unique_ptr<DrawingStore> store, DrawingStore::Open(from));
+  if (store->size() != entries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(from, " holds ", store->size(), " drawings, the index ", entries));
+  }
+  const std::string to = tmp + "/" + kDrawings;
+  std::error_code ec;
+  fs::create_hard_link(from, to, ec);
+  if (ec) fs::copy_file(from, to, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot copy ", from, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ModelBundle> LoadFrom(const std::string& dir, const BundleLimits& limits) {
   const std::string manifest_path = dir + "/" + kManifest;
   ASSIGN_OR_RETURN(const std::string text, ReadBundleFile(dir, kManifest, limits));
@@ -174,6 +212,7 @@ absl::StatusOr<ModelBundle> LoadFrom(const std::string& dir, const BundleLimits&
   ASSIGN_OR_RETURN(bundle.index, Guarded<std::unique_ptr<FlatIndex>>(
                                      dir, kIndex, [&] { return FlatIndex::Load(dir); }));
   RETURN_IF_ERROR(CheckIndex(dir, bundle.manifest, *bundle.index));
+  ASSIGN_OR_RETURN(bundle.drawings, LoadDrawings(dir, bundle.manifest));
   return bundle;
 }
 
@@ -202,12 +241,15 @@ absl::Status NoBundle(const std::string& dir) {
 }  // namespace
 
 absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FlatIndex& index,
-                         BundleManifest manifest) {
+                         BundleManifest manifest, const std::string& drawings_path) {
   RETURN_IF_ERROR(ValidateTrainedModel(model));
   if (manifest.classes != model.classes || manifest.architecture != model.model->architecture() ||
       manifest.input_size != model.model->input_size()) {
     return absl::InvalidArgumentError(
         "bundle manifest: architecture, input size or classes differ from the model's");
+  }
+  if (!drawings_path.empty() && !manifest.gallery) {
+    return absl::InvalidArgumentError("bundle manifest: drawings are stored for galleries only");
   }
   manifest.format_version = kBundleFormatVersion;
   const std::string tmp = dir + ".tmp";
@@ -221,6 +263,11 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
   RETURN_IF_ERROR(index.Save(tmp));
   manifest.index_size = index.size();
   manifest.feature_dim = index.dimension();
+  if (manifest.gallery) {
+    manifest.gallery->entries = index.size();
+    manifest.gallery->has_drawings = !drawings_path.empty();
+    if (!drawings_path.empty()) RETURN_IF_ERROR(AddDrawings(drawings_path, tmp, index.size()));
+  }
   RETURN_IF_ERROR(HashFiles(tmp, &manifest));
   ASSIGN_OR_RETURN(const std::string manifest_json, ManifestToJson(manifest));
   RETURN_IF_ERROR(WriteFileAtomically(tmp + "/" + kManifest, manifest_json));

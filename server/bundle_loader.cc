@@ -57,8 +57,8 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   } else {
     servable.index = std::move(bundle->index);
   }
-  servable.info =
-      BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe, manifest.metrics};
+  servable.info = BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe,
+                             manifest.metrics, std::move(bundle->drawings)};
   return servable;
 }
 

@@ -114,6 +114,11 @@ absl::StatusOr<SearchQuery> ToSearchQuery(const v1::SearchRequest& request,
   query.excluded_key_ids.assign(request.exclude_key_ids().begin(), request.exclude_key_ids().end());
   query.classes.assign(request.classes().begin(), request.classes().end());
   query.include_top_class = request.include_top_class();
+  query.include_drawings = request.include_drawings();
+  if (query.include_drawings) {
+    RETURN_IF_ERROR(CheckCount(absl::StrCat(prefix, "k"), query.k, limits.max_drawing_hits,
+                               "hits with drawings"));
+  }
   return query;
 }
 
@@ -139,6 +144,12 @@ absl::StatusOr<std::vector<SearchQuery>> ToSearchQueries(const v1::SearchBatchRe
   int64_t hits = 0;
   for (const v1::SearchRequest& request : batch.requests()) hits += std::max(request.k(), 0);
   RETURN_IF_ERROR(CheckCount("requests.k", hits, limits.max_batch_hits, "hits in total"));
+  int64_t drawing_hits = 0;
+  for (const v1::SearchRequest& request : batch.requests()) {
+    if (request.include_drawings()) drawing_hits += std::max(request.k(), 0);
+  }
+  RETURN_IF_ERROR(CheckCount("requests.k", drawing_hits, limits.max_drawing_hits,
+                             "hits with drawings in total"));
   std::vector<SearchQuery> queries;
   queries.reserve(batch.requests_size());
   for (int i = 0; i < batch.requests_size(); ++i) {
@@ -160,6 +171,24 @@ void ToProto(const std::vector<ClassScore>& scores, v1::ClassifyResponse* respon
   for (const ClassScore& score : scores) ToProto(score, response->add_classes());
 }
 
+void ToProto(const Sketch& sketch, v1::Drawing* out) {
+  out->set_key_id(sketch.key_id);
+  out->set_word(sketch.word);
+  if (sketch.is_bitmap()) {
+    out->mutable_bitmap()->set_size(sketch.bitmap.size);
+    out->mutable_bitmap()->set_pixels(sketch.bitmap.pixels.data(), sketch.bitmap.pixels.size());
+    return;
+  }
+  v1::Ink* ink = out->mutable_ink();
+  ink->set_frame(sketch.frame == StrokeFrame::kRaw ? v1::FRAME_RAW : v1::FRAME_SIMPLIFIED);
+  for (const Stroke& stroke : sketch.strokes) {
+    v1::Stroke* s = ink->add_strokes();
+    s->mutable_x()->Add(stroke.x.begin(), stroke.x.end());
+    s->mutable_y()->Add(stroke.y.begin(), stroke.y.end());
+    s->mutable_t()->Add(stroke.t.begin(), stroke.t.end());
+  }
+}
+
 void ToProto(const SearchResult& result, v1::SearchResponse* response) {
   response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
   for (const SearchHit& hit : result.hits) {
@@ -169,6 +198,8 @@ void ToProto(const SearchResult& result, v1::SearchResponse* response) {
     out->set_word(hit.word);
     out->set_distance(hit.distance);
     out->set_label(hit.label);
+    out->set_source(hit.source);
+    if (hit.drawing.has_value()) ToProto(*hit.drawing, out->mutable_drawing());
   }
   if (result.top_class.has_value()) ToProto(*result.top_class, response->mutable_top_class());
 }
@@ -196,6 +227,10 @@ void ToProto(const ServiceInfo& info, const RequestLimits& limits, int max_messa
   out->set_max_batch_requests(limits.max_batch_requests);
   out->set_max_message_bytes(max_message_bytes);
   out->set_max_batch_hits(limits.max_batch_hits);
+  out->set_max_drawing_hits(limits.max_drawing_hits);
+  v1::IndexInfo* index = response->mutable_index();
+  index->set_has_drawings(info.has_drawings);
+  for (const std::string& word : info.words) index->add_words(word);
 }
 
 }  // namespace sketch

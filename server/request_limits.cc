@@ -18,6 +18,7 @@ absl::Status ValidateRequestLimits(const RequestLimits& limits) {
       {"max_class_filters", limits.max_class_filters},
       {"max_batch_requests", limits.max_batch_requests},
       {"max_batch_hits", limits.max_batch_hits},
+      {"max_drawing_hits", limits.max_drawing_hits},
   };
   for (const auto& f : fields) {
     if (f.value < 1) {

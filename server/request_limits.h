@@ -25,6 +25,10 @@ struct RequestLimits {
   // Sum of k over one SearchBatch: bounds the response (about 35 bytes a hit, ~9 MB) and the
   // memory that builds it.
   int64_t max_batch_hits = 250000;
+  // Hits that carry their drawing (include_drawings), per Search and summed over a SearchBatch.
+  // A simplified drawing is ~300 bytes, a raw one up to 12 bytes a point: 100 of the largest
+  // raw drawings the limits allow would still be a few hundred MB, real ones a few MB.
+  int max_drawing_hits = 100;
 };
 
 // InvalidArgument naming the first limit that is not positive.

@@ -28,9 +28,10 @@ absl::StatusOr<std::unique_ptr<SearchBackend>> SearchBackend::Create(
                    DynamicBatcher::Create(embedder.get(), options.batcher, observer));
   backend->classifier_ =
       std::make_unique<Classifier>(backend->batcher_.get(), embedder->class_names());
-  ASSIGN_OR_RETURN(backend->searcher_,
-                   Searcher::Create(backend->batcher_.get(), index.get(), embedder->class_names(),
-                                    embedder->dimension(), backend->search_pool_.get()));
+  ASSIGN_OR_RETURN(
+      backend->searcher_,
+      Searcher::Create(backend->batcher_.get(), index.get(), embedder->class_names(),
+                       embedder->dimension(), backend->search_pool_.get(), bundle.drawings.get()));
   backend->embedder_ = std::move(embedder);
   backend->index_ = std::move(index);
   backend->bundle_ = std::move(bundle);
@@ -46,6 +47,8 @@ ServiceInfo SearchBackend::Info() const {
   info.input_size = embedder_->input_size();
   info.index_size = index_->size();
   info.dimension = embedder_->dimension();
+  info.has_drawings = searcher_->has_drawings();
+  info.words = searcher_->words();
   return info;
 }
 

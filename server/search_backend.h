@@ -26,6 +26,9 @@ struct BundleInfo {
   std::string bundle_hash;   // content hash identifying weights + index
   std::string recipe;        // how it was trained (free text, e.g. the trainer's options as JSON)
   std::map<std::string, double> metrics;  // evaluation figures, e.g. "test_accuracy"
+  // A gallery bundle's drawings (entry i = index id i), or null: searches return them on request.
+  // (Defaulted so that brace-initialized BundleInfos without it stay warning-free.)
+  std::shared_ptr<const DrawingStore> drawings = nullptr;
 };
 
 // GetInfo's answer, before it becomes a proto.
@@ -35,6 +38,8 @@ struct ServiceInfo {
   int input_size = 0;
   int64_t index_size = 0;
   int dimension = 0;
+  bool has_drawings = false;       // SearchQuery.include_drawings works
+  std::vector<std::string> words;  // distinct indexed words (the model's and unseen ones)
 };
 
 struct BackendOptions {

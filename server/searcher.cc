@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "server/await.h"
@@ -20,7 +21,8 @@ absl::Status NameRequest(const absl::Status& status, size_t i, bool name_request
 absl::StatusOr<std::unique_ptr<Searcher>> Searcher::Create(DynamicBatcher* batcher,
                                                            const FeatureIndex* index,
                                                            std::vector<std::string> class_names,
-                                                           int dimension, ThreadPool* pool) {
+                                                           int dimension, ThreadPool* pool,
+                                                           const DrawingStore* drawings) {
   if (batcher == nullptr || index == nullptr || pool == nullptr) {
     return absl::InvalidArgumentError("searcher needs a batcher, an index and a thread pool");
   }
@@ -30,9 +32,14 @@ absl::StatusOr<std::unique_ptr<Searcher>> Searcher::Create(DynamicBatcher* batch
                                                    dimension));
   }
   if (index->size() < 1) return absl::InvalidArgumentError("the index is empty");
-  auto searcher =
-      std::unique_ptr<Searcher>(new Searcher(batcher, index, std::move(class_names), pool));
+  if (drawings != nullptr && drawings->size() != index->size()) {
+    return absl::InvalidArgumentError(absl::StrCat("the drawing store holds ", drawings->size(),
+                                                   " drawings, the index ", index->size()));
+  }
+  auto searcher = std::unique_ptr<Searcher>(
+      new Searcher(batcher, index, std::move(class_names), pool, drawings));
   const int num_classes = static_cast<int>(searcher->class_names_.size());
+  absl::flat_hash_set<std::string> words;
   for (int64_t id = 0; id < index->size(); ++id) {
     const IndexedSketch& meta = index->metadata(id);
     if (meta.label < -1 || meta.label >= num_classes) {  // -1: not one of the model's classes
@@ -41,13 +48,22 @@ absl::StatusOr<std::unique_ptr<Searcher>> Searcher::Create(DynamicBatcher* batch
                                                      num_classes, " classes"));
     }
     searcher->ids_by_key_id_[meta.key_id].push_back(id);
+    if (meta.label == -1) searcher->unseen_ids_by_word_[meta.word].push_back(id);
+    words.insert(meta.word);
   }
+  searcher->words_.assign(words.begin(), words.end());
+  std::sort(searcher->words_.begin(), searcher->words_.end());
   return searcher;
 }
 
 Searcher::Searcher(DynamicBatcher* batcher, const FeatureIndex* index,
-                   std::vector<std::string> class_names, ThreadPool* pool)
-    : batcher_(batcher), index_(index), class_names_(std::move(class_names)), pool_(pool) {
+                   std::vector<std::string> class_names, ThreadPool* pool,
+                   const DrawingStore* drawings)
+    : batcher_(batcher),
+      index_(index),
+      class_names_(std::move(class_names)),
+      pool_(pool),
+      drawings_(drawings) {
   for (size_t label = 0; label < class_names_.size(); ++label) {
     label_by_class_.emplace(class_names_[label], static_cast<int>(label));
   }
@@ -58,15 +74,12 @@ absl::StatusOr<SearchFilter> Searcher::MakeFilter(const SearchQuery& query) cons
     return absl::InvalidArgumentError(
         absl::StrCat("k: ", query.k, " is outside 1..", index_->size(), " (the index size)"));
   }
-  SearchFilter filter;
-  for (size_t i = 0; i < query.classes.size(); ++i) {
-    auto it = label_by_class_.find(query.classes[i]);
-    if (it == label_by_class_.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("classes[", i, "]: unknown class \"", query.classes[i], "\""));
-    }
-    filter.allowed_labels.push_back(it->second);
+  if (query.include_drawings && drawings_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "include_drawings: the loaded bundle stores no drawings (GetInfo index.has_drawings)");
   }
+  SearchFilter filter;
+  RETURN_IF_ERROR(AddWordFilter(query, &filter));
   for (uint64_t key_id : query.excluded_key_ids) {
     auto it = ids_by_key_id_.find(key_id);
     if (it == ids_by_key_id_.end()) continue;
@@ -82,6 +95,29 @@ absl::StatusOr<SearchFilter> Searcher::MakeFilter(const SearchQuery& query) cons
   filter.excluded_ids.erase(std::unique(filter.excluded_ids.begin(), filter.excluded_ids.end()),
                             filter.excluded_ids.end());
   return filter;
+}
+
+absl::Status Searcher::AddWordFilter(const SearchQuery& query, SearchFilter* filter) const {
+  absl::flat_hash_map<std::string, bool> unseen_wanted;
+  for (size_t i = 0; i < query.classes.size(); ++i) {
+    const std::string& word = query.classes[i];
+    if (auto it = label_by_class_.find(word); it != label_by_class_.end()) {
+      filter->allowed_labels.push_back(it->second);
+    } else if (unseen_ids_by_word_.count(word)) {
+      unseen_wanted[word] = true;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("classes[", i, "]: unknown class \"", word, "\""));
+    }
+  }
+  if (unseen_wanted.empty()) return absl::OkStatus();
+  // Label -1 rows are allowed, minus those of the words not asked for: O(unseen rows).
+  filter->allowed_labels.push_back(-1);
+  for (const auto& [word, ids] : unseen_ids_by_word_) {
+    if (unseen_wanted.count(word)) continue;
+    filter->excluded_ids.insert(filter->excluded_ids.end(), ids.begin(), ids.end());
+  }
+  return absl::OkStatus();
 }
 
 void Searcher::SearchAsync(SearchQuery query, CallContext context, SearchCallback done) const {
@@ -166,7 +202,12 @@ absl::StatusOr<SearchResult> Searcher::SearchOne(const SearchQuery& query,
       return absl::InternalError(absl::StrCat("the index returned id ", n.id));
     }
     const IndexedSketch& meta = index_->metadata(n.id);
-    result.hits.push_back({n.id, meta.key_id, meta.label, meta.word, n.distance});
+    SearchHit hit{n.id, meta.key_id, meta.label, meta.word, n.distance, meta.source, {}};
+    if (query.include_drawings) {
+      ASSIGN_OR_RETURN(hit.drawing, drawings_->Get(n.id));
+      hit.drawing->word = meta.word;
+    }
+    result.hits.push_back(std::move(hit));
   }
   if (query.include_top_class) {
     result.top_class = TopClasses(embedding.probabilities, 1, class_names_)[0];

@@ -1,7 +1,7 @@
 #include "trainer/cli.h"
 
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -9,8 +9,9 @@
 #include "core/atomic_file.h"
 #include "core/binary_format.h"
 #include "trainer/bundle_builder.h"
-#include "trainer/run_files.h"
+#include "trainer/gallery_builder.h"
 #include "trainer/prepare.h"
+#include "trainer/run_files.h"
 #include "trainer/study.h"
 #include "trainer/train.h"
 
@@ -28,7 +29,8 @@ void AddRecipeFlags(CLI::App* cmd, RecipeOverrides* o) {
   cmd->add_option("--batch", o->batch_size, "batch size");
   cmd->add_option("--lr", o->lr, "peak learning rate");
   cmd->add_option("--seed", o->seed, "seed for init, order, augmentation, dropout");
-  cmd->add_option("--input-size", o->input_size, "image side in pixels (default recipe: 64, seed: 128)");
+  cmd->add_option("--input-size", o->input_size,
+                  "image side in pixels (default recipe: 64, seed: 128)");
   cmd->add_option("--raster-style", o->raster_style, "default | seed");
   cmd->add_option("--mean-image", o->mean_image, "true: subtract the training mean image");
   cmd->add_option("--norm-mean", o->norm_mean, "scalar mean (pixel/255 units)");
@@ -71,7 +73,9 @@ struct Commands {
   BundleOptions bundle;
   std::string bundle_precision = "fp32", bundle_normalization = "auto";
   StudyOptions study;
-  CLI::App *prep, *convert, *tr, *eval_cmd, *bundle_cmd, *study_cmd;
+  GalleryOptions gallery;
+  std::string gallery_precision = "fp32", gallery_normalization = "auto";
+  CLI::App *prep, *convert, *tr, *eval_cmd, *bundle_cmd, *study_cmd, *index_cmd;
 };
 
 void AddPrepare(CLI::App* app, Commands* c) {
@@ -146,6 +150,47 @@ void AddBundle(CLI::App* app, Commands* c) {
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }
 
+void AddIndex(CLI::App* app, Commands* c) {
+  GalleryOptions& g = c->gallery;
+  auto* cmd = c->index_cmd = app->add_subcommand(
+      "index",
+      "index any drawings (files or folders, any of the four formats) into a gallery "
+      "bundle; a killed run continues when started again");
+  cmd->add_option("--model", g.model, "a `train` output directory or a bundle")->required();
+  cmd->add_option("--input", g.inputs, "drawing files or folders (repeatable)")->required();
+  cmd->add_option("--out", g.out_dir, "bundle directory to write (work files: <out>.work)")
+      ->required();
+  cmd->add_option("--features", c->gallery_normalization,
+                  "raw | l2 | auto (a bundle's own choice; l2 for a model directory)")
+      ->capture_default_str();
+  cmd->add_flag("--skip-invalid", g.skip_invalid, "skip (and count) malformed records");
+  cmd->add_flag("!--no-drawings", g.store_drawings, "do not store the drawings in the bundle");
+  cmd->add_option("--chunk", g.chunk_size, "drawings per resumable feature chunk")
+      ->capture_default_str();
+  cmd->add_option("--batch", g.batch_size, "inference batch")->capture_default_str();
+  cmd->add_option("--map-sample", g.map_sample,
+                  "measure the O(n^2) leave-one-out mAP within this many drawings (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--precision", c->gallery_precision, "auto | fp32 | bf16")->capture_default_str();
+  // For tests of resumption: behaves as a run killed after N new chunks.
+  cmd->add_option("--max-chunks", g.max_chunks)->group("");
+  cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
+}
+
+int RunIndex(Commands& c) {
+  auto precision = ParsePrecision(c.gallery_precision);
+  if (!precision.ok()) return Fail(precision.status());
+  auto normalization = ParseFeatureNormalization(c.gallery_normalization);
+  if (!normalization.ok()) return Fail(normalization.status());
+  c.gallery.precision = *precision;
+  c.gallery.normalization = *normalization;
+  c.gallery.progress = !c.quiet;
+  auto report = BuildGallery(c.gallery);
+  if (!report.ok()) return Fail(report.status());
+  std::cout << FormatGalleryReport(*report) << "wrote gallery bundle " << c.gallery.out_dir << "\n";
+  return 0;
+}
+
 void AddStudy(CLI::App* app, Commands* c) {
   StudyOptions& s = c->study;
   auto* cmd = c->study_cmd = app->add_subcommand(
@@ -167,10 +212,9 @@ int RunTrain(Commands& c) {
   auto r = Train(c.train);
   if (!r.ok()) return Fail(r.status());
   std::cout << "trained steps " << r->start_step << ".." << r->end_step << " of " << r->total_steps
-            << ": loss " << r->loss << ", accuracy " << r->accuracy << ", "
-            << r->images_per_second << " img/s (" << r->images_per_cpu_second
-            << " per CPU-second, " << r->loader_wait_seconds << " s waiting for data); wrote "
-            << r->model_path << "\n";
+            << ": loss " << r->loss << ", accuracy " << r->accuracy << ", " << r->images_per_second
+            << " img/s (" << r->images_per_cpu_second << " per CPU-second, "
+            << r->loader_wait_seconds << " s waiting for data); wrote " << r->model_path << "\n";
   return 0;
 }
 
@@ -186,7 +230,8 @@ int RunEvaluate(Commands& c) {
   c.evaluate.keep_features = false;
   const std::string out = c.eval_out.empty() ? c.eval_model : c.eval_out;
   std::filesystem::create_directories(out);
-  for (const auto& [name, split] : {std::pair{"train", &dataset->train}, {"test", &dataset->test}}) {
+  for (const auto& [name, split] :
+       {std::pair{"train", &dataset->train}, {"test", &dataset->test}}) {
     if (split->empty()) continue;
     c.evaluate.progress_label = c.quiet ? "" : std::string("evaluate ") + name;
     auto eval = EvaluateSplit(*model, *split, c.evaluate);
@@ -238,6 +283,8 @@ int Dispatch(Commands& c) {
     return RunEvaluate(c);
   } else if (*c.bundle_cmd) {
     return RunBundle(c);
+  } else if (*c.index_cmd) {
+    return RunIndex(c);
   } else if (*c.study_cmd) {
     c.study.verbose = !c.quiet;
     auto result = RunStudy(c.study);
@@ -257,6 +304,7 @@ int RunTrainerCli(int argc, char** argv) {
   AddTrain(&app, &commands);
   AddEvaluate(&app, &commands);
   AddBundle(&app, &commands);
+  AddIndex(&app, &commands);
   AddStudy(&app, &commands);
   CLI11_PARSE(app, argc, argv);
   return Dispatch(commands);

@@ -56,5 +56,33 @@ TEST(ManifestTest, MistypedFieldsAreDataLossNamingTheField) {
   }
 }
 
+// The gallery section is optional: absent in the study's bundles (and older ones), round-tripped
+// when present, and DataLoss naming the field when mistyped.
+TEST(ManifestTest, GallerySectionIsOptionalAndChecked) {
+  auto plain = ManifestFromJson(ValidManifest().dump(), "m.json");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->gallery.has_value());
+  EXPECT_FALSE(ValidManifest().contains("gallery"));
+
+  BundleManifest m = *plain;
+  m.gallery = GalleryInfo{{"data/simplified", "extra.npy"}, 4, true};
+  auto again = ManifestFromJson(*ManifestToJson(m), "m.json");
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(again->gallery.has_value());
+  EXPECT_EQ(again->gallery->sources, m.gallery->sources);
+  EXPECT_EQ(again->gallery->entries, 4);
+  EXPECT_TRUE(again->gallery->has_drawings);
+
+  for (const auto& [field, value] : {std::pair<const char*, nlohmann::json>{"entries", -1},
+                                     {"has_drawings", "yes"},
+                                     {"sources", 3}}) {
+    nlohmann::json j = nlohmann::json::parse(*ManifestToJson(m));
+    j["gallery"][field] = value;
+    auto bad = ManifestFromJson(j.dump(), "m.json");
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss) << field;
+    EXPECT_THAT(std::string(bad.status().message()), HasSubstr("m.json")) << field;
+  }
+}
+
 }  // namespace
 }  // namespace sketch

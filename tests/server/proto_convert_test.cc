@@ -244,6 +244,35 @@ TEST(ToBatchTest, BoundsTheTotalHitsOfASearchBatch) {
             "requests[1].k: 0 is outside 1..100000");
 }
 
+TEST(ToBatchTest, BoundsTheHitsThatCarryDrawings) {
+  v1::SearchRequest request;
+  *request.mutable_drawing() = ValidDrawing();
+  request.set_k(30);
+  request.set_include_drawings(true);
+  RequestLimits limits;
+  limits.max_drawing_hits = 50;
+  auto query = ToSearchQuery(request, limits);
+  ASSERT_TRUE(query.ok()) << query.status();
+  EXPECT_TRUE(query->include_drawings);
+  request.set_k(51);
+  EXPECT_EQ(ToSearchQuery(request, limits).status().message(),
+            "k: 51 hits with drawings exceed the limit of 50");
+  request.set_include_drawings(false);
+  EXPECT_TRUE(ToSearchQuery(request, limits).ok());  // without drawings k is not bound by it
+
+  v1::SearchBatchRequest batch;
+  for (bool drawings : {true, false, true}) {
+    v1::SearchRequest* r = batch.add_requests();
+    *r->mutable_drawing() = ValidDrawing();
+    r->set_k(30);
+    r->set_include_drawings(drawings);
+  }
+  EXPECT_EQ(ToSearchQueries(batch, limits).status().message(),
+            "requests.k: 60 hits with drawings in total exceed the limit of 50");
+  batch.mutable_requests(2)->set_include_drawings(false);
+  EXPECT_TRUE(ToSearchQueries(batch, limits).ok());
+}
+
 TEST(ToBatchTest, StopsConvertingOnceTheDeadlineHasPassed) {
   v1::ClassifyBatchRequest classify;
   v1::SearchBatchRequest search;
@@ -270,9 +299,41 @@ TEST(ToBatchTest, StopsConvertingOnceTheDeadlineHasPassed) {
             absl::StatusCode::kDeadlineExceeded);
 }
 
+TEST(ToProtoTest, HitsCarryTheirStoredDrawingInItsFrame) {
+  Sketch raw;
+  raw.key_id = 5;
+  raw.word = "ant";
+  raw.frame = StrokeFrame::kRaw;
+  raw.strokes = {{{-3.5f, 10.25f}, {7, 8}, {0, 16}}};
+  Sketch bitmap;
+  bitmap.key_id = 6;
+  bitmap.word = "star";
+  bitmap.bitmap = {2, {0, 255, 128, 0}};
+  SearchResult result;
+  result.hits.push_back({0, 5, -1, "ant", 0.1f, "ant.ndjson", raw});
+  result.hits.push_back({1, 6, -1, "star", 0.2f, "star.npy", bitmap});
+  v1::SearchResponse response;
+  ToProto(result, &response);
+  ASSERT_EQ(response.hits_size(), 2);
+  const v1::Drawing& ink = response.hits(0).drawing();
+  EXPECT_EQ(ink.key_id(), 5u);
+  EXPECT_EQ(ink.word(), "ant");
+  EXPECT_EQ(ink.ink().frame(), v1::FRAME_RAW);
+  ASSERT_EQ(ink.ink().strokes_size(), 1);
+  EXPECT_THAT(ink.ink().strokes(0).x(), ::testing::ElementsAre(-3.5f, 10.25f));
+  EXPECT_THAT(ink.ink().strokes(0).t(), ::testing::ElementsAre(0.0f, 16.0f));
+  const v1::Drawing& image = response.hits(1).drawing();
+  EXPECT_EQ(image.bitmap().size(), 2);
+  EXPECT_EQ(image.bitmap().pixels(), std::string("\x00\xff\x80\x00", 4));
+  // Back through the request conversion: a returned drawing is a valid query.
+  auto again = DrawingToSketch(image, RequestLimits(), "drawing");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->bitmap.pixels, bitmap.bitmap.pixels);
+}
+
 TEST(ToProtoTest, ConvertsResults) {
   SearchResult result;
-  result.hits.push_back({3, 77, 1, "dog", 0.5f});
+  result.hits.push_back({3, 77, 1, "dog", 0.5f, "dog.ndjson", std::nullopt});
   result.top_class = ClassScore{1, "dog", 0.9f};
   v1::SearchResponse response;
   ToProto(result, &response);
@@ -282,6 +343,8 @@ TEST(ToProtoTest, ConvertsResults) {
   EXPECT_EQ(response.hits(0).word(), "dog");
   EXPECT_EQ(response.hits(0).label(), 1);
   EXPECT_FLOAT_EQ(response.hits(0).distance(), 0.5f);
+  EXPECT_EQ(response.hits(0).source(), "dog.ndjson");
+  EXPECT_FALSE(response.hits(0).has_drawing());
   EXPECT_EQ(response.top_class().word(), "dog");
 
   v1::SearchResponse without_top;
@@ -290,13 +353,18 @@ TEST(ToProtoTest, ConvertsResults) {
   EXPECT_FALSE(without_top.has_top_class());
 
   ServiceInfo info;
-  info.bundle = {"sknet", "abc123", "{\"epochs\":10}", {{"test_map", 0.61}}};
+  info.bundle = {"sknet", "abc123", "{\"epochs\":10}", {{"test_map", 0.61}}, nullptr};
   info.classes = {"cat", "dog"};
   info.input_size = 128;
   info.index_size = 500;
   info.dimension = 1024;
+  info.has_drawings = true;
+  info.words = {"cat", "dog", "owl"};
   v1::GetInfoResponse out;
   ToProto(info, {}, 1 << 20, &out);
+  EXPECT_TRUE(out.index().has_drawings());
+  EXPECT_THAT(out.index().words(), ElementsAre("cat", "dog", "owl"));
+  EXPECT_EQ(out.limits().max_drawing_hits(), RequestLimits().max_drawing_hits);
   EXPECT_EQ(out.architecture(), "sknet");
   EXPECT_THAT(out.classes(), ElementsAre("cat", "dog"));
   EXPECT_EQ(out.index_size(), 500);

@@ -1,5 +1,6 @@
 #include "server/searcher.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -8,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "index/flat_index.h"
 #include "tests/server/test_fakes.h"
+#include "tests/testing/temp_files.h"
 
 namespace sketch {
 namespace {
@@ -272,6 +274,115 @@ TEST_F(SearcherTest, WorksOverTheFaissFlatIndex) {
   auto result = (*searcher)->Search(std::move(query), {});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_THAT(Ids(*result), ElementsAre(1, 2, 3, 6));
+}
+
+// A gallery: the model's classes and words it never saw (label -1), with stored drawings.
+class GallerySearcherTest : public ::testing::Test {
+ protected:
+  GallerySearcherTest() : embedder_(kClasses, kDim), pool_(1) {
+    BatcherOptions options;
+    options.max_queue_delay = absl::ZeroDuration();
+    batcher_ = *DynamicBatcher::Create(&embedder_, options, nullptr);
+    sketches_ = {MakeSketch(200, "cat", 1, 0), MakeSketch(201, "owl", 2, 30),
+                 MakeSketch(202, "owl", 2, 60), MakeSketch(203, "yak", 3, 90),
+                 MakeSketch(204, "dog", 1, 120)};
+    std::vector<float> features;
+    std::vector<IndexedSketch> rows;
+    for (const Sketch& s : sketches_) {
+      const std::vector<float> f = FakeFeature(s, kDim, kClasses, 0);
+      features.insert(features.end(), f.begin(), f.end());
+      const auto it = std::find(kClasses.begin(), kClasses.end(), s.word);
+      const int label = it == kClasses.end() ? -1 : static_cast<int>(it - kClasses.begin());
+      rows.push_back({s.key_id, label, s.word, s.word + ".ndjson"});
+    }
+    index_ = std::make_unique<FakeIndex>(std::move(features), kDim, std::move(rows));
+    size_t next = 0;
+    const std::string path = TempPath("gallery_searcher.skdw");
+    EXPECT_TRUE(WriteDrawingStore(path, [&](Sketch* s) -> absl::StatusOr<bool> {
+                  if (next == sketches_.size()) return false;
+                  *s = sketches_[next++];
+                  return true;
+                }).ok());
+    store_ = *DrawingStore::Open(path);
+  }
+
+  std::unique_ptr<Searcher> Make(const DrawingStore* store) {
+    auto searcher = Searcher::Create(batcher_.get(), index_.get(), kClasses, kDim, &pool_, store);
+    EXPECT_TRUE(searcher.ok()) << searcher.status();
+    return *std::move(searcher);
+  }
+
+  SearchQuery Query(int k) {
+    SearchQuery query;
+    query.sketch = MakeSketch(1, "", 1, 0);
+    query.k = k;
+    return query;
+  }
+
+  FakeEmbedder embedder_;
+  ThreadPool pool_;
+  std::unique_ptr<DynamicBatcher> batcher_;
+  std::vector<Sketch> sketches_;
+  std::unique_ptr<FakeIndex> index_;
+  std::unique_ptr<DrawingStore> store_;
+};
+
+TEST_F(GallerySearcherTest, ClassFiltersTakeAnyIndexedWord) {
+  auto searcher = Make(nullptr);
+  EXPECT_THAT(searcher->words(), ElementsAre("cat", "dog", "owl", "yak"));
+  SearchQuery owls = Query(5);
+  owls.classes = {"owl"};
+  auto result = searcher->Search(std::move(owls), {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(Ids(*result), ElementsAre(1, 2));
+  SearchQuery mixed = Query(5);
+  mixed.classes = {"yak", "cat"};
+  result = searcher->Search(std::move(mixed), {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(Ids(*result), ElementsAre(0, 3));
+  EXPECT_EQ(result->hits[1].label, -1);
+  EXPECT_EQ(result->hits[1].source, "yak.ndjson");
+  SearchQuery unknown = Query(1);
+  unknown.classes = {"unicorn"};
+  EXPECT_EQ(searcher->Search(std::move(unknown), {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(GallerySearcherTest, HitsCarryTheirStoredDrawingsWhenAsked) {
+  SearchQuery query = Query(5);
+  query.include_drawings = true;
+  auto refused = Make(nullptr)->Search(query, {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("include_drawings"));
+  EXPECT_THAT(embedder_.batch_sizes(), IsEmpty());  // refused before the model ran
+
+  auto searcher = Make(store_.get());
+  auto result = searcher->Search(query, {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->hits.size(), 5u);
+  for (const SearchHit& hit : result->hits) {
+    ASSERT_TRUE(hit.drawing.has_value());
+    const Sketch& indexed = sketches_[hit.id];
+    EXPECT_EQ(hit.drawing->word, indexed.word);
+    EXPECT_EQ(hit.drawing->key_id, indexed.key_id);
+    ASSERT_EQ(hit.drawing->strokes.size(), indexed.strokes.size());
+    EXPECT_EQ(hit.drawing->strokes[0].x, indexed.strokes[0].x);
+  }
+  query.include_drawings = false;
+  result = searcher->Search(query, {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_FALSE(result->hits[0].drawing.has_value());
+}
+
+TEST_F(GallerySearcherTest, AStoreOfAnotherSizeIsRefused) {
+  const std::string path = TempPath("gallery_searcher_short.skdw");
+  ASSERT_TRUE(WriteDrawingStore(path, [](Sketch*) -> absl::StatusOr<bool> { return false; }).ok());
+  auto empty = DrawingStore::Open(path);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(Searcher::Create(batcher_.get(), index_.get(), kClasses, kDim, &pool_, empty->get())
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
