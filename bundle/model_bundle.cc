@@ -142,7 +142,7 @@ absl::StatusOr<TrainedModel> LoadModel(const std::string& dir, const BundleManif
   return trained;
 }
 
-absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const FlatIndex& index) {
+absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const FaissIndex& index) {
   if (index.dimension() != kFeatureSize || index.dimension() != m.feature_dim ||
       index.size() != m.index_size) {
     return absl::DataLossError(absl::StrCat(dir, ": index of ", index.size(), " x ",
@@ -171,8 +171,8 @@ absl::StatusOr<ModelBundle> LoadFrom(const std::string& dir, const BundleLimits&
   RETURN_IF_ERROR(VerifyFiles(dir, bundle.manifest, limits));
   RETURN_IF_ERROR(CheckMeanImageName(dir, bundle.manifest, limits));
   ASSIGN_OR_RETURN(bundle.model, LoadModel(dir, bundle.manifest));
-  ASSIGN_OR_RETURN(bundle.index, Guarded<std::unique_ptr<FlatIndex>>(
-                                     dir, kIndex, [&] { return FlatIndex::Load(dir); }));
+  ASSIGN_OR_RETURN(bundle.index, Guarded<std::unique_ptr<FaissIndex>>(
+                                     dir, kIndex, [&] { return FaissIndex::Load(dir); }));
   RETURN_IF_ERROR(CheckIndex(dir, bundle.manifest, *bundle.index));
   return bundle;
 }
@@ -201,7 +201,7 @@ absl::Status NoBundle(const std::string& dir) {
 
 }  // namespace
 
-absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FlatIndex& index,
+absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FaissIndex& index,
                          BundleManifest manifest) {
   RETURN_IF_ERROR(ValidateTrainedModel(model));
   if (manifest.classes != model.classes || manifest.architecture != model.model->architecture() ||

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "bundle/bundle_files.h"
 #include "bundle/manifest.h"
-#include "index/flat_index.h"
+#include "index/faiss_index.h"
 #include "models/trained_model.h"
 
 namespace sketch {
@@ -25,7 +25,7 @@ namespace sketch {
 struct ModelBundle {
   BundleManifest manifest;
   TrainedModel model;  // fp32, eval mode, BatchNorm not folded
-  std::unique_ptr<FlatIndex> index;
+  std::unique_ptr<FaissIndex> index;
   std::string bundle_hash;  // SHA-256 of manifest.json: names this exact bundle
 };
 
@@ -35,7 +35,7 @@ struct ModelBundle {
 // serve the latter: it refuses, naming it). Sets the manifest's format version, index shape and
 // file hashes; its architecture, input size and classes must be the model's. InvalidArgument
 // when they are not or the manifest's train config is not JSON; Internal on I/O or torch failure.
-absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FlatIndex& index,
+absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FaissIndex& index,
                          BundleManifest manifest);
 
 // Loads and checks the bundle in `dir`, which is trusted like code (torch and FAISS parse its

@@ -92,7 +92,7 @@ absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
                          (options.normalization == FeatureNormalization::kAuto &&
                           report.map_l2 > report.map_raw);
   if (report.l2_normalized) L2NormalizeRows(&features, kFeatureSize);
-  ASSIGN_OR_RETURN(auto index, FlatIndex::Build(features, kFeatureSize,
+  ASSIGN_OR_RETURN(auto index, FaissIndex::Build(features, kFeatureSize,
                                                 IndexRows(dataset.test, model.classes)));
   report.manifest = MakeManifest(model, config, dataset, options, report);
   RETURN_IF_ERROR(WriteBundle(options.bundle_dir, model, *index, report.manifest));

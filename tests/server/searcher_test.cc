@@ -6,7 +6,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "index/flat_index.h"
+#include "index/faiss_index.h"
 #include "tests/server/test_fakes.h"
 
 namespace sketch {
@@ -254,7 +254,7 @@ TEST_F(SearcherTest, AsyncSearchCallsBackOnceWithTheResult) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST_F(SearcherTest, WorksOverTheFaissFlatIndex) {
+TEST_F(SearcherTest, WorksOverTheFaissFaissIndex) {
   std::vector<float> features;
   std::vector<IndexedSketch> metadata;
   for (const Sketch& s : IndexedSketches()) {
@@ -262,7 +262,7 @@ TEST_F(SearcherTest, WorksOverTheFaissFlatIndex) {
     features.insert(features.end(), f.begin(), f.end());
     metadata.push_back(index_->metadata(static_cast<int64_t>(metadata.size())));
   }
-  auto flat = FlatIndex::Build(features, kDim, metadata);
+  auto flat = FaissIndex::Build(features, kDim, metadata);
   ASSERT_TRUE(flat.ok()) << flat.status();
   auto searcher = Searcher::Create(batcher_.get(), flat->get(), kClasses, kDim, &pool_);
   ASSERT_TRUE(searcher.ok());
