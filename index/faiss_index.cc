@@ -139,12 +139,14 @@ absl::Status RunSearch(const faiss::Index& index, const float* queries, idx_t n,
 // can cut the graph and leave a query with nothing. Instead: search unfiltered for more than k
 // (k plus the excluded ids, then doubling, efSearch at least as many), keep the admitted ones, and
 // stop at k admitted or once every indexed vector was asked for.
-absl::Status OverFetchHnsw(const faiss::Index& index, const float* query, int k,
+absl::Status OverFetchHnsw(faiss::Index& index, const float* query, int k,
                            faiss::SearchParametersHNSW params, const FilterSelector& selector,
                            int64_t size, std::vector<Neighbor>* row) {
   int64_t fetch = std::min<int64_t>(size, k + selector.num_excluded());
   while (true) {
     params.efSearch = static_cast<int>(std::max<int64_t>(params.efSearch, fetch));
+    // The caller holds the exclusive lock: FAISS 1.7.3 takes efSearch from the index.
+    dynamic_cast<faiss::IndexHNSW&>(Innermost(index)).hnsw.efSearch = params.efSearch;
     std::vector<Neighbor> candidates;
     RETURN_IF_ERROR(RunSearch(index, query, 1, static_cast<int>(fetch), &params, &candidates));
     row->clear();
@@ -160,7 +162,11 @@ absl::Status OverFetchHnsw(const faiss::Index& index, const float* query, int k,
 
 FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, IndexKind kind,
                        std::vector<IndexedSketch> metadata)
-    : index_(std::move(index)), kind_(kind), metadata_(std::move(metadata)) {}
+    : index_(std::move(index)), kind_(kind), metadata_(std::move(metadata)) {
+  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&Innermost(*index_))) {
+    default_ef_search_ = hnsw->hnsw.efSearch;
+  }
+}
 
 FaissIndex::~FaissIndex() = default;
 
@@ -260,8 +266,8 @@ SearchKnobs FaissIndex::default_knobs() const {
   const faiss::Index& inner = Innermost(*index_);
   if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&inner)) {
     knobs.nprobe = static_cast<int>(ivf->nprobe);
-  } else if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&inner)) {
-    knobs.ef_search = hnsw->hnsw.efSearch;
+  } else if (kind_ == IndexKind::kHnsw) {
+    knobs.ef_search = default_ef_search_;  // FAISS's field changes during some searches
   }
   return knobs;
 }
@@ -277,6 +283,7 @@ absl::Status FaissIndex::SetDefaultKnobs(const SearchKnobs& knobs) {
   if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(&inner);
       hnsw != nullptr && knobs.ef_search > 0) {
     hnsw->hnsw.efSearch = knobs.ef_search;
+    default_ef_search_ = knobs.ef_search;
   }
   return absl::OkStatus();
 }
@@ -338,13 +345,25 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> FaissIndex::Search(
     case IndexKind::kHnsw: {
       faiss::SearchParametersHNSW params;
       params.efSearch = filter.knobs.ef_search > 0 ? filter.knobs.ef_search : defaults.ef_search;
-      if (!filtered) {
-        RETURN_IF_ERROR(RunSearch(*index_, queries.data(), n, k, &params, results.data()));
-        break;
-      }
-      for (idx_t q = 0; q < n; ++q) {
-        RETURN_IF_ERROR(OverFetchHnsw(*index_, queries.data() + q * d, k, params, selector, size(),
-                                      &results[q]));
+      auto search = [&]() -> absl::Status {
+        if (!filtered) return RunSearch(*index_, queries.data(), n, k, &params, results.data());
+        for (idx_t q = 0; q < n; ++q) {
+          RETURN_IF_ERROR(OverFetchHnsw(*index_, queries.data() + q * d, k, params, selector,
+                                        size(), &results[q]));
+        }
+        return absl::OkStatus();
+      };
+      if (params.efSearch == defaults.ef_search && !filtered) {
+        std::shared_lock<std::shared_mutex> lock(hnsw_ef_mutex_);
+        RETURN_IF_ERROR(search());
+      } else {
+        // FAISS 1.7.3 reads the index's efSearch (header comment): set it for this search alone.
+        std::unique_lock<std::shared_mutex> lock(hnsw_ef_mutex_);
+        auto& hnsw = dynamic_cast<faiss::IndexHNSW&>(Innermost(*index_)).hnsw;
+        hnsw.efSearch = params.efSearch;
+        absl::Status status = search();
+        hnsw.efSearch = defaults.ef_search;
+        RETURN_IF_ERROR(status);
       }
       break;
     }

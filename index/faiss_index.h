@@ -6,6 +6,7 @@
 #define SKETCH_INDEX_FAISS_INDEX_H_
 
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,10 @@ class FaissIndex : public FeatureIndex {
   // a filtered HNSW query over-fetches unfiltered neighbours instead (k + excluded ids, then
   // doubling, efSearch at least as many) until k pass the filter or every vector was fetched —
   // a filter that admits a small fraction of the gallery costs up to a full graph walk.
+  // HNSW's efSearch: FAISS 1.7.3 sizes the candidate heap from the index's own efSearch and not
+  // from SearchParametersHNSW (fixed in 1.7.4), so a search with another efSearch than the
+  // default, and a filtered one (it over-fetches), sets it under an exclusive lock (those run one
+  // at a time) while unfiltered searches with the default share the lock.
   absl::StatusOr<std::vector<std::vector<Neighbor>>> Search(
       absl::Span<const float> queries, int k, const SearchFilter& filter = {}) const override;
 
@@ -77,6 +82,10 @@ class FaissIndex : public FeatureIndex {
   std::unique_ptr<faiss::Index> index_;
   IndexKind kind_;
   std::vector<IndexedSketch> metadata_;
+  // HNSW: the default efSearch, kept apart from FAISS's field, which a search with another
+  // efSearch sets and restores under hnsw_ef_mutex_ held exclusively (see Search).
+  int default_ef_search_ = 0;
+  mutable std::shared_mutex hnsw_ef_mutex_;
 };
 
 }  // namespace sketch

@@ -4,6 +4,7 @@
 #include <faiss/Index.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPreTransform.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
 
@@ -98,6 +99,17 @@ int64_t FaissIndexBuilder::TrainingSampleSize(int64_t total) const {
 absl::Status FaissIndexBuilder::Train(absl::Span<const float> sample) {
   RETURN_IF_ERROR(CheckRows(sample, static_cast<int>(index_->d), "training vectors"));
   const idx_t n = static_cast<idx_t>(sample.size() / index_->d);
+  // FAISS 1.7.3's OPQ training frees an invalid pointer (aborting the process) when its PQ
+  // training throws on too few vectors: refuse before. PQ codebooks need 256 vectors, a
+  // transform (OPQ, PCA) as many as the dimension.
+  const bool compressed = !absl::EndsWith(spec_.type, ",Flat");
+  const bool transformed = dynamic_cast<const faiss::IndexPreTransform*>(index_.get()) != nullptr;
+  const idx_t needed =
+      std::max<idx_t>(compressed ? kCodebookCentroids : 1, transformed ? index_->d : 1);
+  if (n < needed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "index type \"", spec_.type, "\" needs at least ", needed, " training vectors; got ", n));
+  }
   try {
     index_->train(n, sample.data());
   } catch (const faiss::FaissException& e) {

@@ -139,6 +139,47 @@ TEST(IndexTypesTest, ConcurrentSearchesWithDifferentKnobsDoNotInterfere) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
+TEST(IndexTypesTest, HnswEfSearchPerCallWidensTheSearchAndLeavesTheDefault) {
+  // Uniform random vectors: no clusters to make a narrow graph search easy.
+  Rng rng(5);
+  Gallery g;
+  for (int64_t i = 0; i < 4000; ++i) {
+    for (int j = 0; j < kDim; ++j) g.features.push_back(static_cast<float>(rng.UniformDouble()));
+    g.metadata.push_back({static_cast<uint64_t>(i), 0, "w0"});
+  }
+  auto hnsw = BuildOrDie(g, "HNSW4", {0, 10});
+  ASSERT_TRUE(hnsw);
+  const double narrow = *MeasureRecallAt10(*hnsw, g.features, 300, 2, {0, 10});
+  const double wide = *MeasureRecallAt10(*hnsw, g.features, 300, 2, {0, 400});
+  EXPECT_GT(wide, narrow + 0.02) << "efSearch per call had no effect";
+  EXPECT_EQ(hnsw->default_knobs().ef_search, 10);
+  // Threads with either efSearch get what each gets alone.
+  std::vector<std::vector<int64_t>> expected[2];
+  const int efs[2] = {10, 400};
+  for (int t = 0; t < 2; ++t) {
+    SearchFilter filter;
+    filter.knobs.ef_search = efs[t];
+    for (int64_t q = 0; q < 40; ++q)
+      expected[t].push_back(Ids((*hnsw->Search(Row(g, q), 10, filter))[0]));
+  }
+  EXPECT_NE(expected[0], expected[1]);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      SearchFilter filter;
+      filter.knobs.ef_search = efs[t % 2];
+      for (int64_t q = 0; q < 40; ++q) {
+        auto result = hnsw->Search(Row(g, q), 10, filter);
+        if (!result.ok() || Ids((*result)[0]) != expected[t % 2][q]) ++mismatches;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(hnsw->default_knobs().ef_search, 10);
+}
+
 TEST(IndexTypesTest, FiltersHoldForEveryType) {
   const Gallery g = MakeGallery(3000);
   // Every list visited for IVF: the filter alone decides what is missing. HNSW with a modest
@@ -279,6 +320,9 @@ TEST(FaissIndexBuilderTest, RefusesWhatFaissWouldRefuse) {
   EXPECT_EQ(index.status().code(), absl::StatusCode::kInvalidArgument);
   spec.type = "OPQ5,IVF4,PQ5";  // 16 dimensions do not split into 5 sub-vectors
   EXPECT_EQ(FaissIndexBuilder::Create(kDim, spec).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  spec.type = "OPQ4,IVF2,PQ4";  // 100 vectors cannot train 256-centroid codebooks
+  EXPECT_EQ(FaissIndex::Build(g.features, kDim, g.metadata, spec).status().code(),
             absl::StatusCode::kInvalidArgument);
   spec.type = "PQ4";
   EXPECT_EQ(FaissIndexBuilder::Create(kDim, spec).status().code(),
