@@ -148,6 +148,15 @@ absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const F
     return absl::DataLossError(absl::StrCat(dir, ": index of ", index.size(), " x ",
                                             index.dimension(), " disagrees with the manifest"));
   }
+  const absl::StatusOr<IndexKind> kind = IndexKindOfType(m.index_type);
+  const SearchKnobs knobs = index.default_knobs();
+  if (!kind.ok() || *kind != index.kind() || knobs.nprobe != m.index_nprobe ||
+      knobs.ef_search != m.index_ef_search) {
+    return absl::DataLossError(absl::StrCat(
+        dir, "/", kIndex, " is a ", IndexKindName(index.kind()), " index (nprobe ", knobs.nprobe,
+        ", efSearch ", knobs.ef_search, "); the manifest says ", m.index_type, " (nprobe ",
+        m.index_nprobe, ", efSearch ", m.index_ef_search, ")"));
+  }
   for (int64_t id = 0; id < index.size(); ++id) {
     const IndexedSketch& row = index.metadata(id);
     // Label -1: a word the model was not trained on (galleries may hold such drawings).
@@ -209,6 +218,12 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
     return absl::InvalidArgumentError(
         "bundle manifest: architecture, input size or classes differ from the model's");
   }
+  if (absl::StatusOr<IndexKind> kind = IndexKindOfType(manifest.index_type);
+      !kind.ok() || *kind != index.kind()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle manifest: index type \"", manifest.index_type,
+                     "\" is not the index's kind (", IndexKindName(index.kind()), ")"));
+  }
   manifest.format_version = kBundleFormatVersion;
   const std::string tmp = dir + ".tmp";
   const std::string old = dir + ".old";
@@ -221,6 +236,8 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
   RETURN_IF_ERROR(index.Save(tmp));
   manifest.index_size = index.size();
   manifest.feature_dim = index.dimension();
+  manifest.index_nprobe = index.default_knobs().nprobe;
+  manifest.index_ef_search = index.default_knobs().ef_search;
   RETURN_IF_ERROR(HashFiles(tmp, &manifest));
   ASSIGN_OR_RETURN(const std::string manifest_json, ManifestToJson(manifest));
   RETURN_IF_ERROR(WriteFileAtomically(tmp + "/" + kManifest, manifest_json));

@@ -32,9 +32,10 @@ struct ModelBundle {
 // Writes the bundle into `dir` atomically: everything goes to "<dir>.tmp", then the old bundle
 // (if any) is moved to "<dir>.old", the new one renamed into place, the old one deleted; a
 // crash at any point leaves a complete bundle at `dir` or at "<dir>.old" (LoadBundle does not
-// serve the latter: it refuses, naming it). Sets the manifest's format version, index shape and
-// file hashes; its architecture, input size and classes must be the model's. InvalidArgument
-// when they are not or the manifest's train config is not JSON; Internal on I/O or torch failure.
+// serve the latter: it refuses, naming it). Sets the manifest's format version, index shape, index
+// knobs and file hashes (its index type and recall are the caller's); its architecture, input size
+// and classes must be the model's. InvalidArgument when they are not or the manifest's train config
+// is not JSON; Internal on I/O or torch failure.
 absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FaissIndex& index,
                          BundleManifest manifest);
 
@@ -43,7 +44,7 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
 // file in `dir` within its size cap in `limits` (bundle/bundle_files.h), checked before the file
 // is hashed or read; then the format version (1 or 2), every file's SHA-256, the weights against
 // the manifest's architecture, input size and classes, the preprocessing against the input size,
-// the index against the feature size and classes.
+// the index against the feature size, classes, and the manifest's index type and knobs.
 // NotFound when `dir` holds no manifest.json; when "<dir>.old" holds one (a WriteBundle that did
 // not finish) the message says so, and that bundle is not loaded. DataLoss naming the file and
 // the rule for a corrupt, truncated, mismatched, oversized or wrongly named file, and for

@@ -21,6 +21,8 @@ struct ModelServingOptions {
   // Torch intra-op threads for the one batcher worker; <= 0: every CPU this process may use.
   int threads = 0;
   int warmup_batch_size = 1;  // 0: no warm-up
+  // The index's default search knobs (--nprobe, --ef-search); 0 keeps the bundle's.
+  SearchKnobs default_knobs;
 };
 
 // What a loaded bundle gives the server.
@@ -36,7 +38,8 @@ struct ServableBundle {
 
 // Loads and verifies `dir` (LoadBundle: NotFound when there is no bundle, DataLoss for a corrupt
 // one, InvalidArgument for a newer format), then builds the embedder (InvalidArgument for a bad
-// precision name, Internal when the model fails its warm-up). Errors name the directory.
+// precision name or a negative default knob, Internal when the model fails its warm-up). Errors
+// name the directory.
 // Sets torch's process-wide thread count: call once, at startup, before serving.
 absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
                                                   const ModelServingOptions& options);

@@ -107,6 +107,8 @@ absl::StatusOr<SearchQuery> ToSearchQuery(const v1::SearchRequest& request,
                              request.exclude_key_ids_size(), limits.max_excluded_key_ids));
   RETURN_IF_ERROR(CheckCount(absl::StrCat(prefix, "classes"), request.classes_size(),
                              limits.max_class_filters));
+  RETURN_IF_ERROR(
+      CheckSearchKnobs(prefix, request.params().nprobe(), request.params().ef_search(), limits));
   SearchQuery query;
   ASSIGN_OR_RETURN(query.sketch,
                    DrawingToSketch(request.drawing(), limits, absl::StrCat(prefix, "drawing")));
@@ -114,6 +116,8 @@ absl::StatusOr<SearchQuery> ToSearchQuery(const v1::SearchRequest& request,
   query.excluded_key_ids.assign(request.exclude_key_ids().begin(), request.exclude_key_ids().end());
   query.classes.assign(request.classes().begin(), request.classes().end());
   query.include_top_class = request.include_top_class();
+  query.knobs.nprobe = request.params().nprobe();
+  query.knobs.ef_search = request.params().ef_search();
   return query;
 }
 
@@ -196,6 +200,14 @@ void ToProto(const ServiceInfo& info, const RequestLimits& limits, int max_messa
   out->set_max_batch_requests(limits.max_batch_requests);
   out->set_max_message_bytes(max_message_bytes);
   out->set_max_batch_hits(limits.max_batch_hits);
+  out->set_max_nprobe(limits.max_nprobe);
+  out->set_max_ef_search(limits.max_ef_search);
+  v1::IndexInfo* index = response->mutable_index();
+  index->set_type(info.bundle.index.type);
+  index->set_exact(info.bundle.index.exact);
+  index->set_recall_at_10(info.bundle.index.recall_at_10);
+  index->mutable_default_params()->set_nprobe(info.bundle.index.default_knobs.nprobe);
+  index->mutable_default_params()->set_ef_search(info.bundle.index.default_knobs.ef_search);
 }
 
 }  // namespace sketch

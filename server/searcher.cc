@@ -59,6 +59,7 @@ absl::StatusOr<SearchFilter> Searcher::MakeFilter(const SearchQuery& query) cons
         absl::StrCat("k: ", query.k, " is outside 1..", index_->size(), " (the index size)"));
   }
   SearchFilter filter;
+  filter.knobs = query.knobs;
   for (size_t i = 0; i < query.classes.size(); ++i) {
     auto it = label_by_class_.find(query.classes[i]);
     if (it == label_by_class_.end()) {

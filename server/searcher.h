@@ -30,6 +30,9 @@ struct SearchQuery {
   // When non-empty, only indexed sketches of these classes (model class names) are returned.
   std::vector<std::string> classes;
   bool include_top_class = false;
+  // How hard an approximate index looks; 0 takes the index's default (the server's --nprobe /
+  // --ef-search, else the bundle's). Checked against the request limits before it gets here.
+  SearchKnobs knobs;
 };
 
 struct SearchHit {

@@ -137,6 +137,19 @@ void AddBundle(CLI::App* app, Commands* c) {
   cmd->add_option("--precision", c->bundle_precision, "auto | fp32 | bf16")->capture_default_str();
   cmd->add_option("--batch", b.evaluate.batch_size, "inference batch")->capture_default_str();
   cmd->add_flag("!--no-train-eval", b.evaluate_train, "skip the pass over the training set");
+  cmd->add_option("--index-type", b.index.type,
+                  "FAISS index factory string: Flat (exact), IVF<nlist>,Flat, "
+                  "OPQ<m>,IVF<nlist>,PQ<m>, HNSW<M>")
+      ->capture_default_str();
+  cmd->add_option("--nprobe", b.index.default_knobs.nprobe,
+                  "IVF lists a search visits by default (0: FAISS's 1)")
+      ->capture_default_str();
+  cmd->add_option("--ef-search", b.index.default_knobs.ef_search,
+                  "HNSW candidate list size by default (0: FAISS's 16)")
+      ->capture_default_str();
+  cmd->add_option("--recall-queries", b.recall_queries,
+                  "indexed features that measure an approximate index's recall@10")
+      ->capture_default_str();
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }
 
