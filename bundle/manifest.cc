@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "index/index_spec.h"
 #include "nlohmann/json.hpp"
 
 namespace sketch {
@@ -55,10 +56,13 @@ absl::StatusOr<std::string> ManifestToJson(const BundleManifest& m) {
                   {"num_train", m.num_train},
                   {"num_test", m.num_test}};
   j["metrics"] = m.metrics;
-  j["index"] = {{"type", "flat_l2"},
+  j["index"] = {{"type", m.index_type},
                 {"size", m.index_size},
                 {"dimension", m.feature_dim},
-                {"l2_normalized", m.index_l2_normalized}};
+                {"l2_normalized", m.index_l2_normalized},
+                {"recall_at_10", m.index_recall_at_10},
+                {"nprobe", m.index_nprobe},
+                {"ef_search", m.index_ef_search}};
   j["files"] = m.file_sha256;
   if (m.gallery) {
     j["gallery"] = {{"sources", m.gallery->sources},
@@ -98,6 +102,25 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
     m.index_size = IntegerIn(index, "size", 0, kMaxInt64);
     m.feature_dim = static_cast<int>(IntegerIn(index, "dimension", 0, kMaxInt));
     m.index_l2_normalized = index.at("l2_normalized").get<bool>();
+    // Written before index types: only "flat_l2", and no recall or knobs.
+    m.index_type = index.at("type").get<std::string>();
+    if (m.index_type == "flat_l2") m.index_type = "Flat";
+    if (!IndexKindOfType(m.index_type).ok()) {
+      return absl::DataLossError(absl::StrCat(path, ": index.type \"", m.index_type,
+                                              "\" is not an index type this build reads"));
+    }
+    if (index.contains("recall_at_10")) {
+      const Json& recall = index.at("recall_at_10");
+      if (!recall.is_number() || !(recall.get<double>() >= 0 && recall.get<double>() <= 1)) {
+        throw std::out_of_range("\"recall_at_10\" must be a number in 0..1");
+      }
+      m.index_recall_at_10 = recall.get<double>();
+    }
+    if (index.contains("nprobe"))
+      m.index_nprobe = static_cast<int>(IntegerIn(index, "nprobe", 0, kMaxInt));
+    if (index.contains("ef_search")) {
+      m.index_ef_search = static_cast<int>(IntegerIn(index, "ef_search", 0, kMaxInt));
+    }
     m.file_sha256 = j.at("files").get<std::map<std::string, std::string>>();
     if (j.contains("gallery")) {
       const Json& g = j.at("gallery");

@@ -42,6 +42,15 @@ struct BundleManifest {
   bool index_l2_normalized = false;       // queries must be L2-normalized like the indexed features
   int64_t index_size = 0;
   int feature_dim = 0;
+  // The FAISS index factory string (index/index_spec.h); manifests written before index types
+  // ("flat_l2") read as "Flat".
+  std::string index_type = "Flat";
+  // Recall@10 against exact search, measured when the index was built (1 for Flat and for
+  // manifests that predate the field).
+  double index_recall_at_10 = 1;
+  // The search knobs the index was saved with (0 where they do not apply).
+  int index_nprobe = 0;
+  int index_ef_search = 0;
   std::map<std::string, std::string> file_sha256;  // file name -> hex digest
   // Set for gallery bundles only ("gallery" in the JSON; older bundles have none).
   std::optional<GalleryInfo> gallery;

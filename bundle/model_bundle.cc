@@ -143,11 +143,20 @@ absl::StatusOr<TrainedModel> LoadModel(const std::string& dir, const BundleManif
   return trained;
 }
 
-absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const FlatIndex& index) {
+absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const FaissIndex& index) {
   if (index.dimension() != kFeatureSize || index.dimension() != m.feature_dim ||
       index.size() != m.index_size) {
     return absl::DataLossError(absl::StrCat(dir, ": index of ", index.size(), " x ",
                                             index.dimension(), " disagrees with the manifest"));
+  }
+  const absl::StatusOr<IndexKind> kind = IndexKindOfType(m.index_type);
+  const SearchKnobs knobs = index.default_knobs();
+  if (!kind.ok() || *kind != index.kind() || knobs.nprobe != m.index_nprobe ||
+      knobs.ef_search != m.index_ef_search) {
+    return absl::DataLossError(absl::StrCat(
+        dir, "/", kIndex, " is a ", IndexKindName(index.kind()), " index (nprobe ", knobs.nprobe,
+        ", efSearch ", knobs.ef_search, "); the manifest says ", m.index_type, " (nprobe ",
+        m.index_nprobe, ", efSearch ", m.index_ef_search, ")"));
   }
   for (int64_t id = 0; id < index.size(); ++id) {
     const IndexedSketch& row = index.metadata(id);
@@ -209,8 +218,8 @@ absl::StatusOr<ModelBundle> LoadFrom(const std::string& dir, const BundleLimits&
   RETURN_IF_ERROR(VerifyFiles(dir, bundle.manifest, limits));
   RETURN_IF_ERROR(CheckMeanImageName(dir, bundle.manifest, limits));
   ASSIGN_OR_RETURN(bundle.model, LoadModel(dir, bundle.manifest));
-  ASSIGN_OR_RETURN(bundle.index, Guarded<std::unique_ptr<FlatIndex>>(
-                                     dir, kIndex, [&] { return FlatIndex::Load(dir); }));
+  ASSIGN_OR_RETURN(bundle.index, Guarded<std::unique_ptr<FaissIndex>>(
+                                     dir, kIndex, [&] { return FaissIndex::Load(dir); }));
   RETURN_IF_ERROR(CheckIndex(dir, bundle.manifest, *bundle.index));
   ASSIGN_OR_RETURN(bundle.drawings, LoadDrawings(dir, bundle.manifest));
   return bundle;
@@ -240,7 +249,7 @@ absl::Status NoBundle(const std::string& dir) {
 
 }  // namespace
 
-absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FlatIndex& index,
+absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FaissIndex& index,
                          BundleManifest manifest, const std::string& drawings_path) {
   RETURN_IF_ERROR(ValidateTrainedModel(model));
   if (manifest.classes != model.classes || manifest.architecture != model.model->architecture() ||
@@ -250,6 +259,12 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
   }
   if (!drawings_path.empty() && !manifest.gallery) {
     return absl::InvalidArgumentError("bundle manifest: drawings are stored for galleries only");
+  }
+  if (absl::StatusOr<IndexKind> kind = IndexKindOfType(manifest.index_type);
+      !kind.ok() || *kind != index.kind()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle manifest: index type \"", manifest.index_type,
+                     "\" is not the index's kind (", IndexKindName(index.kind()), ")"));
   }
   manifest.format_version = kBundleFormatVersion;
   const std::string tmp = dir + ".tmp";
@@ -263,6 +278,8 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
   RETURN_IF_ERROR(index.Save(tmp));
   manifest.index_size = index.size();
   manifest.feature_dim = index.dimension();
+  manifest.index_nprobe = index.default_knobs().nprobe;
+  manifest.index_ef_search = index.default_knobs().ef_search;
   if (manifest.gallery) {
     manifest.gallery->entries = index.size();
     manifest.gallery->has_drawings = !drawings_path.empty();

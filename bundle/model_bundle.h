@@ -20,7 +20,7 @@
 #include "bundle/bundle_files.h"
 #include "bundle/manifest.h"
 #include "core/drawing_store.h"
-#include "index/flat_index.h"
+#include "index/faiss_index.h"
 #include "models/trained_model.h"
 
 namespace sketch {
@@ -28,7 +28,7 @@ namespace sketch {
 struct ModelBundle {
   BundleManifest manifest;
   TrainedModel model;  // fp32, eval mode, BatchNorm not folded
-  std::unique_ptr<FlatIndex> index;
+  std::unique_ptr<FaissIndex> index;
   std::unique_ptr<DrawingStore> drawings;  // null unless the bundle stores its drawings
   std::string bundle_hash;                 // SHA-256 of manifest.json: names this exact bundle
 };
@@ -36,13 +36,14 @@ struct ModelBundle {
 // Writes the bundle into `dir` atomically: everything goes to "<dir>.tmp", then the old bundle
 // (if any) is moved to "<dir>.old", the new one renamed into place, the old one deleted; a
 // crash at any point leaves a complete bundle at `dir` or at "<dir>.old" (LoadBundle does not
-// serve the latter: it refuses, naming it). Sets the manifest's format version, index shape and
-// file hashes; its architecture, input size and classes must be the model's. With
-// `drawings_path` (a drawing store of exactly index.size() entries, in index order) the store is
-// linked or copied in as drawings.skdw; the manifest must then describe a gallery, whose
-// entries and has_drawings are set here. InvalidArgument when they are not, the store's size
-// differs or the manifest's train config is not JSON; Internal on I/O or torch failure.
-absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FlatIndex& index,
+// serve the latter: it refuses, naming it). Sets the manifest's format version, index shape, index
+// knobs and file hashes (its index type and recall are the caller's); its architecture, input size
+// and classes must be the model's. With `drawings_path` (a drawing store of exactly index.size()
+// entries, in index order) the store is linked or copied in as drawings.skdw; the manifest must
+// then describe a gallery, whose entries and has_drawings are set here. InvalidArgument when they
+// are not, the store's size differs or the manifest's train config is not JSON; Internal on I/O or
+// torch failure.
+absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FaissIndex& index,
                          BundleManifest manifest, const std::string& drawings_path = "");
 
 // Loads and checks the bundle in `dir`, which is trusted like code (torch and FAISS parse its
@@ -50,8 +51,8 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
 // file in `dir` within its size cap in `limits` (bundle/bundle_files.h), checked before the file
 // is hashed or read; then the format version (1 or 2), every file's SHA-256, the weights against
 // the manifest's architecture, input size and classes, the preprocessing against the input size,
-// the index against the feature size and classes, the drawing store (when listed) against the
-// index size and the manifest's gallery section.
+// the index against the feature size, classes, and the manifest's index type and knobs, the
+// drawing store (when listed) against the index size and the manifest's gallery section.
 // NotFound when `dir` holds no manifest.json; when "<dir>.old" holds one (a WriteBundle that did
 // not finish) the message says so, and that bundle is not loaded. DataLoss naming the file and
 // the rule for a corrupt, truncated, mismatched, oversized or wrongly named file, and for

@@ -116,6 +116,13 @@ class Cli {
   int Search() {
     std::vector<std::vector<Picture>> sheet;  // for --png: each query and its hits
     int64_t hits_without_drawings = 0;
+    bool ask_drawings = flags_.drawings;
+    if (ask_drawings && (flags_.show || !flags_.png.empty())) {
+      // A bundle without drawings refuses include_drawings (FAILED_PRECONDITION): the pictures
+      // then show the hits' words, said once below, rather than failing the whole search.
+      const absl::StatusOr<v1::GetInfoResponse> info = client_.GetInfo();
+      if (info.ok() && info->has_index() && !info->index().has_drawings()) ask_drawings = false;
+    }
     const int code = ForEachChunk([&](std::vector<InputRecord>& chunk) -> absl::Status {
       v1::SearchBatchRequest batch;
       for (const InputRecord& record : chunk) {
@@ -126,7 +133,7 @@ class Cli {
         if (flags_.exclude_self) request->add_exclude_key_ids(record.sketch.key_id);
         for (const std::string& c : flags_.classes) request->add_classes(c);
         request->set_include_top_class(flags_.top_class);
-        request->set_include_drawings(flags_.drawings);
+        request->set_include_drawings(ask_drawings);
       }
       ASSIGN_OR_RETURN(v1::SearchBatchResponse response, client_.SearchBatch(batch));
       for (size_t i = 0; i < chunk.size() && i < static_cast<size_t>(response.responses_size());

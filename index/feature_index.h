@@ -25,10 +25,20 @@ struct Neighbor {
   float distance = 0;  // squared L2 distance
 };
 
-// Restricts a search: ids never returned, and (when non-empty) the only labels allowed.
+// How hard an approximate index looks; 0 takes the index's default. Exact indexes ignore both,
+// and each approximate type ignores the knob of the other.
+struct SearchKnobs {
+  int nprobe = 0;     // IVF: inverted lists visited per query (more: higher recall, slower)
+  int ef_search = 0;  // HNSW: candidate list size during the search (more: higher recall, slower)
+};
+
+// Restricts a search (ids never returned, and when non-empty the only labels allowed) and tunes
+// it: the knobs travel with the filter so that every FeatureIndex sees them without a second
+// argument, and a search never changes shared index state to apply them.
 struct SearchFilter {
   std::vector<int64_t> excluded_ids;
   std::vector<int> allowed_labels;
+  SearchKnobs knobs;
 };
 
 class FeatureIndex {
@@ -41,8 +51,10 @@ class FeatureIndex {
   virtual const IndexedSketch& metadata(int64_t id) const = 0;
 
   // The k nearest indexed sketches of each query, nearest first; ties in distance are ordered by id
-  // so results are deterministic. Fewer than k results when the filter leaves fewer.
-  // `queries`: float [n, dimension()]. InvalidArgument for a bad shape or k outside 1..size().
+  // so results are deterministic. Fewer than k results when the filter leaves fewer (an
+  // approximate index may also find fewer than the filter leaves, and not the exact nearest).
+  // `queries`: float [n, dimension()]. InvalidArgument for a bad shape, k outside 1..size() or a
+  // negative knob.
   // Thread-safe (concurrent searches are safe).
   virtual absl::StatusOr<std::vector<std::vector<Neighbor>>> Search(
       absl::Span<const float> queries, int k, const SearchFilter& filter = {}) const = 0;

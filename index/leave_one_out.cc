@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
-#include "index/flat_index.h"
+#include "index/faiss_index.h"
 #include "index/l2_normalize.h"
 
 namespace sketch {
@@ -22,7 +22,7 @@ absl::StatusOr<RetrievalReport> LeaveOneOutMapOfFeatures(absl::Span<const float>
   if (l2_normalize) L2NormalizeRows(&rows, dimension);
   std::vector<IndexedSketch> metadata(n);
   for (int64_t i = 0; i < n; ++i) metadata[i].label = labels[i];
-  ASSIGN_OR_RETURN(auto index, FlatIndex::Build(rows, dimension, std::move(metadata)));
+  ASSIGN_OR_RETURN(auto index, FaissIndex::Build(rows, dimension, std::move(metadata)));
 
   LeaveOneOutMapAccumulator accumulator(std::vector<int>(labels.begin(), labels.end()));
   std::vector<int64_t> ranking;

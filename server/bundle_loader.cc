@@ -52,13 +52,20 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   servable.threads = at::get_num_threads();
   servable.embedder = *std::move(embedder);
   servable.index_l2_normalized = manifest.index_l2_normalized;
+  if (absl::Status knobs = bundle->index->SetDefaultKnobs(options.default_knobs); !knobs.ok()) {
+    return InDir(dir, knobs);
+  }
+  const IndexDescription index_description{manifest.index_type, bundle->index->exact(),
+                                           manifest.index_recall_at_10,
+                                           bundle->index->default_knobs()};
   if (manifest.index_l2_normalized) {
     servable.index = std::make_unique<QueryNormalizingIndex>(std::move(bundle->index));
   } else {
     servable.index = std::move(bundle->index);
   }
-  servable.info = BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe,
-                             manifest.metrics, std::move(bundle->drawings)};
+  servable.info =
+      BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe,
+                 manifest.metrics,      index_description,   std::move(bundle->drawings)};
   return servable;
 }
 

@@ -21,6 +21,8 @@ struct ModelServingOptions {
   // Torch intra-op threads for the one batcher worker; <= 0: every CPU this process may use.
   int threads = 0;
   int warmup_batch_size = 1;  // 0: no warm-up
+  // The index's default search knobs (--nprobe, --ef-search); 0 keeps the bundle's.
+  SearchKnobs default_knobs;
 };
 
 // What a loaded bundle gives the server.
@@ -36,10 +38,10 @@ struct ServableBundle {
 
 // Loads and verifies `dir` (LoadBundle: NotFound when there is no bundle, DataLoss for a corrupt
 // one, InvalidArgument for a newer format), then builds the embedder (InvalidArgument for a bad
-// precision name, Internal when the model fails its warm-up). Errors name the directory.
-// The first call also sets torch's process-wide thread count and allocation policy from
-// `options`; later calls (hot reloads, while the first bundle serves) leave them as they are, so
-// it is safe to call again from any thread.
+// precision name or a negative default knob, Internal when the model fails its warm-up). Errors
+// name the directory. The first call also sets torch's process-wide thread count and allocation
+// policy from `options`; later calls (hot reloads, while the first bundle serves) leave them as
+// they are, so it is safe to call again from any thread.
 absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
                                                   const ModelServingOptions& options);
 

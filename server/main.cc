@@ -124,6 +124,14 @@ void AddFlags(CLI::App* app, Flags* f) {
       ->envname("SKETCH_PRECISION")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app->add_option("--nprobe", f->model.default_knobs.nprobe,
+                  "IVF indexes: lists a search visits unless it asks (0: the bundle's default)")
+      ->envname("SKETCH_NPROBE")
+      ->capture_default_str();
+  app->add_option("--ef-search", f->model.default_knobs.ef_search,
+                  "HNSW indexes: candidate list size unless a search asks (0: the bundle's)")
+      ->envname("SKETCH_EF_SEARCH")
+      ->capture_default_str();
   app->add_option("--max-batch-size", f->server.backend.batcher.max_batch_size,
                   "drawings per model batch (1: no batching)")
       ->envname("SKETCH_MAX_BATCH_SIZE")
@@ -158,6 +166,18 @@ void AddFlags(CLI::App* app, Flags* f) {
       ->capture_default_str();
 }
 
+// The server's default knobs must be ones a request could ask for.
+absl::Status CheckDefaultKnobs(const sketch::SearchKnobs& knobs,
+                               const sketch::RequestLimits& limits) {
+  if (knobs.nprobe < 0 || knobs.nprobe > limits.max_nprobe || knobs.ef_search < 0 ||
+      knobs.ef_search > limits.max_ef_search) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--nprobe ", knobs.nprobe, " / --ef-search ", knobs.ef_search,
+                     " must be within 0..", limits.max_nprobe, " / 0..", limits.max_ef_search));
+  }
+  return absl::OkStatus();
+}
+
 int Fail(const absl::Status& status) {
   std::cerr << "sketch-server: " << status << std::endl;
   return 1;
@@ -175,6 +195,10 @@ int main(int argc, char** argv) {
   // Before any thread exists, so that every thread inherits the blocked signals.
   if (absl::Status status = sketch::BlockServerSignals(); !status.ok()) return Fail(status);
   sketch::ServerOptions& options = flags.server;
+  if (absl::Status knobs = CheckDefaultKnobs(flags.model.default_knobs, options.limits);
+      !knobs.ok()) {
+    return Fail(knobs);
+  }
   options.address = absl::StrCat(flags.host, ":", flags.port);
   if (flags.metrics_port >= 0) {
     options.metrics_address = absl::StrCat(flags.metrics_host, ":", flags.metrics_port);

@@ -107,6 +107,8 @@ absl::StatusOr<SearchQuery> ToSearchQuery(const v1::SearchRequest& request,
                              request.exclude_key_ids_size(), limits.max_excluded_key_ids));
   RETURN_IF_ERROR(CheckCount(absl::StrCat(prefix, "classes"), request.classes_size(),
                              limits.max_class_filters));
+  RETURN_IF_ERROR(
+      CheckSearchKnobs(prefix, request.params().nprobe(), request.params().ef_search(), limits));
   SearchQuery query;
   ASSIGN_OR_RETURN(query.sketch,
                    DrawingToSketch(request.drawing(), limits, absl::StrCat(prefix, "drawing")));
@@ -119,6 +121,8 @@ absl::StatusOr<SearchQuery> ToSearchQuery(const v1::SearchRequest& request,
     RETURN_IF_ERROR(CheckCount(absl::StrCat(prefix, "k"), query.k, limits.max_drawing_hits,
                                "hits with drawings"));
   }
+  query.knobs.nprobe = request.params().nprobe();
+  query.knobs.ef_search = request.params().ef_search();
   return query;
 }
 
@@ -228,7 +232,14 @@ void ToProto(const ServiceInfo& info, const RequestLimits& limits, int max_messa
   out->set_max_message_bytes(max_message_bytes);
   out->set_max_batch_hits(limits.max_batch_hits);
   out->set_max_drawing_hits(limits.max_drawing_hits);
+  out->set_max_nprobe(limits.max_nprobe);
+  out->set_max_ef_search(limits.max_ef_search);
   v1::IndexInfo* index = response->mutable_index();
+  index->set_type(info.bundle.index.type);
+  index->set_exact(info.bundle.index.exact);
+  index->set_recall_at_10(info.bundle.index.recall_at_10);
+  index->mutable_default_params()->set_nprobe(info.bundle.index.default_knobs.nprobe);
+  index->mutable_default_params()->set_ef_search(info.bundle.index.default_knobs.ef_search);
   index->set_has_drawings(info.has_drawings);
   for (const std::string& word : info.words) index->add_words(word);
 }

@@ -19,6 +19,8 @@ absl::Status ValidateRequestLimits(const RequestLimits& limits) {
       {"max_batch_requests", limits.max_batch_requests},
       {"max_batch_hits", limits.max_batch_hits},
       {"max_drawing_hits", limits.max_drawing_hits},
+      {"max_nprobe", limits.max_nprobe},
+      {"max_ef_search", limits.max_ef_search},
   };
   for (const auto& f : fields) {
     if (f.value < 1) {
@@ -30,6 +32,14 @@ absl::Status ValidateRequestLimits(const RequestLimits& limits) {
     return absl::InvalidArgumentError("limits.max_raw_abs_coordinate must be positive");
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckSearchKnobs(absl::string_view prefix, int64_t nprobe, int64_t ef_search,
+                              const RequestLimits& limits) {
+  absl::Status status =
+      CheckInRange(absl::StrCat(prefix, "params.nprobe"), nprobe, 0, limits.max_nprobe);
+  if (!status.ok()) return status;
+  return CheckInRange(absl::StrCat(prefix, "params.ef_search"), ef_search, 0, limits.max_ef_search);
 }
 
 absl::Status CheckInRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi) {

@@ -29,10 +29,20 @@ struct RequestLimits {
   // A simplified drawing is ~300 bytes, a raw one up to 12 bytes a point: 100 of the largest
   // raw drawings the limits allow would still be a few hundred MB, real ones a few MB.
   int max_drawing_hits = 100;
+  // Largest SearchParams.nprobe and ef_search: a request's knobs buy recall with index work, up
+  // to a full scan (nprobe = nlist) or a graph walk as wide as ef_search; these bound its cost.
+  int max_nprobe = 1024;
+  int max_ef_search = 2048;
 };
 
 // InvalidArgument naming the first limit that is not positive.
 absl::Status ValidateRequestLimits(const RequestLimits& limits);
+
+// The request's search knobs (SearchRequest.params) within 0..max_nprobe and 0..max_ef_search
+// (0: the server's default); otherwise InvalidArgument naming "<prefix>params.nprobe" or
+// "<prefix>params.ef_search".
+absl::Status CheckSearchKnobs(absl::string_view prefix, int64_t nprobe, int64_t ef_search,
+                              const RequestLimits& limits);
 
 // OK when lo <= value <= hi; otherwise InvalidArgument "<field>: <value> is outside lo..hi".
 absl::Status CheckInRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi);

@@ -20,12 +20,22 @@
 
 namespace sketch {
 
+// The bundle's index as GetInfo reports it (IndexInfo).
+struct IndexDescription {
+  std::string type = "Flat";  // FAISS index factory string
+  bool exact = true;
+  double recall_at_10 = 1;    // against exact search, measured when the index was built
+  SearchKnobs default_knobs;  // what a search without knobs uses (0 where one does not apply)
+};
+
 // What the bundle says about itself, reported by GetInfo.
 struct BundleInfo {
   std::string architecture;  // "sknet" or "skresnet"
   std::string bundle_hash;   // content hash identifying weights + index
   std::string recipe;        // how it was trained (free text, e.g. the trainer's options as JSON)
   std::map<std::string, double> metrics;  // evaluation figures, e.g. "test_accuracy"
+  // The index's kind, measured recall and default knobs (GetInfo's IndexInfo).
+  IndexDescription index = IndexDescription();
   // A gallery bundle's drawings (entry i = index id i), or null: searches return them on request.
   // (Defaulted so that brace-initialized BundleInfos without it stay warning-free.)
   std::shared_ptr<const DrawingStore> drawings = nullptr;

@@ -79,6 +79,7 @@ absl::StatusOr<SearchFilter> Searcher::MakeFilter(const SearchQuery& query) cons
         "include_drawings: the loaded bundle stores no drawings (GetInfo index.has_drawings)");
   }
   SearchFilter filter;
+  filter.knobs = query.knobs;
   RETURN_IF_ERROR(AddWordFilter(query, &filter));
   for (uint64_t key_id : query.excluded_key_ids) {
     auto it = ids_by_key_id_.find(key_id);

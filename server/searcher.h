@@ -34,6 +34,9 @@ struct SearchQuery {
   bool include_top_class = false;
   // Each hit carries its stored drawing (bundles with a drawing store only).
   bool include_drawings = false;
+  // How hard an approximate index looks; 0 takes the index's default (the server's --nprobe /
+  // --ef-search, else the bundle's). Checked against the request limits before it gets here.
+  SearchKnobs knobs;
 };
 
 struct SearchHit {

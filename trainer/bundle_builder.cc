@@ -8,6 +8,7 @@
 #include "core/status_macros.h"
 #include "index/l2_normalize.h"
 #include "index/leave_one_out.h"
+#include "index/recall.h"
 #include "trainer/run_files.h"
 
 namespace sketch {
@@ -35,6 +36,8 @@ BundleManifest MakeManifest(const TrainedModel& model, const TrainConfig& config
   m.num_train = static_cast<int64_t>(dataset.train.size());
   m.num_test = static_cast<int64_t>(dataset.test.size());
   m.index_l2_normalized = report.l2_normalized;
+  m.index_type = options.index.type;
+  m.index_recall_at_10 = report.index_recall_at_10;
   if (options.evaluate_train) {
     m.metrics["train_top1"] = report.train.top1;
     m.metrics["train_loss"] = report.train.loss;
@@ -92,8 +95,15 @@ absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
                          (options.normalization == FeatureNormalization::kAuto &&
                           report.map_l2 > report.map_raw);
   if (report.l2_normalized) L2NormalizeRows(&features, kFeatureSize);
-  ASSIGN_OR_RETURN(auto index, FlatIndex::Build(features, kFeatureSize,
-                                                IndexRows(dataset.test, model.classes)));
+  ASSIGN_OR_RETURN(auto index, FaissIndex::Build(features, kFeatureSize,
+                                                 IndexRows(dataset.test, model.classes),
+                                                 options.index));
+  if (!index->exact()) {
+    // Same seed as the training sample: a rebuild measures the same queries.
+    ASSIGN_OR_RETURN(report.index_recall_at_10,
+                     MeasureRecallAt10(*index, features, options.recall_queries,
+                                       options.index.seed));
+  }
   report.manifest = MakeManifest(model, config, dataset, options, report);
   RETURN_IF_ERROR(WriteBundle(options.bundle_dir, model, *index, report.manifest));
   report.seconds =
@@ -111,6 +121,8 @@ std::string FormatBundleReport(const BundleReport& r) {
                         r.test.count, r.test.top1, r.test.top5, r.test.loss);
   absl::StrAppendFormat(&out, "leave-one-out mAP: raw %.4f, L2-normalized %.4f (index: %s)\n",
                         r.map_raw, r.map_l2, r.l2_normalized ? "L2-normalized" : "raw");
+  absl::StrAppendFormat(&out, "index: %s, recall@10 against exact search %.4f\n",
+                        r.manifest.index_type, r.index_recall_at_10);
   return out;
 }
 

@@ -7,8 +7,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "trainer/evaluate.h"
 #include "bundle/model_bundle.h"
+#include "index/index_spec.h"
+#include "trainer/evaluate.h"
 
 namespace sketch {
 
@@ -16,13 +17,17 @@ enum class FeatureNormalization { kAuto, kRaw, kL2 };
 absl::StatusOr<FeatureNormalization> ParseFeatureNormalization(const std::string& name);
 
 struct BundleOptions {
-  std::string model_dir;    // a `sketch-trainer train` output directory
+  std::string model_dir;     // a `sketch-trainer train` output directory
   std::string dataset_path;  // the dataset it was trained on
   std::string bundle_dir;
   // Index raw fc_1 features, L2-normalized ones, or (auto) whichever gives the higher test mAP.
   FeatureNormalization normalization = FeatureNormalization::kAuto;
   EvaluateOptions evaluate;
   bool evaluate_train = true;  // the train split costs a pass as long as the training set
+  // The index of the test features: Flat (exact, the default) or an approximate type whose
+  // recall@10 against exact search is measured on `recall_queries` of the indexed features.
+  IndexSpec index;
+  int recall_queries = 1000;
 };
 
 struct BundleReport {
@@ -31,6 +36,7 @@ struct BundleReport {
   double map_raw = 0;
   double map_l2 = 0;
   bool l2_normalized = false;
+  double index_recall_at_10 = 1;  // 1 for Flat
   BundleManifest manifest;
   double seconds = 0;
 };
@@ -39,7 +45,8 @@ struct BundleReport {
 // model's), and whatever evaluation, indexing or writing returns.
 absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options);
 
-// The report as a short table (train/test accuracy, test loss, mAP raw and L2).
+// The report as a short table (train/test accuracy, test loss, mAP raw and L2, index type and
+// its recall@10).
 std::string FormatBundleReport(const BundleReport& report);
 
 }  // namespace sketch

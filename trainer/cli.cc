@@ -54,6 +54,23 @@ void AddRecipeFlags(CLI::App* cmd, RecipeOverrides* o) {
   cmd->add_option("--retrieval-margin", o->retrieval_margin, "cosface cosine margin");
 }
 
+// The index a bundle or gallery gets (index/index_spec.h) and how its recall is measured.
+void AddIndexFlags(CLI::App* cmd, IndexSpec* index, int* recall_queries) {
+  cmd->add_option("--index-type", index->type,
+                  "FAISS index factory string: Flat (exact), IVF<nlist>,Flat, "
+                  "OPQ<m>,IVF<nlist>,PQ<m>, HNSW<M>")
+      ->capture_default_str();
+  cmd->add_option("--nprobe", index->default_knobs.nprobe,
+                  "IVF lists a search visits by default (0: FAISS's 1)")
+      ->capture_default_str();
+  cmd->add_option("--ef-search", index->default_knobs.ef_search,
+                  "HNSW candidate list size by default (0: FAISS's 16)")
+      ->capture_default_str();
+  cmd->add_option("--recall-queries", *recall_queries,
+                  "indexed features that measure an approximate index's recall@10")
+      ->capture_default_str();
+}
+
 // Flags of the runtime (not of the result): threads, precision, loader threads.
 void AddRuntimeFlags(CLI::App* cmd, int* threads, std::string* precision, int* loader_threads) {
   cmd->add_option("--threads", *threads, "torch threads (0: all cores)")->capture_default_str();
@@ -147,6 +164,7 @@ void AddBundle(CLI::App* app, Commands* c) {
   cmd->add_option("--precision", c->bundle_precision, "auto | fp32 | bf16")->capture_default_str();
   cmd->add_option("--batch", b.evaluate.batch_size, "inference batch")->capture_default_str();
   cmd->add_flag("!--no-train-eval", b.evaluate_train, "skip the pass over the training set");
+  AddIndexFlags(cmd, &b.index, &b.recall_queries);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }
 
@@ -173,6 +191,7 @@ void AddIndex(CLI::App* app, Commands* c) {
       ->capture_default_str();
   cmd->add_option("--precision", c->gallery_precision, "auto | fp32 | bf16")->capture_default_str();
   // For tests of resumption: behaves as a run killed after N new chunks.
+  AddIndexFlags(cmd, &g.index, &g.recall_queries);
   cmd->add_option("--max-chunks", g.max_chunks)->group("");
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }

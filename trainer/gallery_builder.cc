@@ -22,6 +22,7 @@
 #include "core/status_macros.h"
 #include "index/l2_normalize.h"
 #include "index/leave_one_out.h"
+#include "index/recall.h"
 #include "models/inference_engine.h"
 #include "nlohmann/json.hpp"
 #include "trainer/run_files.h"
@@ -356,11 +357,18 @@ absl::StatusOr<std::vector<std::string>> ListDrawingFiles(const std::vector<std:
   return files;
 }
 
-absl::StatusOr<std::unique_ptr<FlatIndex>> BuildGalleryIndex(std::vector<float> features,
-                                                             bool l2_normalize,
-                                                             std::vector<IndexedSketch> rows) {
+absl::StatusOr<GalleryIndex> BuildGalleryIndex(std::vector<float> features, bool l2_normalize,
+                                               std::vector<IndexedSketch> rows,
+                                               const IndexSpec& spec, int recall_queries) {
   if (l2_normalize) L2NormalizeRows(&features, kFeatureSize);
-  return FlatIndex::Build(features, kFeatureSize, std::move(rows));
+  GalleryIndex built;
+  ASSIGN_OR_RETURN(built.index, FaissIndex::Build(features, kFeatureSize, std::move(rows), spec));
+  if (!built.index->exact()) {
+    // The training sample's seed: a rebuild measures the same queries.
+    ASSIGN_OR_RETURN(built.recall_at_10,
+                     MeasureRecallAt10(*built.index, features, recall_queries, spec.seed));
+  }
+  return built;
 }
 
 absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
@@ -393,17 +401,22 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   report.entries = static_cast<int64_t>(rows.size());
   report.l2_normalized = model.l2_normalized;
   RETURN_IF_ERROR(MeasureMap(features, rows, model.l2_normalized, options.map_sample, &report));
-  ASSIGN_OR_RETURN(auto index,
-                   BuildGalleryIndex(std::move(features), model.l2_normalized, std::move(rows)));
+  ASSIGN_OR_RETURN(GalleryIndex built,
+                   BuildGalleryIndex(std::move(features), model.l2_normalized, std::move(rows),
+                                     options.index, options.recall_queries));
+  report.index_type = options.index.type;
+  report.index_recall_at_10 = built.recall_at_10;
 
   BundleManifest& m = model.manifest;
   m.index_l2_normalized = model.l2_normalized;
+  m.index_type = options.index.type;
+  m.index_recall_at_10 = built.recall_at_10;
   m.gallery = GalleryInfo{options.inputs, report.entries, options.store_drawings};
   m.metrics["map"] = report.map_all;
   if (report.seen_entries) m.metrics["map_seen"] = report.map_seen;
   if (report.unseen_entries) m.metrics["map_unseen"] = report.map_unseen;
   m.metrics["map_drawings"] = static_cast<double>(report.map_drawings);
-  RETURN_IF_ERROR(WriteBundle(options.out_dir, model.model, *index, m, store_path));
+  RETURN_IF_ERROR(WriteBundle(options.out_dir, model.model, *built.index, m, store_path));
   report.store_bytes = FileBytes(options.out_dir + "/drawings.skdw");
   report.index_bytes = FileBytes(options.out_dir + "/index.faiss") +
                        FileBytes(options.out_dir + "/index_metadata.tsv");
@@ -421,6 +434,8 @@ std::string FormatGalleryReport(const GalleryReport& r) {
                         "drawings): all %.4f, model's classes %.4f, unseen classes %.4f\n",
                         r.l2_normalized ? "L2-normalized" : "raw", r.map_drawings, r.map_all,
                         r.map_seen, r.map_unseen);
+  absl::StrAppendFormat(&out, "index: %s, recall@10 against exact search %.4f\n", r.index_type,
+                        r.index_recall_at_10);
   const double n = r.entries > 0 ? static_cast<double>(r.entries) : 1.0;
   absl::StrAppendFormat(&out,
                         "bytes per drawing: store %.1f, index + metadata %.1f; %.1f s "

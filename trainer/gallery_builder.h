@@ -15,7 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "bundle/manifest.h"
-#include "index/flat_index.h"
+#include "index/faiss_index.h"
+#include "index/index_spec.h"
 #include "models/torch_runtime.h"
 #include "trainer/bundle_builder.h"
 
@@ -35,6 +36,10 @@ struct GalleryOptions {
   // random sample of this size (0: always the whole gallery).
   int64_t map_sample = 20000;
   Precision precision = Precision::kFp32;
+  // The index (Flat: exact); an approximate one's recall@10 against exact search is measured on
+  // `recall_queries` of the indexed features and recorded in the manifest.
+  IndexSpec index;
+  int recall_queries = 1000;
   // Tests: stop with Aborted once this many new chunks are written (0: no limit), as a kill would.
   int max_chunks = 0;
   bool progress = false;
@@ -50,6 +55,8 @@ struct GalleryReport {
   double map_all = 0, map_seen = 0, map_unseen = 0;  // NaN for a part with no drawing
   int64_t map_drawings = 0;  // drawings the mAP was measured over (all, or map_sample)
   bool l2_normalized = false;
+  std::string index_type;
+  double index_recall_at_10 = 1;  // 1 for Flat
   int64_t store_bytes = 0, index_bytes = 0;
   double seconds = 0;
 };
@@ -59,11 +66,17 @@ struct GalleryReport {
 // when there is no drawing file at all.
 absl::StatusOr<std::vector<std::string>> ListDrawingFiles(const std::vector<std::string>& inputs);
 
-// The gallery's index: the one place that decides how gallery features are indexed (flat L2,
-// rows L2-normalized first when `l2_normalize`). `features`: float [rows.size(), 1024].
-absl::StatusOr<std::unique_ptr<FlatIndex>> BuildGalleryIndex(std::vector<float> features,
-                                                             bool l2_normalize,
-                                                             std::vector<IndexedSketch> rows);
+// The gallery's index: the one place that decides how gallery features are indexed (`spec`'s
+// type, rows L2-normalized first when `l2_normalize`), with an approximate index's recall@10
+// against exact search measured on `recall_queries` of them (1 for an exact one).
+// `features`: float [rows.size(), 1024].
+struct GalleryIndex {
+  std::unique_ptr<FaissIndex> index;
+  double recall_at_10 = 1;
+};
+absl::StatusOr<GalleryIndex> BuildGalleryIndex(std::vector<float> features, bool l2_normalize,
+                                               std::vector<IndexedSketch> rows,
+                                               const IndexSpec& spec, int recall_queries);
 
 // Errors: NotFound (model, inputs), InvalidArgument (no drawings, a malformed record without
 // skip_invalid, naming file:line), FailedPrecondition (a work directory left by a run with other

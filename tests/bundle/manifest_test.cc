@@ -32,6 +32,34 @@ TEST(ManifestTest, RoundTrips) {
   EXPECT_EQ(m->file_sha256.at("model.pt"), std::string(64, 'a'));
 }
 
+TEST(ManifestTest, RecordsTheIndexTypeRecallAndKnobs) {
+  nlohmann::json j = ValidManifest();
+  EXPECT_EQ(j["index"]["type"], "Flat");
+  EXPECT_EQ(j["index"]["recall_at_10"], 1.0);
+  j["index"]["type"] = "OPQ64,IVF1024,PQ64";
+  j["index"]["recall_at_10"] = 0.83;
+  j["index"]["nprobe"] = 16;
+  auto m = ManifestFromJson(j.dump(), "m.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->index_type, "OPQ64,IVF1024,PQ64");
+  EXPECT_DOUBLE_EQ(m->index_recall_at_10, 0.83);
+  EXPECT_EQ(m->index_nprobe, 16);
+  EXPECT_EQ(m->index_ef_search, 0);
+  EXPECT_EQ(nlohmann::json::parse(*ManifestToJson(*m))["index"]["type"], "OPQ64,IVF1024,PQ64");
+}
+
+// Bundles written before index types: "flat_l2" and neither recall nor knobs.
+TEST(ManifestTest, ManifestsBeforeIndexTypesReadAsExactFlat) {
+  nlohmann::json j = ValidManifest();
+  j["index"] = {{"type", "flat_l2"}, {"size", 4}, {"dimension", 1024}, {"l2_normalized", true}};
+  auto m = ManifestFromJson(j.dump(), "m.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->index_type, "Flat");
+  EXPECT_DOUBLE_EQ(m->index_recall_at_10, 1.0);
+  EXPECT_EQ(m->index_nprobe, 0);
+  EXPECT_EQ(m->index_ef_search, 0);
+}
+
 // Numbers that get<>() would truncate, wrap or (a huge float) cast with undefined behaviour, and a
 // format of the wrong type, which used to throw out of the parser.
 TEST(ManifestTest, MistypedFieldsAreDataLossNamingTheField) {
@@ -41,10 +69,19 @@ TEST(ManifestTest, MistypedFieldsAreDataLossNamingTheField) {
     const char* expected;
   };
   const Case cases[] = {
-      {"/format", 5, "is not a bundle manifest"},      {"/input_size", 48.5, "input_size"},
-      {"/input_size", int64_t{1} << 40, "input_size"}, {"/dataset/num_train", 1e300, "num_train"},
-      {"/dataset/num_test", -1, "num_test"},           {"/index/size", "4", "size"},
-      {"/index/dimension", 1e20, "dimension"},         {"/format_version", 0, "format_version"},
+      {"/format", 5, "is not a bundle manifest"},
+      {"/input_size", 48.5, "input_size"},
+      {"/input_size", int64_t{1} << 40, "input_size"},
+      {"/dataset/num_train", 1e300, "num_train"},
+      {"/dataset/num_test", -1, "num_test"},
+      {"/index/size", "4", "size"},
+      {"/index/dimension", 1e20, "dimension"},
+      {"/format_version", 0, "format_version"},
+      {"/index/recall_at_10", 1.5, "recall_at_10"},
+      {"/index/recall_at_10", "1", "recall_at_10"},
+      {"/index/type", "LSH", "index.type"},
+      {"/index/nprobe", -1, "nprobe"},
+      {"/index/ef_search", 2.5, "ef_search"},
   };
   for (const Case& c : cases) {
     nlohmann::json j = ValidManifest();

@@ -25,6 +25,7 @@
 #include "index/leave_one_out.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/sample_dataset.h"
+#include "tests/testing/temp_files.h"
 #include "trainer/bundle_builder.h"
 #include "trainer/evaluate.h"
 #include "trainer/prepare.h"
@@ -140,6 +141,45 @@ TEST_F(BundleTest, BuildWritesABundleThatLoadsAndAgrees) {
   auto map = LeaveOneOutMapOfFeatures(stored, kFeatureSize, labels, false);
   ASSERT_TRUE(map.ok());
   EXPECT_NEAR(map->mean_average_precision, bundle->manifest.metrics.at("map"), 1e-9);
+}
+
+TEST_F(BundleTest, ApproximateIndexTypesRecordTheirRecallAndLoad) {
+  const std::string dir = TempDir("hnsw_bundle");
+  BundleOptions options = Options(dir);
+  options.evaluate_train = false;
+  options.index.type = "HNSW8";
+  options.index.default_knobs.ef_search = 24;
+  auto report = BuildBundle(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_GT(report->index_recall_at_10, 0.5);
+  EXPECT_LE(report->index_recall_at_10, 1.0);
+  auto bundle = LoadBundle(dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ(bundle->manifest.index_type, "HNSW8");
+  EXPECT_DOUBLE_EQ(bundle->manifest.index_recall_at_10, report->index_recall_at_10);
+  EXPECT_EQ(bundle->manifest.index_ef_search, 24);
+  EXPECT_EQ(bundle->index->kind(), IndexKind::kHnsw);
+  EXPECT_EQ(bundle->index->default_knobs().ef_search, 24);
+
+  // A manifest that names another kind of index than index.faiss holds is refused.
+  const std::string manifest_path = dir + "/manifest.json";
+  std::string text = ReadFileBytes(manifest_path);
+  const size_t at = text.find("\"HNSW8\"");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 7, "\"IVF4,Flat\"");
+  std::ofstream(manifest_path, std::ios::trunc) << text;
+  auto mismatched = LoadBundle(dir);
+  EXPECT_EQ(mismatched.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(mismatched.status().message()), HasSubstr("index.faiss is a hnsw index"));
+
+  options.index.type = "IVF4,Flat";
+  options.index.default_knobs = {};
+  ASSERT_TRUE(BuildBundle(options).ok());
+  auto ivf = LoadBundle(dir);
+  ASSERT_TRUE(ivf.ok()) << ivf.status();
+  EXPECT_EQ(ivf->index->kind(), IndexKind::kIvf);
+  options.index.type = "LSH";
+  EXPECT_EQ(BuildBundle(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(BundleTest, CorruptOrMismatchedBundlesAreRefusedWithTheirFile) {

@@ -28,7 +28,7 @@ inline void ServeFakes(SketchServer* server, const std::vector<Sketch>& indexed,
   const absl::Status status =
       server->Serve(std::make_unique<FakeEmbedder>(classes, dimension, class_weight),
                     MakeFakeIndex(indexed, classes, dimension, class_weight),
-                    BundleInfo{"sknet", "h", "", std::move(metrics)});
+                    BundleInfo{"sknet", "h", "", std::move(metrics), {}});
   EXPECT_TRUE(status.ok()) << status;
 }
 

@@ -45,7 +45,10 @@ class GallerySketchSearch final : public sketchsearch::v1::SketchSearch::Service
     grpc::ClientContext forward;
     forward.set_deadline(context->deadline());
     grpc::Status status = backend_->GetInfo(&forward, *request, response);
-    if (status.ok() && options_.index.has_value()) *response->mutable_index() = *options_.index;
+    if (!status.ok()) return status;
+    // A gallery stores its drawings (the backend behind it does not).
+    response->mutable_index()->set_has_drawings(true);
+    if (options_.index.has_value()) *response->mutable_index() = *options_.index;
     return status;
   }
 

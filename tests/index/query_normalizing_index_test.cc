@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "index/flat_index.h"
+#include "index/faiss_index.h"
 #include "index/l2_normalize.h"
 
 namespace sketch {
@@ -27,9 +27,9 @@ TEST(QueryNormalizingIndexTest, NormalizesQueriesLikeTheIndexedRows) {
   std::vector<float> rows = {1, 0, 0, 0, 1, 0, 0.6f, 0.8f, 0};
   L2NormalizeRows(&rows, 3);
   std::vector<IndexedSketch> metadata = {{1, 0, "a"}, {2, 1, "b"}, {3, 2, "c"}};
-  auto flat = FlatIndex::Build(rows, 3, metadata);
+  auto flat = FaissIndex::Build(rows, 3, metadata);
   ASSERT_TRUE(flat.ok()) << flat.status();
-  auto raw = FlatIndex::Build(rows, 3, metadata);
+  auto raw = FaissIndex::Build(rows, 3, metadata);
   ASSERT_TRUE(raw.ok());
   const QueryNormalizingIndex index(std::move(*flat));
   EXPECT_EQ(index.dimension(), 3);

@@ -22,7 +22,8 @@ using ::sketch::testing::FreshTempDir;
 using ::sketch::testing::SharedModelFixture;
 using ::testing::HasSubstr;
 
-absl::StatusOr<BundleReport> Build(const std::string& dir, FeatureNormalization normalization) {
+absl::StatusOr<BundleReport> Build(const std::string& dir, FeatureNormalization normalization,
+                                   const IndexSpec& index = IndexSpec()) {
   const testing::ModelFixture* fixture = SharedModelFixture();
   if (fixture == nullptr) return absl::InternalError("no trained model");
   BundleOptions options;
@@ -31,6 +32,7 @@ absl::StatusOr<BundleReport> Build(const std::string& dir, FeatureNormalization 
   options.bundle_dir = dir;
   options.normalization = normalization;
   options.evaluate_train = false;
+  options.index = index;
   return BuildBundle(options);
 }
 
@@ -135,6 +137,37 @@ TEST(BundleLoaderTest, ServesWhatTheBundleIndexedWithRawAndL2Features) {
     EXPECT_NEAR(live.map, exact_offline, 1e-9);
     EXPECT_NEAR(live.map, bundle->info.metrics.at("map"), 1e-2);
   }
+}
+
+TEST(BundleLoaderTest, ReportsTheIndexAndAppliesTheServersDefaultKnobs) {
+  const std::string flat_dir = FreshTempDir("bundle_flat_info");
+  ASSERT_TRUE(Build(flat_dir, FeatureNormalization::kRaw).ok());
+  auto flat = LoadServableBundle(flat_dir, {});
+  ASSERT_TRUE(flat.ok()) << flat.status();
+  EXPECT_EQ(flat->info.index.type, "Flat");
+  EXPECT_TRUE(flat->info.index.exact);
+  EXPECT_DOUBLE_EQ(flat->info.index.recall_at_10, 1.0);
+
+  const std::string dir = FreshTempDir("bundle_hnsw");
+  IndexSpec spec;
+  spec.type = "HNSW8";
+  spec.default_knobs.ef_search = 20;
+  auto report = Build(dir, FeatureNormalization::kL2, spec);
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto bundle_default = LoadServableBundle(dir, {});
+  ASSERT_TRUE(bundle_default.ok()) << bundle_default.status();
+  EXPECT_EQ(bundle_default->info.index.type, "HNSW8");
+  EXPECT_FALSE(bundle_default->info.index.exact);
+  EXPECT_DOUBLE_EQ(bundle_default->info.index.recall_at_10, report->index_recall_at_10);
+  EXPECT_EQ(bundle_default->info.index.default_knobs.ef_search, 20);  // the bundle's
+  ModelServingOptions options;
+  options.default_knobs.ef_search = 64;  // --ef-search
+  auto bundle = LoadServableBundle(dir, options);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ(bundle->info.index.default_knobs.ef_search, 64);
+  EXPECT_EQ(bundle->info.index.default_knobs.nprobe, 0);
+  options.default_knobs.ef_search = -1;
+  EXPECT_EQ(LoadServableBundle(dir, options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(BundleLoaderTest, ErrorsSayWhatIsWrong) {

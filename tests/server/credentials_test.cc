@@ -42,7 +42,7 @@ std::unique_ptr<SketchServer> StartServing(ServerOptions options) {
   std::vector<Sketch> indexed = {MakeSketch(1, "cat"), MakeSketch(2, "dog")};
   EXPECT_TRUE((*server)
                   ->Serve(std::make_unique<FakeEmbedder>(kClasses, 8),
-                          MakeFakeIndex(indexed, kClasses, 8), BundleInfo{"sknet", "h", "", {}})
+                          MakeFakeIndex(indexed, kClasses, 8), BundleInfo{"sknet", "h", "", {}, {}})
                   .ok());
   return *std::move(server);
 }

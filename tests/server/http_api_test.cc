@@ -199,7 +199,7 @@ TEST_F(HttpApiTest, EveryRpcAnswersAsGrpcDoes) {
   ASSERT_TRUE(JsonStringToMessage(info->body, &from_http).ok());
   EXPECT_TRUE(MessageDifferencer::Equals(from_grpc, from_http)) << info->body;
   // Every field is printed, defaults included (a browser needs no table of proto3 defaults).
-  EXPECT_THAT(info->body, HasSubstr("\"maxNprobe\":0"));
+  EXPECT_THAT(info->body, HasSubstr("\"hasDrawings\":false"));
 }
 
 TEST_F(HttpApiTest, MalformedJsonUnknownFieldsAndWrongTypesAre400NamingTheField) {

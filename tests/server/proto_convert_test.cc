@@ -353,7 +353,7 @@ TEST(ToProtoTest, ConvertsResults) {
   EXPECT_FALSE(without_top.has_top_class());
 
   ServiceInfo info;
-  info.bundle = {"sknet", "abc123", "{\"epochs\":10}", {{"test_map", 0.61}}, nullptr};
+  info.bundle = {"sknet", "abc123", "{\"epochs\":10}", {{"test_map", 0.61}}, {}, nullptr};
   info.classes = {"cat", "dog"};
   info.input_size = 128;
   info.index_size = 500;
@@ -373,6 +373,50 @@ TEST(ToProtoTest, ConvertsResults) {
   EXPECT_DOUBLE_EQ(out.metrics().at("test_map"), 0.61);
   EXPECT_EQ(out.limits().max_strokes(), 1024);
   EXPECT_EQ(out.limits().max_message_bytes(), 1 << 20);
+  EXPECT_EQ(out.limits().max_nprobe(), RequestLimits().max_nprobe);
+  EXPECT_EQ(out.limits().max_ef_search(), RequestLimits().max_ef_search);
+  EXPECT_EQ(out.index().type(), "Flat");  // a bundle that says nothing: exact
+  EXPECT_TRUE(out.index().exact());
+  EXPECT_DOUBLE_EQ(out.index().recall_at_10(), 1.0);
+
+  info.bundle.index = {"HNSW32", false, 0.97, {0, 64}};
+  v1::GetInfoResponse approximate;
+  ToProto(info, {}, 1 << 20, &approximate);
+  EXPECT_EQ(approximate.index().type(), "HNSW32");
+  EXPECT_FALSE(approximate.index().exact());
+  EXPECT_DOUBLE_EQ(approximate.index().recall_at_10(), 0.97);
+  EXPECT_EQ(approximate.index().default_params().nprobe(), 0);
+  EXPECT_EQ(approximate.index().default_params().ef_search(), 64);
+}
+
+TEST(ToSearchQueryTest, SearchParamsWithinTheLimitsReachTheQuery) {
+  v1::SearchRequest request;
+  *request.mutable_drawing() = ValidDrawing();
+  request.set_k(5);
+  auto plain = ToSearchQuery(request, {});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->knobs.nprobe, 0);
+  EXPECT_EQ(plain->knobs.ef_search, 0);
+  RequestLimits limits;
+  limits.max_nprobe = 64;
+  limits.max_ef_search = 200;
+  request.mutable_params()->set_nprobe(64);
+  request.mutable_params()->set_ef_search(200);
+  auto tuned = ToSearchQuery(request, limits);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_EQ(tuned->knobs.nprobe, 64);
+  EXPECT_EQ(tuned->knobs.ef_search, 200);
+  request.mutable_params()->set_nprobe(65);
+  EXPECT_EQ(ToSearchQuery(request, limits).status().message(),
+            "params.nprobe: 65 is outside 0..64");
+  request.mutable_params()->set_nprobe(1);
+  request.mutable_params()->set_ef_search(-1);
+  EXPECT_EQ(ToSearchQuery(request, limits).status().message(),
+            "params.ef_search: -1 is outside 0..200");
+  v1::SearchBatchRequest batch;
+  *batch.add_requests() = request;
+  EXPECT_EQ(ToSearchQueries(batch, limits).status().message(),
+            "requests[0].params.ef_search: -1 is outside 0..200");
 }
 
 }  // namespace

@@ -15,8 +15,25 @@ TEST(RequestLimitsTest, RejectsNonPositiveLimits) {
   limits.max_search_k = 0;
   EXPECT_THAT(ValidateRequestLimits(limits).message(), HasSubstr("limits.max_search_k: 0"));
   limits = {};
+  limits.max_nprobe = 0;
+  EXPECT_THAT(ValidateRequestLimits(limits).message(), HasSubstr("limits.max_nprobe: 0"));
+  limits = {};
+  limits.max_ef_search = -2;
+  EXPECT_THAT(ValidateRequestLimits(limits).message(), HasSubstr("limits.max_ef_search: -2"));
+  limits = {};
   limits.sketch.max_raw_abs_coordinate = 0;
   EXPECT_EQ(ValidateRequestLimits(limits).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RequestLimitsTest, CheckSearchKnobsNamesTheParam) {
+  RequestLimits limits;
+  limits.max_nprobe = 8;
+  limits.max_ef_search = 100;
+  EXPECT_TRUE(CheckSearchKnobs("", 0, 0, limits).ok());
+  EXPECT_TRUE(CheckSearchKnobs("", 8, 100, limits).ok());
+  EXPECT_EQ(CheckSearchKnobs("", 9, 0, limits).message(), "params.nprobe: 9 is outside 0..8");
+  EXPECT_EQ(CheckSearchKnobs("requests[2].", 1, 101, limits).message(),
+            "requests[2].params.ef_search: 101 is outside 0..100");
 }
 
 TEST(RequestLimitsTest, CheckInRangeNamesTheField) {

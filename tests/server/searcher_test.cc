@@ -7,7 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "index/flat_index.h"
+#include "index/faiss_index.h"
 #include "tests/server/test_fakes.h"
 #include "tests/testing/temp_files.h"
 
@@ -256,7 +256,22 @@ TEST_F(SearcherTest, AsyncSearchCallsBackOnceWithTheResult) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST_F(SearcherTest, WorksOverTheFaissFlatIndex) {
+TEST_F(SearcherTest, TheQuerysKnobsReachTheIndex) {
+  RecordingIndex recording(index_.get());
+  auto searcher = Searcher::Create(batcher_.get(), &recording, kClasses, kDim, &pool_);
+  ASSERT_TRUE(searcher.ok());
+  SearchQuery query = Query(3);
+  query.knobs = {12, 80};
+  ASSERT_TRUE((*searcher)->Search(std::move(query), {}).ok());
+  ASSERT_TRUE((*searcher)->Search(Query(3), {}).ok());
+  ASSERT_EQ(recording.filters().size(), 2u);
+  EXPECT_EQ(recording.filters()[0].knobs.nprobe, 12);
+  EXPECT_EQ(recording.filters()[0].knobs.ef_search, 80);
+  EXPECT_EQ(recording.filters()[1].knobs.nprobe, 0);  // the index's default
+  EXPECT_EQ(recording.filters()[1].knobs.ef_search, 0);
+}
+
+TEST_F(SearcherTest, WorksOverTheFaissIndex) {
   std::vector<float> features;
   std::vector<IndexedSketch> metadata;
   for (const Sketch& s : IndexedSketches()) {
@@ -264,7 +279,7 @@ TEST_F(SearcherTest, WorksOverTheFaissFlatIndex) {
     features.insert(features.end(), f.begin(), f.end());
     metadata.push_back(index_->metadata(static_cast<int64_t>(metadata.size())));
   }
-  auto flat = FlatIndex::Build(features, kDim, metadata);
+  auto flat = FaissIndex::Build(features, kDim, metadata);
   ASSERT_TRUE(flat.ok()) << flat.status();
   auto searcher = Searcher::Create(batcher_.get(), flat->get(), kClasses, kDim, &pool_);
   ASSERT_TRUE(searcher.ok());

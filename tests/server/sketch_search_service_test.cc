@@ -41,7 +41,7 @@ v1::Drawing DrawingOf(const Sketch& sketch) {
   return drawing;
 }
 
-BundleInfo Bundle() { return {"sknet", "hash-1", "recipe", {{"test_map", 0.5}}}; }
+BundleInfo Bundle() { return {"sknet", "hash-1", "recipe", {{"test_map", 0.5}}, {}}; }
 
 // A server reachable only through in-process channels, serving fakes.
 class ServiceTest : public ::testing::Test {

@@ -122,6 +122,30 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
   EXPECT_EQ(bundle->index->metadata(0).source, "The Eiffel Tower.ndjson");
 }
 
+// An approximate gallery index: its type and measured recall land in the manifest, and the bundle
+// loads with it.
+TEST_F(GalleryBuilderTest, AnApproximateIndexRecordsItsTypeAndRecall) {
+  GalleryOptions o = Options("hnsw");
+  o.index.type = "HNSW16";
+  o.index.default_knobs.ef_search = 8;
+  o.recall_queries = 100;
+  auto report = BuildGallery(o);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->index_type, "HNSW16");
+  EXPECT_GT(report->index_recall_at_10, 0.5);
+  EXPECT_LE(report->index_recall_at_10, 1.0);
+  auto bundle = LoadBundle(o.out_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ(bundle->manifest.index_type, "HNSW16");
+  EXPECT_DOUBLE_EQ(bundle->manifest.index_recall_at_10, report->index_recall_at_10);
+  EXPECT_FALSE(bundle->index->exact());
+  EXPECT_EQ(bundle->index->size(), report->entries);
+
+  o = Options("bad_type");
+  o.index.type = "NotAnIndex";
+  EXPECT_EQ(BuildGallery(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 // The manifest's gallery section and the drawing store must agree; a damaged store is refused.
 TEST_F(GalleryBuilderTest, ABundleWhoseDrawingsDisagreeIsRefused) {
   const GalleryOptions o = Options("tampered");

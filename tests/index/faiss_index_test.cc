@@ -1,4 +1,4 @@
-#include "index/flat_index.h"
+#include "index/faiss_index.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -54,9 +54,9 @@ std::vector<Neighbor> Reference(const Fixture& f, const float* q) {
   return all;
 }
 
-TEST(FlatIndexTest, SearchMatchesBruteForce) {
+TEST(FaissIndexTest, SearchMatchesBruteForce) {
   const Fixture f = MakeFixture();
-  auto index = FlatIndex::Build(f.features, f.dim, f.metadata);
+  auto index = FaissIndex::Build(f.features, f.dim, f.metadata);
   ASSERT_TRUE(index.ok()) << index.status();
   EXPECT_EQ((*index)->size(), f.n);
   EXPECT_EQ((*index)->dimension(), f.dim);
@@ -72,9 +72,9 @@ TEST(FlatIndexTest, SearchMatchesBruteForce) {
   }
 }
 
-TEST(FlatIndexTest, FilterExcludesIdsAndRestrictsLabels) {
+TEST(FaissIndexTest, FilterExcludesIdsAndRestrictsLabels) {
   const Fixture f = MakeFixture();
-  auto index = FlatIndex::Build(f.features, f.dim, f.metadata);
+  auto index = FaissIndex::Build(f.features, f.dim, f.metadata);
   ASSERT_TRUE(index.ok());
   SearchFilter filter;
   filter.excluded_ids = {0, 5, 10};
@@ -93,14 +93,14 @@ TEST(FlatIndexTest, FilterExcludesIdsAndRestrictsLabels) {
   EXPECT_EQ((*results)[0].size(), 40u);
 }
 
-TEST(FlatIndexTest, RejectsBadShapesAndK) {
+TEST(FaissIndexTest, RejectsBadShapesAndK) {
   const Fixture f = MakeFixture();
-  EXPECT_FALSE(FlatIndex::Build(f.features, f.dim + 1, f.metadata).ok());
-  EXPECT_FALSE(FlatIndex::Build({}, f.dim, {}).ok());
+  EXPECT_FALSE(FaissIndex::Build(f.features, f.dim + 1, f.metadata).ok());
+  EXPECT_FALSE(FaissIndex::Build({}, f.dim, {}).ok());
   std::vector<float> nan_features = f.features;
   nan_features[3] = std::nanf("");
-  EXPECT_FALSE(FlatIndex::Build(nan_features, f.dim, f.metadata).ok());
-  auto index = FlatIndex::Build(f.features, f.dim, f.metadata);
+  EXPECT_FALSE(FaissIndex::Build(nan_features, f.dim, f.metadata).ok());
+  auto index = FaissIndex::Build(f.features, f.dim, f.metadata);
   ASSERT_TRUE(index.ok());
   const auto query = absl::MakeSpan(f.features.data(), f.dim);
   EXPECT_EQ((*index)->Search(query, 0).status().code(), absl::StatusCode::kInvalidArgument);
@@ -109,15 +109,15 @@ TEST(FlatIndexTest, RejectsBadShapesAndK) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(FlatIndexTest, SaveLoadRoundTripAndCorruptFiles) {
+TEST(FaissIndexTest, SaveLoadRoundTripAndCorruptFiles) {
   const Fixture f = MakeFixture();
-  auto index = FlatIndex::Build(f.features, f.dim, f.metadata);
+  auto index = FaissIndex::Build(f.features, f.dim, f.metadata);
   ASSERT_TRUE(index.ok());
   const std::string dir = (fs::path(testing::TempDir()) / "flat_index").string();
   fs::remove_all(dir);
   fs::create_directories(dir);
   ASSERT_TRUE((*index)->Save(dir).ok());
-  auto loaded = FlatIndex::Load(dir);
+  auto loaded = FaissIndex::Load(dir);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ((*loaded)->size(), f.n);
   EXPECT_EQ((*loaded)->metadata(7).key_id, 1007u);
@@ -126,11 +126,11 @@ TEST(FlatIndexTest, SaveLoadRoundTripAndCorruptFiles) {
             std::vector<float>(&f.features[7 * f.dim], &f.features[8 * f.dim]));
 
   fs::resize_file(dir + "/index.faiss", fs::file_size(dir + "/index.faiss") / 2);
-  EXPECT_EQ(FlatIndex::Load(dir).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(FaissIndex::Load(dir).status().code(), absl::StatusCode::kDataLoss);
   ASSERT_TRUE((*index)->Save(dir).ok());
   std::ofstream(dir + "/index_metadata.tsv", std::ios::app) << "oops\n";
-  EXPECT_EQ(FlatIndex::Load(dir).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(FlatIndex::Load(dir + "/nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FaissIndex::Load(dir).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(FaissIndex::Load(dir + "/nope").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(LeaveOneOutTest, MatchesBruteForceRankings) {
@@ -163,18 +163,18 @@ TEST(LeaveOneOutTest, PerfectlySeparatedClassesScoreOne) {
   EXPECT_LT(normalized->mean_average_precision, 1.0);  // unit norm merges the two directions
 }
 
-TEST(FlatIndexTest, KeepsSourcesAndUnseenWordsAndRefusesTabs) {
+TEST(FaissIndexTest, KeepsSourcesAndUnseenWordsAndRefusesTabs) {
   Fixture f = MakeFixture();
   f.metadata[3].label = -1;
   f.metadata[3].word = "unseen word";
   f.metadata[3].source = "full_simplified_unseen word.ndjson";
-  auto index = FlatIndex::Build(f.features, f.dim, f.metadata);
+  auto index = FaissIndex::Build(f.features, f.dim, f.metadata);
   ASSERT_TRUE(index.ok()) << index.status();
   const std::string dir = (fs::path(testing::TempDir()) / "flat_index_sources").string();
   fs::remove_all(dir);
   fs::create_directories(dir);
   ASSERT_TRUE((*index)->Save(dir).ok());
-  auto loaded = FlatIndex::Load(dir);
+  auto loaded = FaissIndex::Load(dir);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ((*loaded)->metadata(3).label, -1);
   EXPECT_EQ((*loaded)->metadata(3).word, "unseen word");
@@ -190,16 +190,16 @@ TEST(FlatIndexTest, KeepsSourcesAndUnseenWordsAndRefusesTabs) {
     }
     return text;
   }();
-  loaded = FlatIndex::Load(dir);
+  loaded = FaissIndex::Load(dir);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ((*loaded)->metadata(3).label, -1);
 
   f.metadata[5].source = "a\tb";
-  EXPECT_EQ(FlatIndex::Build(f.features, f.dim, f.metadata).status().code(),
+  EXPECT_EQ(FaissIndex::Build(f.features, f.dim, f.metadata).status().code(),
             absl::StatusCode::kInvalidArgument);
   f.metadata[5].source = "";
   f.metadata[5].label = -2;
-  EXPECT_EQ(FlatIndex::Build(f.features, f.dim, f.metadata).status().code(),
+  EXPECT_EQ(FaissIndex::Build(f.features, f.dim, f.metadata).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
