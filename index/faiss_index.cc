@@ -37,7 +37,8 @@ class FilterSelector : public faiss::IDSelector {
       : metadata_(metadata), excluded_(filter.excluded_ids) {
     std::sort(excluded_.begin(), excluded_.end());
     for (int label : filter.allowed_labels) {
-      if (label < 0) continue;  // no indexed row has such a label to allow
+      if (label == -1) unseen_allowed_ = true;  // the rows of words the model never saw
+      if (label < 0) continue;
       if (static_cast<size_t>(label) >= label_allowed_.size()) label_allowed_.resize(label + 1, 0);
       label_allowed_[label] = 1;
     }
@@ -47,10 +48,10 @@ class FilterSelector : public faiss::IDSelector {
   bool is_member(idx_t id) const override {
     if (restrict_labels_) {
       const int label = metadata_[id].label;
-      if (label < 0 || static_cast<size_t>(label) >= label_allowed_.size() ||
-          !label_allowed_[label]) {
-        return false;
-      }
+      const bool allowed =
+          label < 0 ? unseen_allowed_
+                    : static_cast<size_t>(label) < label_allowed_.size() && label_allowed_[label];
+      if (!allowed) return false;
     }
     return !std::binary_search(excluded_.begin(), excluded_.end(), static_cast<int64_t>(id));
   }
@@ -59,6 +60,7 @@ class FilterSelector : public faiss::IDSelector {
   const std::vector<IndexedSketch>& metadata_;
   std::vector<int64_t> excluded_;
   std::vector<uint8_t> label_allowed_;
+  bool unseen_allowed_ = false;  // label -1 is among the allowed labels
   bool restrict_labels_ = false;
 };
 

@@ -163,6 +163,29 @@ TEST(LeaveOneOutTest, PerfectlySeparatedClassesScoreOne) {
   EXPECT_LT(normalized->mean_average_precision, 1.0);  // unit norm merges the two directions
 }
 
+// Label -1 in a filter admits the rows of words the model never saw (a gallery's unseen words),
+// alone or beside the model's labels.
+TEST(FaissIndexTest, FiltersOnTheUnseenLabel) {
+  Fixture f = MakeFixture();
+  for (int64_t id : {3, 10, 17}) f.metadata[id].label = -1;
+  auto index = FaissIndex::Build(f.features, f.dim, f.metadata);
+  ASSERT_TRUE(index.ok()) << index.status();
+  SearchFilter unseen;
+  unseen.allowed_labels = {-1};
+  auto hits = (*index)->Search(absl::MakeSpan(f.features).subspan(0, f.dim), 10, unseen);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ((*hits)[0].size(), 3u);
+  for (const Neighbor& n : (*hits)[0]) EXPECT_EQ(f.metadata[n.id].label, -1) << n.id;
+  SearchFilter mixed;
+  mixed.allowed_labels = {-1, 0};
+  hits = (*index)->Search(absl::MakeSpan(f.features).subspan(0, f.dim), 10, mixed);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ((*hits)[0].size(), 10u);
+  for (const Neighbor& n : (*hits)[0]) {
+    EXPECT_TRUE(f.metadata[n.id].label == -1 || f.metadata[n.id].label == 0) << n.id;
+  }
+}
+
 TEST(FaissIndexTest, KeepsSourcesAndUnseenWordsAndRefusesTabs) {
   Fixture f = MakeFixture();
   f.metadata[3].label = -1;
