@@ -4,7 +4,7 @@
 // them plus Gaussian noise shaped like the real features (their top principal components),
 // generated and added in chunks so that only the index itself is held. One CSV per type under
 // --out (rerunning skips the types already measured; the exact ground truth is cached too), and
-// bench/plot_index_bench.py turns them into the recall-QPS plot. Figures: docs/index-figures.md.
+// bench/plot_index_bench.py turns them into the recall-QPS plot. Figures: docs/results.md.
 #include <faiss/VectorTransform.h>
 #include <faiss/utils/distances.h>
 #include <omp.h>
