@@ -134,6 +134,24 @@ def run(driver, url, cli, target, raw_dir, out_dir):
         slug = name.split(".")[0].replace(" ", "_")
         driver.save_screenshot(os.path.join(out_dir, f"page-{slug}.png"))
 
+    # Thumbnails: the gallery stores its drawings, so every result draws its strokes.
+    inked = driver.execute_script(
+        "return [...document.querySelectorAll('#hits .hit')].map(card => {"
+        "  const c = card.querySelector('canvas'); if (!c) return 0;"
+        "  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "  let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; });")
+    if not inked or min(inked) < 20:
+        fail(f"results without a drawn thumbnail (inked pixels per result: {inked})")
+    driver.save_screenshot(os.path.join(out_dir, "page-thumbnails.png"))
+    # Clicking a thumbnail searches with that drawing: it comes back first, at distance ~0.
+    _, hits = wait_answered(driver)
+    clicked = hits[1].get_attribute("data-key-id")
+    hits[1].click()
+    _, hits = wait_answered(driver)
+    if not hits or hits[0].get_attribute("data-key-id") != clicked:
+        fail(f"clicking result #{clicked} did not search with it "
+             f"(first result now #{hits[0].get_attribute('data-key-id') if hits else None})")
+
     # Undo removes the last stroke: the page asks again and its drawing has one stroke fewer.
     sent = lambda: driver.execute_script("return window.sketchsearchStrokes()")
     n = sent()
