@@ -45,7 +45,8 @@ def main(argv):
                     ax.annotate(r["value"], (x, y), textcoords="offset points", xytext=(3, 3),
                                 fontsize=7)
         ax.set_xscale("log")
-        ax.set_xlabel("queries/s, one query per search, 1 thread")
+        threads = sorted({r.get("threads", "1") for r in rows})
+        ax.set_xlabel(f"queries/s, one query per search, {'/'.join(threads)} FAISS thread(s)")
         ax.set_ylabel("recall@10 against Flat")
         ax.set_title(f"{rows[0]['dataset']} gallery, n = {int(rows[0]['n']):,}")
         ax.grid(True, which="both", alpha=0.3)
