@@ -115,12 +115,14 @@ absl::StatusOr<T> Guarded(const std::string& dir, const char* file, Fn&& load) {
   return result;
 }
 
-// The network the manifest names, with model.pt's weights.
+// The network the manifest names, taking the preprocessing's channels, with model.pt's weights.
 absl::StatusOr<std::shared_ptr<SketchModel>> LoadNetwork(const std::string& dir,
-                                                         const BundleManifest& manifest) {
+                                                         const BundleManifest& manifest,
+                                                         const Preprocessing& preprocessing) {
   ModelConfig config;
   config.num_classes = static_cast<int>(manifest.classes.size());
   config.input_size = manifest.input_size;
+  config.in_channels = RasterChannelCount(preprocessing.raster.channels);
   ASSIGN_OR_RETURN(std::shared_ptr<SketchModel> model,
                    MakeSketchModel(manifest.architecture, config));
   RETURN_IF_ERROR(LoadModelWeights(dir + "/" + kModel, model.get()));
@@ -131,10 +133,11 @@ absl::StatusOr<std::shared_ptr<SketchModel>> LoadNetwork(const std::string& dir,
 // The model, its preprocessing and its classes, each step guarded and named by its file.
 absl::StatusOr<TrainedModel> LoadModel(const std::string& dir, const BundleManifest& manifest) {
   TrainedModel trained;
-  ASSIGN_OR_RETURN(trained.model, Guarded<std::shared_ptr<SketchModel>>(
-                                      dir, kModel, [&] { return LoadNetwork(dir, manifest); }));
   ASSIGN_OR_RETURN(trained.preprocessing, Guarded<Preprocessing>(dir, kPreprocessing, [&] {
                      return LoadPreprocessing(dir);
+                   }));
+  ASSIGN_OR_RETURN(trained.model, Guarded<std::shared_ptr<SketchModel>>(dir, kModel, [&] {
+                     return LoadNetwork(dir, manifest, trained.preprocessing);
                    }));
   trained.classes = manifest.classes;
   if (absl::Status status = ValidateTrainedModel(trained); !status.ok()) {

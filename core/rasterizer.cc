@@ -64,14 +64,15 @@ struct Capsule {
   float x0, y0, dx, dy;
   float inv_len2;  // 0 for a zero-length segment: every pixel then measures from (x0, y0)
   float reach;     // width/2 + 0.5
+  float level;     // full coverage's intensity, 0..1 (1: plain ink, the same bytes as unshaded)
 };
 
-// Coverage of pixel centre (fx, fy) (relative to the capsule's start) as 0..255.
+// Coverage of pixel centre (fx, fy) (relative to the capsule's start), times the level, as 0..255.
 inline uint8_t Coverage(const Capsule& c, float fx, float fy) {
   const float t = std::clamp((fx * c.dx + fy * c.dy) * c.inv_len2, 0.0f, 1.0f);
   const float ex = fx - t * c.dx, ey = fy - t * c.dy;
   const float coverage = std::clamp(c.reach - std::sqrt(ex * ex + ey * ey), 0.0f, 1.0f);
-  return static_cast<uint8_t>(static_cast<int>(coverage * 255.0f + 0.5f));
+  return static_cast<uint8_t>(static_cast<int>(coverage * c.level * 255.0f + 0.5f));
 }
 
 // Max-blends columns col..col_hi of one row. The SSE2 path (always there on x86-64) does the
@@ -83,7 +84,7 @@ void BlendRow(const Capsule& c, float fy, int col, int col_hi, uint8_t* out) {
   const __m128 fy4 = _mm_set1_ps(fy), fydy = _mm_set1_ps(fy * c.dy);
   const __m128 inv = _mm_set1_ps(c.inv_len2), reach = _mm_set1_ps(c.reach);
   const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f), half = _mm_set1_ps(0.5f);
-  const __m128 full = _mm_set1_ps(255.0f);
+  const __m128 full = _mm_set1_ps(255.0f), level = _mm_set1_ps(c.level);
   for (; col + 3 <= col_hi; col += 4) {
     const __m128 centre =
         _mm_add_ps(_mm_cvtepi32_ps(_mm_setr_epi32(col, col + 1, col + 2, col + 3)), half);
@@ -94,7 +95,8 @@ void BlendRow(const Capsule& c, float fy, int col, int col_hi, uint8_t* out) {
     const __m128 ey = _mm_sub_ps(fy4, _mm_mul_ps(t, dy));
     const __m128 d = _mm_sqrt_ps(_mm_add_ps(_mm_mul_ps(ex, ex), _mm_mul_ps(ey, ey)));
     const __m128 coverage = _mm_min_ps(_mm_max_ps(_mm_sub_ps(reach, d), zero), one);
-    const __m128i value = _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(coverage, full), half));
+    const __m128i value =
+        _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(coverage, level), full), half));
     const __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(value, value), value);
     int32_t old;
     std::memcpy(&old, out + col, 4);
@@ -112,8 +114,9 @@ void BlendRow(const Capsule& c, float fy, int col, int col_hi, uint8_t* out) {
 // blending keeps joins and overlapping strokes from darkening, and round caps make joins for
 // free. Only pixels near the segment are visited: per row, the span of the segment's part within
 // `reach` rows, widened by `reach`.
-void DrawSegment(float x0, float y0, float x1, float y1, float width, int n, uint8_t* pixels) {
-  Capsule c{x0, y0, x1 - x0, y1 - y0, 0.0f, 0.5f * width + 0.5f};
+void DrawSegment(float x0, float y0, float x1, float y1, float width, float level, int n,
+                 uint8_t* pixels) {
+  Capsule c{x0, y0, x1 - x0, y1 - y0, 0.0f, 0.5f * width + 0.5f, level};
   const float len2 = c.dx * c.dx + c.dy * c.dy;
   if (len2 > 0.0f) c.inv_len2 = 1.0f / len2;
   const int row_lo = std::max(0, static_cast<int>(std::floor(std::min(y0, y1) - c.reach)));
@@ -134,29 +137,85 @@ void DrawSegment(float x0, float y0, float x1, float y1, float width, int n, uin
   }
 }
 
-// A one-point stroke is a zero-length segment: a round dot one line width across.
+// kStrokeOrder's shading: intensity 1 at fraction 0 of the order down to 1/4 at fraction 1, so
+// the last stroke stays well above the background after anti-aliasing.
+constexpr float kLastShadeLevel = 0.25f;
+float ShadeLevel(double fraction) {
+  if (!(fraction > 0.0)) return 1.0f;  // NaN included
+  return static_cast<float>(1.0 - (1.0 - kLastShadeLevel) * std::min(fraction, 1.0));
+}
+
+// Where along the drawing each point lies, 0..1: by time when every stroke carries finite times
+// (raw data) spanning more than an instant, else by point count.
+class Progress {
+ public:
+  explicit Progress(const Sketch& sketch) {
+    by_time_ = true;
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    for (const Stroke& stroke : sketch.strokes) {
+      if (stroke.t.size() != stroke.size()) by_time_ = false;
+      for (float t : stroke.t) {
+        if (!std::isfinite(t)) by_time_ = false;
+        lo = std::min(lo, static_cast<double>(t));
+        hi = std::max(hi, static_cast<double>(t));
+      }
+    }
+    by_time_ = by_time_ && std::isfinite(lo) && std::isfinite(hi) && hi > lo;
+    start_ = lo;
+    span_ = by_time_ ? hi - lo : static_cast<double>(sketch.num_points()) - 1.0;
+  }
+  // Point `i` of `stroke`, `before` points before it in the drawing.
+  double At(const Stroke& stroke, size_t i, size_t before) const {
+    if (span_ <= 0.0) return 0.0;
+    return by_time_ ? (stroke.t[i] - start_) / span_ : static_cast<double>(before + i) / span_;
+  }
+
+ private:
+  bool by_time_;
+  double start_, span_;
+};
+
+// Draws every stroke's segments into plane 0 (the ink) and, for kStrokeOrder, planes 1 (shaded
+// by stroke order) and 2 (shaded by progress) of an n x n x channels canvas. A one-point stroke
+// is a zero-length segment: a round dot one line width across.
 void DrawStrokes(const Sketch& sketch, const Transform& transform, float width, int n,
-                 uint8_t* pixels) {
-  for (const Stroke& stroke : sketch.strokes) {
+                 RasterChannels channels, uint8_t* pixels) {
+  const bool shaded = channels == RasterChannels::kStrokeOrder;
+  const size_t plane = static_cast<size_t>(n) * n;
+  const Progress progress(sketch);
+  const double last_stroke = static_cast<double>(sketch.strokes.size()) - 1.0;
+  size_t before = 0;  // points in the strokes drawn so far
+  for (size_t s = 0; s < sketch.strokes.size(); ++s) {
+    const Stroke& stroke = sketch.strokes[s];
+    const float order_level = ShadeLevel(last_stroke > 0.0 ? s / last_stroke : 0.0);
+    auto segment = [&](float x0, float y0, float x1, float y1, size_t start_point) {
+      DrawSegment(x0, y0, x1, y1, width, 1.0f, n, pixels);
+      if (!shaded) return;
+      DrawSegment(x0, y0, x1, y1, width, order_level, n, pixels + plane);
+      DrawSegment(x0, y0, x1, y1, width, ShadeLevel(progress.At(stroke, start_point, before)), n,
+                  pixels + 2 * plane);
+    };
     float px = transform.MapX(stroke.x[0]), py = transform.MapY(stroke.y[0]);
-    if (stroke.size() == 1) DrawSegment(px, py, px, py, width, n, pixels);
+    if (stroke.size() == 1) segment(px, py, px, py, 0);
     for (size_t i = 1; i < stroke.size(); ++i) {
       const float qx = transform.MapX(stroke.x[i]), qy = transform.MapY(stroke.y[i]);
-      DrawSegment(px, py, qx, qy, width, n, pixels);
+      segment(px, py, qx, qy, i - 1);
       px = qx;
       py = qy;
     }
+    before += stroke.size();
   }
 }
 
-// Box-filters a (2n x 2n) canvas to n x n in place: output (r, c) is written at r*n + c, at or
-// before every input byte still to be read (at 4rn + 2c or later), so one buffer serves both.
-void Downscale2x(int n, uint8_t* pixels) {
+// Box-filters a (2n x 2n) canvas at `in` to n x n at `out`, which may be `in` itself or any
+// address before it: output (r, c) is written at out + r*n + c, at or before every input byte
+// still to be read (at in + 4rn + 2c or later), so one buffer serves both.
+void Downscale2x(int n, const uint8_t* in, uint8_t* out_plane) {
   const int m = 2 * n;
   for (int r = 0; r < n; ++r) {
-    const uint8_t* top = pixels + static_cast<size_t>(2 * r) * m;
+    const uint8_t* top = in + static_cast<size_t>(2 * r) * m;
     const uint8_t* bottom = top + m;
-    uint8_t* out = pixels + static_cast<size_t>(r) * n;
+    uint8_t* out = out_plane + static_cast<size_t>(r) * n;
     for (int c = 0; c < n; ++c) {
       const int sum = top[2 * c] + top[2 * c + 1] + bottom[2 * c] + bottom[2 * c + 1];
       out[c] = static_cast<uint8_t>((sum + 2) / 4);
@@ -243,7 +302,8 @@ void ResizeBitmap(const Bitmap& bitmap, int n, uint8_t* out) {
   }
 }
 
-absl::Status RasterizeBitmap(const Sketch& sketch, int n, std::vector<uint8_t>* image) {
+absl::Status RasterizeBitmap(const Sketch& sketch, int n, RasterChannels channels,
+                             std::vector<uint8_t>* image) {
   const Bitmap& bitmap = sketch.bitmap;
   if (!sketch.strokes.empty()) {
     return absl::InvalidArgumentError("a sketch holds either strokes or a bitmap, not both");
@@ -254,8 +314,12 @@ absl::Status RasterizeBitmap(const Sketch& sketch, int n, std::vector<uint8_t>* 
                                                    bitmap.pixels.size(), " pixels, expected ",
                                                    expected));
   }
-  image->resize(static_cast<size_t>(n) * n);
+  const size_t plane = static_cast<size_t>(n) * n;
+  image->resize(plane * RasterChannelCount(channels));
   ResizeBitmap(bitmap, n, image->data());
+  for (int p = 1; p < RasterChannelCount(channels); ++p) {
+    std::copy_n(image->data(), plane, image->data() + p * plane);
+  }
   return absl::OkStatus();
 }
 
@@ -278,28 +342,55 @@ const char* RasterStyleName(RasterStyle style) {
   return "unknown";
 }
 
+absl::StatusOr<RasterChannels> ParseRasterChannels(const std::string& name) {
+  if (name == "ink") return RasterChannels::kInk;
+  if (name == "order") return RasterChannels::kStrokeOrder;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown raster channels '", name, "' (expected ink or order)"));
+}
+
+const char* RasterChannelsName(RasterChannels channels) {
+  switch (channels) {
+    case RasterChannels::kInk:
+      return "ink";
+    case RasterChannels::kStrokeOrder:
+      return "order";
+  }
+  return "unknown";
+}
+
+int RasterChannelCount(RasterChannels channels) {
+  return channels == RasterChannels::kStrokeOrder ? 3 : 1;
+}
+
 absl::Status Rasterize(const Sketch& sketch, const RasterOptions& options,
                        std::vector<uint8_t>* image) {
   if (auto status = CheckOptions(options); !status.ok()) return status;
   const int n = options.size;
-  if (sketch.is_bitmap()) return RasterizeBitmap(sketch, n, image);
+  const int planes = RasterChannelCount(options.channels);
+  if (sketch.is_bitmap()) return RasterizeBitmap(sketch, n, options.channels, image);
   if (auto status = CheckStrokes(sketch); !status.ok()) return status;
 
+  const size_t plane = static_cast<size_t>(n) * n;
   if (options.style == RasterStyle::kSeed) {
     const int canvas = kSeedSupersample * n;
-    image->assign(static_cast<size_t>(canvas) * canvas, 0);
+    const size_t canvas_plane = static_cast<size_t>(canvas) * canvas;
+    image->assign(canvas_plane * planes, 0);
     const Transform transform = FitTransform(sketch, kSeedBoxFraction * canvas, canvas);
-    DrawStrokes(sketch, transform, kSeedLineWidth, canvas, image->data());
-    Downscale2x(n, image->data());
-    image->resize(static_cast<size_t>(n) * n);
+    DrawStrokes(sketch, transform, kSeedLineWidth, canvas, options.channels, image->data());
+    // In place, plane by plane: plane p's output starts at p*n*n, before its input at 4*p*n*n.
+    for (int p = 0; p < planes; ++p) {
+      Downscale2x(n, image->data() + p * canvas_plane, image->data() + p * plane);
+    }
+    image->resize(plane * planes);
     return absl::OkStatus();
   }
   const float width =
       options.line_width >= 0.0f ? options.line_width : kDefaultLineWidthFraction * n;
   const float margin = options.margin >= 0.0f ? options.margin : kDefaultMarginFraction * n;
-  image->assign(static_cast<size_t>(n) * n, 0);
+  image->assign(plane * planes, 0);
   const Transform transform = FitTransform(sketch, n - 2.0 * margin, n);
-  DrawStrokes(sketch, transform, width, n, image->data());
+  DrawStrokes(sketch, transform, width, n, options.channels, image->data());
   return absl::OkStatus();
 }
 

@@ -45,16 +45,28 @@ absl::StatusOr<std::unique_ptr<InferenceEngine>> InferenceEngine::Create(
 
 absl::StatusOr<InferenceOutput> InferenceEngine::Run(const torch::Tensor& images) const {
   InferenceOutput result;
+  RETURN_IF_ERROR(ValidateImages(*model_, images));
   RETURN_IF_ERROR(TorchCall("model failed", [&]() -> absl::Status {
     // InferenceMode and autocast are thread-local: they must be set on the thread that runs
     // Forward.
     c10::InferenceMode inference;
     AutocastScope autocast(precision_);
-    const torch::Tensor input = precision_ == Precision::kBf16 ? ToChannelsLast(images) : images;
+    // Mirrored copies ride in the same forward pass: one batch of 2N keeps the kernels as busy
+    // as the plain pass and costs one call.
+    const torch::Tensor batch =
+        preprocessing_.mirror_average ? torch::cat({images, images.flip({3})}) : images;
+    const torch::Tensor input = precision_ == Precision::kBf16 ? ToChannelsLast(batch) : batch;
     ASSIGN_OR_RETURN(ModelOutput out, SafeForward(model_.get(), input));
     // Both come back float32 under autocast too (the .to is then a no-op).
-    result.logits = out.logits.to(torch::kFloat32).contiguous();
-    result.features = out.features.to(torch::kFloat32).contiguous();
+    torch::Tensor logits = out.logits.to(torch::kFloat32);
+    torch::Tensor features = out.features.to(torch::kFloat32);
+    if (preprocessing_.mirror_average) {
+      const int64_t n = images.size(0);
+      logits = 0.5 * (logits.slice(0, 0, n) + logits.slice(0, n));
+      features = 0.5 * (features.slice(0, 0, n) + features.slice(0, n));
+    }
+    result.logits = logits.contiguous();
+    result.features = features.contiguous();
     return absl::OkStatus();
   }));
   const int64_t n = images.size(0);
@@ -70,7 +82,7 @@ absl::StatusOr<InferenceOutput> InferenceEngine::Run(const torch::Tensor& images
 
 absl::StatusOr<InferenceOutput> InferenceEngine::RunSketches(
     const std::vector<const Sketch*>& sketches) const {
-  // images: float32 [N, 1, S, S]; a sketch that does not rasterize fails here, before torch runs.
+  // images: float32 [N, C, S, S]; a sketch that does not rasterize fails here, before torch runs.
   ASSIGN_OR_RETURN(torch::Tensor images, RasterizeBatch(sketches, preprocessing_));
   return Run(images);
 }

@@ -38,8 +38,10 @@ class InferenceEngine {
                                                                  Preprocessing preprocessing,
                                                                  Precision precision);
 
-  // images: float32 [N >= 1, 1, S, S], S = input_size(), made with preprocessing() (e.g. by
-  // RasterizeBatch or an ImageBatcher). InvalidArgument for another shape; Internal when torch
+  // images: float32 [N >= 1, C, S, S], S = input_size(), C = in_channels(), made with
+  // preprocessing() (e.g. by RasterizeBatch or an ImageBatcher). With
+  // preprocessing().mirror_average the outputs are the means of each image's and its left-right
+  // mirror's, from one forward pass over 2N. InvalidArgument for another shape; Internal when torch
   // fails. InferenceMode and autocast are set here, on the calling thread. Concurrent calls are
   // safe (the copy is in eval mode and only read).
   absl::StatusOr<InferenceOutput> Run(const torch::Tensor& images) const;
@@ -53,6 +55,7 @@ class InferenceEngine {
   const Preprocessing& preprocessing() const { return preprocessing_; }
   int num_classes() const { return model_->num_classes(); }
   int input_size() const { return model_->input_size(); }
+  int in_channels() const { return model_->in_channels(); }
   const std::string& architecture() const { return model_->architecture(); }
 
  private:

@@ -84,6 +84,9 @@ absl::Status SavePreprocessing(const Preprocessing& preprocessing, const std::st
                  {"style", RasterStyleName(r.style)},
                  {"line_width", r.line_width},
                  {"margin", r.margin}};
+  // Written only when they differ from the defaults, so earlier models' files read the same.
+  if (r.channels != RasterChannels::kInk) j["raster"]["channels"] = RasterChannelsName(r.channels);
+  if (preprocessing.mirror_average) j["test_time"] = {{"mirror_average", true}};
   j["normalization"] = {{"formula", "(pixel / 255 - mean) / std"},
                         {"mean", n.mean},
                         {"std", n.std},
@@ -107,6 +110,17 @@ absl::StatusOr<Preprocessing> LoadPreprocessing(const std::string& dir) {
     ASSIGN_OR_RETURN(p.raster.style, ParseRasterStyle(r.at("style").get<std::string>()));
     p.raster.line_width = r.at("line_width").get<float>();
     p.raster.margin = r.at("margin").get<float>();
+    if (r.contains("channels")) {
+      absl::StatusOr<RasterChannels> channels =
+          ParseRasterChannels(r["channels"].get<std::string>());
+      if (!channels.ok()) {
+        return absl::DataLossError(absl::StrCat(path, ": ", channels.status().message()));
+      }
+      p.raster.channels = *channels;
+    }
+    if (j.contains("test_time")) {
+      p.mirror_average = j["test_time"].value("mirror_average", false);
+    }
     p.normalization.mean = n.at("mean").get<float>();
     p.normalization.std = n.at("std").get<float>();
     if (!n.at("mean_image").is_null()) {

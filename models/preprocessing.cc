@@ -20,6 +20,11 @@ absl::Status ValidatePreprocessing(const Preprocessing& preprocessing) {
         absl::StrCat("normalization needs a finite mean and std > 0, got ", n.mean, ", ", n.std));
   }
   if (n.mean_image.empty()) return absl::OkStatus();
+  if (preprocessing.raster.channels != RasterChannels::kInk) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a mean image needs raster channels 'ink', not '",
+                     RasterChannelsName(preprocessing.raster.channels), "'"));
+  }
   const size_t pixels = static_cast<size_t>(preprocessing.raster.size) * preprocessing.raster.size;
   if (preprocessing.raster.size <= 0 || n.mean_image.size() != pixels) {
     return absl::InvalidArgumentError(absl::StrCat("mean image has ", n.mean_image.size(),
@@ -53,9 +58,10 @@ absl::StatusOr<torch::Tensor> RasterizeBatch(const std::vector<const Sketch*>& s
   if (sketches.empty()) return absl::InvalidArgumentError("RasterizeBatch: no sketches");
   if (auto status = ValidatePreprocessing(preprocessing); !status.ok()) return status;
   const int64_t s = preprocessing.raster.size;
+  const int64_t c = RasterChannelCount(preprocessing.raster.channels);
   torch::Tensor images;
   try {
-    images = torch::empty({static_cast<int64_t>(sketches.size()), 1, s, s}, torch::kFloat);
+    images = torch::empty({static_cast<int64_t>(sketches.size()), c, s, s}, torch::kFloat);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("RasterizeBatch: ", e.what_without_backtrace()));
   }
@@ -65,7 +71,7 @@ absl::StatusOr<torch::Tensor> RasterizeBatch(const std::vector<const Sketch*>& s
     if (sketches[i] == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("RasterizeBatch: sketch ", i, " is null"));
     }
-    absl::Status status = RenderInput(*sketches[i], preprocessing, &scratch, data + i * s * s);
+    absl::Status status = RenderInput(*sketches[i], preprocessing, &scratch, data + i * c * s * s);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("sketch ", i, ": ", status.message()));
     }

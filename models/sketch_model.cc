@@ -131,6 +131,10 @@ absl::Status ValidateModelConfig(const ModelConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "input_size must be a positive multiple of 16 (four 2x pools), got ", config.input_size));
   }
+  if (config.in_channels < 1 || config.in_channels > 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("in_channels must be in 1..16, got ", config.in_channels));
+  }
   if (!(config.dropout >= 0 && config.dropout < 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("dropout must be in [0, 1), got ", config.dropout));
@@ -157,10 +161,11 @@ absl::StatusOr<std::shared_ptr<SketchModel>> MakeSketchModel(const std::string& 
 
 absl::Status ValidateImages(const SketchModel& model, const torch::Tensor& images) {
   const int64_t s = model.input_size();
-  if (!images.defined() || images.dim() != 4 || images.size(0) < 1 || images.size(1) != 1 ||
+  const int64_t c = model.in_channels();
+  if (!images.defined() || images.dim() != 4 || images.size(0) < 1 || images.size(1) != c ||
       images.size(2) != s || images.size(3) != s || images.scalar_type() != torch::kFloat) {
-    return absl::InvalidArgumentError(absl::StrCat("images must be float32 [N >= 1, 1, ", s, ", ",
-                                                   s, "], got ", ShapeString(images)));
+    return absl::InvalidArgumentError(absl::StrCat("images must be float32 [N >= 1, ", c, ", ", s,
+                                                   ", ", s, "], got ", ShapeString(images)));
   }
   return absl::OkStatus();
 }

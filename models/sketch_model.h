@@ -22,8 +22,11 @@ namespace sketch {
 // What a network is built for. Check with ValidateModelConfig (MakeSketchModel does).
 struct ModelConfig {
   int num_classes = 0;   // >= 2
-  int input_size = 128;  // S of the [N, 1, S, S] input; a positive multiple of 16 (four pools)
+  int input_size = 128;  // S of the [N, C, S, S] input; a positive multiple of 16 (four pools)
   float dropout = 0;     // probability on fc_1's output during training, in [0, 1)
+  // C: the first conv's input channels, RasterChannelCount of the preprocessing's raster (1: ink;
+  // 3: ink, stroke order, progress). Everything after the first conv is the same for any C.
+  int in_channels = 1;
 };
 
 struct ModelOutput {
@@ -62,12 +65,13 @@ class SketchModel : public torch::nn::Module {
  public:
   ~SketchModel() override = default;
 
-  // images: float32 [N, 1, S, S], S = input_size(), any memory format. Returns float32 also
+  // images: float32 [N, C, S, S], S = input_size(), C = in_channels(), any memory format. Returns float32 also
   // under bf16 autocast.
   virtual ModelOutput Forward(const torch::Tensor& images) = 0;
 
   int num_classes() const { return config_.num_classes; }
   int input_size() const { return config_.input_size; }
+  int in_channels() const { return config_.in_channels; }
   float dropout() const { return config_.dropout; }
   const ModelConfig& config() const { return config_; }
   // "sknet" or "skresnet", as MakeSketchModel takes it.
@@ -103,7 +107,8 @@ absl::Status ValidateModelConfig(const ModelConfig& config);
 absl::StatusOr<std::shared_ptr<SketchModel>> MakeSketchModel(const std::string& architecture,
                                                              const ModelConfig& config);
 
-// OK when images is a float32 tensor [N >= 1, 1, S, S] with S = model.input_size(); otherwise
+// OK when images is a float32 tensor [N >= 1, C, S, S] with S = model.input_size() and
+// C = model.in_channels(); otherwise
 // InvalidArgument with the shape it got.
 absl::Status ValidateImages(const SketchModel& model, const torch::Tensor& images);
 

@@ -5,7 +5,7 @@
 namespace sketch {
 
 SkNet::SkNet(const ModelConfig& config) : SketchModel(kSkNetName, config) {
-  conv1_1_ = register_module("conv1_1", ConvBnRelu(1, 64));
+  conv1_1_ = register_module("conv1_1", ConvBnRelu(config.in_channels, 64));
   conv1_2_ = register_module("conv1_2", ConvBnRelu(64, 64));
   conv2_1_ = register_module("conv2_1", ConvBnRelu(64, 128));
   conv2_2_ = register_module("conv2_2", ConvBnRelu(128, 128));

@@ -16,7 +16,7 @@ class SkNet final : public SketchModel {
  public:
   explicit SkNet(const ModelConfig& config);
 
-  // images: [N, 1, S, S] -> logits [N, classes], features [N, 1024].
+  // images: [N, C, S, S] -> logits [N, classes], features [N, 1024].
   ModelOutput Forward(const torch::Tensor& images) override;
 
  private:

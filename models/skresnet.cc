@@ -15,7 +15,7 @@ torch::Tensor ResidualPairImpl::forward(const torch::Tensor& x) {
 }
 
 SkResNet::SkResNet(const ModelConfig& config) : SketchModel(kSkResNetName, config) {
-  conv1_1_ = register_module("conv1_1", ConvBnRelu(1, 64));
+  conv1_1_ = register_module("conv1_1", ConvBnRelu(config.in_channels, 64));
   conv1_2_ = register_module("conv1_2", ConvBnRelu(64, 64));
   res2_ = register_module("res2", ResidualPair(64));
   res3_ = register_module("res3", ResidualPair(64));

@@ -12,6 +12,12 @@ absl::Status ValidateModelInput(const SketchModel& model, const Preprocessing& p
         "the preprocessing rasterizes ", preprocessing.raster.size, " px images but the ",
         model.architecture(), " takes ", model.input_size(), " px"));
   }
+  if (RasterChannelCount(preprocessing.raster.channels) != model.in_channels()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the preprocessing makes ", RasterChannelCount(preprocessing.raster.channels),
+                     "-channel images (", RasterChannelsName(preprocessing.raster.channels),
+                     ") but the ", model.architecture(), " takes ", model.in_channels()));
+  }
   return absl::OkStatus();
 }
 

@@ -22,8 +22,8 @@ struct TrainedModel {
   std::vector<std::string> classes;  // label order
 };
 
-// OK when `preprocessing` is valid and rasterizes the model's input size; InvalidArgument
-// otherwise.
+// OK when `preprocessing` is valid and rasterizes the model's input size and channel count;
+// InvalidArgument otherwise.
 absl::Status ValidateModelInput(const SketchModel& model, const Preprocessing& preprocessing);
 
 // OK when the parts fit together; otherwise InvalidArgument: no model, an invalid

@@ -25,7 +25,8 @@ struct Box {
   double min_x = HUGE_VAL, min_y = HUGE_VAL, max_x = -HUGE_VAL, max_y = -HUGE_VAL;
 };
 
-// out's strokes = in's points mapped by `affine` (times dropped); `box` bounds the result.
+// out's strokes = in's points mapped by `affine`, times kept (raw drawings' stroke-order channels
+// shade by them); `box` bounds the result.
 absl::Status MapPoints(const Sketch& in, const Affine& affine, Sketch* out, Box* box) {
   out->strokes.resize(in.strokes.size());
   for (size_t s = 0; s < in.strokes.size(); ++s) {
@@ -36,7 +37,7 @@ absl::Status MapPoints(const Sketch& in, const Affine& affine, Sketch* out, Box*
     Stroke& dst = out->strokes[s];
     dst.x.resize(src.size());
     dst.y.resize(src.size());
-    dst.t.clear();
+    dst.t = src.t;
     for (size_t i = 0; i < src.size(); ++i) {
       const float x = affine.a * src.x[i] + affine.b * src.y[i];
       const float y = affine.c * src.x[i] + affine.d * src.y[i];

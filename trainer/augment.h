@@ -35,7 +35,8 @@ Affine SampleAffine(const AugmentOptions& options, Rng* rng);
 // so the result passes ValidateSketch like any dataset drawing. Metadata is copied; `out`'s
 // stroke storage is reused. A degenerate map or drawing (zero extent) puts every point at the
 // origin, which rasterizes as a dot. InvalidArgument for a bitmap sketch or a malformed stroke
-// (x/y length mismatch, non-finite points). `in` and `out` must differ. Thread-safe.
+// (x/y length mismatch, non-finite points). Per-point times are kept. `in` and `out` must
+// differ. Thread-safe.
 absl::Status ApplyAffine(const Sketch& in, const Affine& affine, Sketch* out);
 
 }  // namespace sketch

@@ -64,6 +64,7 @@ absl::StatusOr<FeatureNormalization> ParseFeatureNormalization(const std::string
 absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(TrainedModel model, LoadTrainedModel(options.model_dir));
+  model.preprocessing.mirror_average = options.mirror_average;
   TrainConfig config;
   RunInfo run_info;
   RETURN_IF_ERROR(ReadTrainConfig(options.model_dir, &config, &run_info));

@@ -28,6 +28,9 @@ struct BundleOptions {
   // recall@10 against exact search is measured on `recall_queries` of the indexed features.
   IndexSpec index;
   int recall_queries = 1000;
+  // Test-time mirror averaging (models/preprocessing.h): the bundle's features, its figures and
+  // the server's queries all average each drawing with its left-right mirror.
+  bool mirror_average = false;
 };
 
 struct BundleReport {

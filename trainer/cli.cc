@@ -32,6 +32,8 @@ void AddRecipeFlags(CLI::App* cmd, RecipeOverrides* o) {
   cmd->add_option("--input-size", o->input_size,
                   "image side in pixels (default recipe: 64, seed: 128)");
   cmd->add_option("--raster-style", o->raster_style, "default | seed");
+  cmd->add_option("--raster-channels", o->raster_channels,
+                  "ink | order: stroke order and progress as two more input channels");
   cmd->add_option("--mean-image", o->mean_image, "true: subtract the training mean image");
   cmd->add_option("--norm-mean", o->norm_mean, "scalar mean (pixel/255 units)");
   cmd->add_option("--norm-std", o->norm_std, "input = (pixel/255 - mean) / std");
@@ -164,6 +166,8 @@ void AddBundle(CLI::App* app, Commands* c) {
   cmd->add_option("--precision", c->bundle_precision, "auto | fp32 | bf16")->capture_default_str();
   cmd->add_option("--batch", b.evaluate.batch_size, "inference batch")->capture_default_str();
   cmd->add_flag("!--no-train-eval", b.evaluate_train, "skip the pass over the training set");
+  cmd->add_flag("--mirror-average", b.mirror_average,
+                "embed each drawing as the mean of it and its mirror (twice the compute)");
   AddIndexFlags(cmd, &b.index, &b.recall_queries);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }

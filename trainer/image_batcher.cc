@@ -161,7 +161,8 @@ absl::Status ImageBatcher::FillBatch(int64_t step, Scratch* scratch, Batch* batc
   const int64_t offset = (step % steps_per_epoch_) * options_.batch_size;
   const int64_t count = std::min<int64_t>(options_.batch_size, n - offset);
   const int64_t s = preprocessing_.raster.size;
-  batch->images = torch::empty({count, 1, s, s}, torch::kFloat);
+  const int64_t c = RasterChannelCount(preprocessing_.raster.channels);
+  batch->images = torch::empty({count, c, s, s}, torch::kFloat);
   batch->labels = torch::empty({count}, torch::kLong);
   batch->indices.resize(count);
   float* images = batch->images.data_ptr<float>();
@@ -178,7 +179,7 @@ absl::Status ImageBatcher::FillBatch(int64_t step, Scratch* scratch, Batch* batc
       }
       sketch = &scratch->augmented;
     }
-    absl::Status status = RenderInput(*sketch, preprocessing_, &scratch->image, images + i * s * s);
+    absl::Status status = RenderInput(*sketch, preprocessing_, &scratch->image, images + i * c * s * s);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("example ", index, ": ", status.message()));
     }

@@ -55,7 +55,7 @@ struct ImageBatcherOptions {
 struct Batch {
   int64_t step = 0;              // global step
   int64_t epoch = 0;             // step / steps_per_epoch
-  torch::Tensor images;          // float32 [B, 1, S, S], contiguous (NCHW)
+  torch::Tensor images;          // float32 [B, C, S, S], contiguous (NCHW), C: raster channels
   torch::Tensor labels;          // int64 [B]
   std::vector<int64_t> indices;  // [B] positions in the example list
 };

@@ -72,6 +72,7 @@ absl::StatusOr<TrainedModel> LoadTrainedModel(const std::string& out_dir) {
   ModelConfig model_config;
   model_config.num_classes = static_cast<int>(trained.classes.size());
   model_config.input_size = config.input_size;
+  model_config.in_channels = RasterChannelCount(trained.preprocessing.raster.channels);
   model_config.dropout = static_cast<float>(config.dropout);
   ASSIGN_OR_RETURN(trained.model, MakeSketchModel(config.architecture, model_config));
   RETURN_IF_ERROR(LoadModelWeights((fs::path(out_dir) / kModelFile).string(), trained.model.get()));

@@ -149,6 +149,7 @@ absl::Status BuildModel(Run* run) {
   ModelConfig model_config;
   model_config.num_classes = static_cast<int>(run->dataset.metadata.classes.size());
   model_config.input_size = c.input_size;
+  model_config.in_channels = RasterChannelCount(c.raster_channels);
   model_config.dropout = static_cast<float>(c.dropout);
   return TorchCall("building the model", [&]() -> absl::Status {
     torch::manual_seed(DeriveSeed(c.seed, "init"));
@@ -364,6 +365,7 @@ absl::StatusOr<Preprocessing> MakePreprocessing(const TrainConfig& config,
   Preprocessing p;
   p.raster.size = config.input_size;
   p.raster.style = config.raster_style;
+  p.raster.channels = config.raster_channels;
   p.normalization.mean = static_cast<float>(config.norm_mean);
   p.normalization.std = static_cast<float>(config.norm_std);
   if (config.mean_image) {

@@ -62,6 +62,9 @@ absl::Status ApplyOverrides(const RecipeOverrides& o, TrainConfig* c) {
   if (o.raster_style) {
     ASSIGN_OR_RETURN(c->raster_style, ParseRasterStyle(*o.raster_style));
   }
+  if (o.raster_channels) {
+    ASSIGN_OR_RETURN(c->raster_channels, ParseRasterChannels(*o.raster_channels));
+  }
   Apply(o.mean_image, &c->mean_image);
   Apply(o.norm_mean, &c->norm_mean);
   Apply(o.norm_std, &c->norm_std);
@@ -127,6 +130,9 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
   if (c.input_size < 16 || c.input_size > 1024 || c.input_size % 16 != 0) {
     return Invalid("input_size", "a multiple of 16 in 16..1024", c.input_size);
   }
+  if (c.mean_image && c.raster_channels != RasterChannels::kInk) {
+    return absl::InvalidArgumentError("mean_image needs raster_channels ink");
+  }
   if (!(c.norm_std > 0) || !std::isfinite(c.norm_std) || !std::isfinite(c.norm_mean)) {
     return Invalid("norm_std", "positive (with a finite norm_mean)", c.norm_std);
   }
@@ -188,6 +194,9 @@ std::string TrainConfigToJson(const TrainConfig& c) {
         {"max_shear", a.max_shear}}},
       {"seed", c.seed},
   };
+  if (c.raster_channels != RasterChannels::kInk) {
+    j["raster_channels"] = RasterChannelsName(c.raster_channels);
+  }
   if (c.retrieval.kind != "none") {
     const RetrievalLossOptions& r = c.retrieval;
     j["retrieval_loss"] = {{"kind", r.kind},
@@ -229,6 +238,10 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
     c.augment_options.max_scale = a.at("max_scale").get<double>();
     c.augment_options.max_shear = a.at("max_shear").get<double>();
     c.seed = j.at("seed").get<uint64_t>();
+    if (j.contains("raster_channels")) {  // absent: ink (and every config before it existed)
+      ASSIGN_OR_RETURN(c.raster_channels,
+                       ParseRasterChannels(j.at("raster_channels").get<std::string>()));
+    }
     if (j.contains("retrieval_loss")) {  // absent: none (and every config before it existed)
       const json& r = j.at("retrieval_loss");
       c.retrieval.kind = r.at("kind").get<std::string>();

@@ -33,6 +33,9 @@ struct TrainConfig {
   std::string architecture = "sknet";  // "sknet" or "skresnet"
   int input_size = 128;                // a multiple of 16
   RasterStyle raster_style = RasterStyle::kDefault;
+  // kStrokeOrder adds the stroke order and progress as input channels (core/rasterizer.h).
+  // Written to JSON only when not kInk, so the recipes' configs read as before.
+  RasterChannels raster_channels = RasterChannels::kInk;
   bool mean_image = false;          // subtract the training set's mean image
   double norm_mean = 0.0;           // scalar mean when !mean_image, pixel/255 units
   double norm_std = 1.0;            // input = (pixel/255 - mean) / std
@@ -56,7 +59,7 @@ struct TrainConfig {
 struct RecipeOverrides {
   std::optional<std::string> architecture;
   std::optional<int> input_size;
-  std::optional<std::string> raster_style;
+  std::optional<std::string> raster_style, raster_channels;
   std::optional<bool> mean_image;
   std::optional<double> norm_mean, norm_std;
   std::optional<std::string> optimizer;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/sketch_reader.h"
+#include "tests/core/pgm_file.h"
 #include "gtest/gtest.h"
 
 namespace sketch {
@@ -312,26 +313,6 @@ TEST(RasterizerTest, MalformedBitmapIsInvalidArgument) {
 // ---- Goldens on real drawings ----
 // Regenerate with SKETCH_UPDATE_GOLDENS=1 (then look at them: tests/data/golden/README.md).
 
-bool ReadPgm(const std::string& path, int* size, std::vector<uint8_t>* pixels) {
-  std::ifstream in(path, std::ios::binary);
-  std::string magic;
-  int width = 0, height = 0, max_value = 0;
-  in >> magic >> width >> height >> max_value;
-  in.get();  // the single whitespace byte before the raster
-  if (!in || magic != "P5" || width != height || max_value != 255) return false;
-  pixels->resize(static_cast<size_t>(width) * height);
-  in.read(reinterpret_cast<char*>(pixels->data()), static_cast<std::streamsize>(pixels->size()));
-  *size = width;
-  return static_cast<bool>(in);
-}
-
-void WritePgm(const std::string& path, int size, const std::vector<uint8_t>& pixels) {
-  std::ofstream out(path, std::ios::binary);
-  out << "P5\n" << size << " " << size << "\n255\n";
-  out.write(reinterpret_cast<const char*>(pixels.data()),
-            static_cast<std::streamsize>(pixels.size()));
-}
-
 Sketch FirstDrawing(const std::string& word) {
   Sketch sketch;
   auto reader = OpenSketchReader(SKETCH_TEST_DATA_DIR "/quickdraw/simplified/" + word + ".ndjson");
@@ -352,13 +333,14 @@ TEST_P(GoldenTest, MatchesGolden) {
   const std::string path = std::string(SKETCH_TEST_DATA_DIR "/golden/") + word + "_" +
                            RasterStyleName(style) + "_128.pgm";
   if (std::getenv("SKETCH_UPDATE_GOLDENS") != nullptr) {
-    WritePgm(path, options.size, image);
+    WritePgm(path, options.size, options.size, image);
     GTEST_SKIP() << "wrote " << path;
   }
-  int size = 0;
+  int width = 0, height = 0;
   std::vector<uint8_t> golden;
-  ASSERT_TRUE(ReadPgm(path, &size, &golden)) << path;
-  ASSERT_EQ(size, options.size);
+  ASSERT_TRUE(ReadPgm(path, &width, &height, &golden)) << path;
+  ASSERT_EQ(width, options.size);
+  ASSERT_EQ(height, options.size);
   // Float rounding may differ between compilers by a unit here and there, never more.
   EXPECT_LE(MaxAbsDiff(image, golden), 2) << path;
 }

@@ -91,6 +91,7 @@ RasterOptions MakeOptions(ByteStream* in) {
   const uint8_t extras = in->Byte();
   if (extras & 1) options.line_width = in->Coordinate();
   if (extras & 2) options.margin = in->Coordinate();
+  if (extras & 4) options.channels = RasterChannels::kStrokeOrder;
   return options;
 }
 
@@ -102,7 +103,8 @@ void RasterizeBoth(const Sketch& sketch, RasterOptions options, bool must_succee
     const absl::Status status = Rasterize(sketch, options, &image);
     if (must_succeed) SKETCH_FUZZ_CHECK(status.ok());
     if (status.ok()) {
-      SKETCH_FUZZ_CHECK(image.size() == static_cast<size_t>(options.size) * options.size);
+      SKETCH_FUZZ_CHECK(image.size() == static_cast<size_t>(options.size) * options.size *
+                                             RasterChannelCount(options.channels));
     }
   }
 }
@@ -117,6 +119,7 @@ void FuzzNormalizeRasterize(const uint8_t* data, size_t size) {
 
   RasterOptions plain;  // default line width and margin: always valid
   plain.size = options.size;
+  plain.channels = options.channels;
   const bool size_ok = options.size >= 8 && options.size <= 1024;
   const bool valid = ValidateSketch(sketch).ok();
   RasterizeBoth(sketch, options, /*must_succeed=*/false);

@@ -105,5 +105,61 @@ TEST(InferenceEngineTest, RefusesMismatchedPreprocessingAndBadInput) {
   EXPECT_EQ(null_entry.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Mirror averaging: the outputs are the means of each image's and its mirror's, from one pass.
+TEST(InferenceEngineTest, MirrorAverageIsTheMeanOfTheImageAndItsMirror) {
+  std::shared_ptr<SketchModel> model = Model("sknet");
+  Preprocessing mirrored = Small();
+  mirrored.mirror_average = true;
+  auto plain = InferenceEngine::Create(*model, Small(), Precision::kFp32);
+  auto averaged = InferenceEngine::Create(*model, mirrored, Precision::kFp32);
+  ASSERT_TRUE(plain.ok() && averaged.ok());
+  torch::manual_seed(3);
+  const torch::Tensor images = torch::rand({3, 1, 32, 32});
+  auto a = (*plain)->Run(images);
+  auto b = (*plain)->Run(images.flip({3}));
+  auto mean = (*averaged)->Run(images);
+  ASSERT_TRUE(a.ok() && b.ok() && mean.ok()) << mean.status();
+  EXPECT_EQ(mean->features.sizes(), (std::vector<int64_t>{3, kFeatureSize}));
+  EXPECT_EQ(mean->logits.sizes(), (std::vector<int64_t>{3, 3}));
+  EXPECT_TRUE(mean->features.is_contiguous());
+  EXPECT_TRUE(torch::allclose(mean->features, 0.5 * (a->features + b->features), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(mean->logits, 0.5 * (a->logits + b->logits), 1e-4, 1e-5));
+  // It does change the embedding of an asymmetric image.
+  EXPECT_FALSE(torch::allclose(mean->features, a->features, 1e-3, 1e-4));
+  // A bad shape is still InvalidArgument, not a torch error from the flip.
+  EXPECT_EQ((*averaged)->Run(torch::zeros({2, 16, 16})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Stroke-order channels: a 3-channel network takes RasterizeBatch's 3-plane images; a
+// preprocessing that does not make the network's channel count is refused.
+TEST(InferenceEngineTest, ChannelsFollowThePreprocessing) {
+  ModelConfig config;
+  config.num_classes = 3;
+  config.input_size = 32;
+  config.in_channels = 3;
+  auto model = MakeSketchModel("skresnet", config);
+  ASSERT_TRUE(model.ok()) << model.status();
+  (*model)->eval();
+  Preprocessing order = Small();
+  order.raster.channels = RasterChannels::kStrokeOrder;
+  auto engine = InferenceEngine::Create(**model, order, Precision::kFp32);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ((*engine)->in_channels(), 3);
+  const Sketch sketch = Cross();
+  auto images = RasterizeBatch({&sketch}, order);
+  ASSERT_TRUE(images.ok());
+  EXPECT_EQ(images->sizes(), (std::vector<int64_t>{1, 3, 32, 32}));
+  auto out = (*engine)->RunSketches({&sketch});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->features.size(0), 1);
+  EXPECT_EQ((*engine)->Run(torch::zeros({1, 1, 32, 32})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto refused = InferenceEngine::Create(**model, Small(), Precision::kFp32);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("1-channel images (ink)"));
+}
+
 }  // namespace
 }  // namespace sketch

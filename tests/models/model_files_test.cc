@@ -51,6 +51,44 @@ TEST(ModelFilesTest, PreprocessingWithAMeanImageRoundTripsThroughNumpysFormat) {
   EXPECT_NE(refused.status().message().find("mean_image.npy"), std::string::npos);
 }
 
+// The channels and the mirror averaging are written only when set, so earlier files (without
+// them) read as ink without averaging, and a file with them reads back as written.
+TEST(ModelFilesTest, ChannelsAndMirrorAveragingRoundTripAndDefaultWhenAbsent) {
+  const std::string dir = TempPath("preprocessing_channels");
+  fs::create_directories(dir);
+  Preprocessing plain;
+  plain.raster.size = 16;
+  ASSERT_TRUE(SavePreprocessing(plain, dir).ok());
+  const std::string plain_text = ReadFileBytes(dir + "/preprocessing.json");
+  EXPECT_EQ(plain_text.find("channels"), std::string::npos);
+  EXPECT_EQ(plain_text.find("test_time"), std::string::npos);
+  auto back = LoadPreprocessing(dir);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->raster.channels, RasterChannels::kInk);
+  EXPECT_FALSE(back->mirror_average);
+
+  Preprocessing order = plain;
+  order.raster.channels = RasterChannels::kStrokeOrder;
+  order.mirror_average = true;
+  ASSERT_TRUE(SavePreprocessing(order, dir).ok());
+  back = LoadPreprocessing(dir);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->raster.channels, RasterChannels::kStrokeOrder);
+  EXPECT_TRUE(back->mirror_average);
+
+  // An unknown channel name is DataLoss naming the file.
+  std::string text = ReadFileBytes(dir + "/preprocessing.json");
+  text.replace(text.find("\"order\""), 7, "\"paint\"");
+  std::ofstream(dir + "/preprocessing.json", std::ios::binary) << text;
+  auto refused = LoadPreprocessing(dir);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(refused.status().message().find("preprocessing.json"), std::string::npos);
+
+  // A mean image is per pixel of the ink: it cannot go with more channels.
+  order.normalization.mean_image.assign(16 * 16, 0.0f);
+  EXPECT_EQ(SavePreprocessing(order, dir).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ModelFilesTest, WeightsRoundTripAndRefuseAnotherShape) {
   ModelConfig config;
   config.num_classes = 3;

@@ -224,6 +224,24 @@ TEST_P(SketchModelTest, SafeForwardRejectsBadShapes) {
   EXPECT_EQ(ok->logits.size(0), 1);
 }
 
+// Stroke-order input: only the first conv's input channels change, not a parameter after it.
+TEST_P(SketchModelTest, InChannelsChangeOnlyTheFirstConv) {
+  ModelConfig config{4, 32};
+  auto one = MakeSketchModel(GetParam(), config);
+  config.in_channels = 3;
+  auto three = MakeSketchModel(GetParam(), config);
+  ASSERT_TRUE(one.ok() && three.ok());
+  EXPECT_EQ((*three)->in_channels(), 3);
+  EXPECT_EQ(CountParameters(**three) - CountParameters(**one), 2 * 64 * 3 * 3);
+  (*three)->eval();
+  c10::InferenceMode inference;
+  const auto out = SafeForward(three->get(), torch::rand({2, 3, 32, 32}));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->features.sizes(), (std::vector<int64_t>{2, kFeatureSize}));
+  EXPECT_EQ(SafeForward(three->get(), torch::rand({2, 1, 32, 32})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(BothNets, SketchModelTest,
                          ::testing::Values(std::string(kSkNetName), std::string(kSkResNetName)),
                          [](const auto& info) { return info.param; });
@@ -248,7 +266,8 @@ TEST(SketchModelFactoryTest, RejectsBadArchitectureAndConfig) {
   EXPECT_THAT(std::string(MakeSketchModel("vgg16", {10}).status().message()), HasSubstr("vgg16"));
   for (const ModelConfig& bad :
        {ModelConfig{1, 128}, ModelConfig{0, 128}, ModelConfig{10, 100}, ModelConfig{10, 0},
-        ModelConfig{10, -16}, ModelConfig{10, 128, 1.0f}, ModelConfig{10, 128, -0.1f}}) {
+        ModelConfig{10, -16}, ModelConfig{10, 128, 1.0f}, ModelConfig{10, 128, -0.1f},
+        ModelConfig{10, 128, 0.0f, 0}, ModelConfig{10, 128, 0.0f, 17}}) {
     for (const char* architecture : {kSkNetName, kSkResNetName}) {
       EXPECT_EQ(MakeSketchModel(architecture, bad).status().code(),
                 absl::StatusCode::kInvalidArgument)

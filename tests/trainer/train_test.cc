@@ -13,7 +13,10 @@
 #include "core/dataset.h"
 #include "gtest/gtest.h"
 #include "models/model_files.h"
+#include "bundle/model_bundle.h"
+#include "trainer/bundle_builder.h"
 #include "trainer/checkpoint.h"
+#include "trainer/evaluate.h"
 #include "trainer/image_batcher.h"
 #include "trainer/run_files.h"
 #include "tests/testing/sample_dataset.h"
@@ -153,6 +156,29 @@ TEST(RecipeTest, ConfigJsonRoundTrips) {
   EXPECT_FALSE(TrainConfigFromJson("not json").ok());
 }
 
+TEST(RecipeTest, RasterChannelsAreAnOptionWrittenOnlyWhenSet) {
+  auto ink = ResolveTrainConfig("default", {});
+  ASSERT_TRUE(ink.ok());
+  EXPECT_EQ(ink->raster_channels, RasterChannels::kInk);
+  EXPECT_EQ(TrainConfigToJson(*ink).find("raster_channels"), std::string::npos)
+      << "the recipes' configs read as before";
+
+  RecipeOverrides o;
+  o.raster_channels = "order";
+  auto order = ResolveTrainConfig("default", o);
+  ASSERT_TRUE(order.ok()) << order.status();
+  EXPECT_EQ(order->raster_channels, RasterChannels::kStrokeOrder);
+  auto back = TrainConfigFromJson(TrainConfigToJson(*order));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->raster_channels, RasterChannels::kStrokeOrder);
+
+  o.raster_channels = "colour";
+  EXPECT_EQ(ResolveTrainConfig("default", o).status().code(), absl::StatusCode::kInvalidArgument);
+  // The seed recipe subtracts a mean image of the ink, which has no meaning for more channels.
+  o.raster_channels = "order";
+  EXPECT_EQ(ResolveTrainConfig("seed", o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ScheduleTest, WarmsUpThenDecaysToZero) {
   TrainConfig c;
   c.lr = 1.0;
@@ -203,6 +229,42 @@ TEST_F(TrainTest, ShortRunLearnsRealDrawings) {
       predicted.eq(torch::tensor(labels)).to(torch::kDouble).mean().item<double>();
   EXPECT_GT(accuracy, 0.6) << "chance is 0.25; about 0.9 is usual";
   EXPECT_EQ(CountLines(out + "/train_log.jsonl"), 6);
+}
+
+// A stroke-order run: its files record the channels, it loads as a 3-channel network, and its
+// bundle (with mirror averaging) serves the features its evaluation computed.
+TEST_F(TrainTest, StrokeOrderRunLoadsAndBundlesWithItsChannels) {
+  const std::string out = TempDir("order");
+  TrainOptions o = Tiny(out);
+  o.overrides.raster_channels = "order";
+  o.max_steps = 4;
+  o.checkpoint_every = 0;
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto trained = LoadTrainedModel(out);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  EXPECT_EQ(trained->model->in_channels(), 3);
+  EXPECT_EQ(trained->preprocessing.raster.channels, RasterChannels::kStrokeOrder);
+
+  BundleOptions b;
+  b.model_dir = out;
+  b.dataset_path = *dataset_path_;
+  b.bundle_dir = TempDir("order_bundle");
+  b.evaluate_train = false;
+  b.mirror_average = true;
+  auto report = BuildBundle(b);
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto bundle = LoadBundle(b.bundle_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const TrainedModel& served = bundle->model;
+  EXPECT_EQ(served.model->in_channels(), 3);
+  EXPECT_EQ(served.preprocessing.raster.channels, RasterChannels::kStrokeOrder);
+  EXPECT_TRUE(served.preprocessing.mirror_average);
+  auto dataset = ReadDataset(*dataset_path_);
+  ASSERT_TRUE(dataset.ok());
+  auto evaluation = EvaluateSplit(served, dataset->test, {});
+  ASSERT_TRUE(evaluation.ok()) << evaluation.status();
+  EXPECT_EQ(evaluation->top1, report->test.top1);
 }
 
 TEST_F(TrainTest, ResumedRunEndsWithTheSameWeights) {
