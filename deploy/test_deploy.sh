@@ -7,7 +7,8 @@
 # map` over dns:/// round-robin; it exits 0 only when the live mAP equals the trainer's offline
 # mAP), checks that every replica served a share of the requests, runs
 # `sketch map` again from outside Compose when build/release/client/sketch exists and compares,
-# prints the image size, and tears the stack down (volumes included). Exits 0 only on PASS.
+# checks the HTTP port (the drawing page and /v1/info through replica 1's published port, with
+# curl), prints the image size, and tears the stack down (volumes included). Exits 0 only on PASS.
 #
 #   deploy/test_deploy.sh            (root on machines without a Docker engine: it uses podman)
 #   SKETCH_DEPLOY_START_DELAY_S=40 deploy/test_deploy.sh     a server slow to start (still passes)
@@ -39,7 +40,8 @@ HEALTH_TIMEOUT_S=${SKETCH_DEPLOY_HEALTH_TIMEOUT_S:-300}
 export SKETCH_DEPLOY_START_DELAY_S=${SKETCH_DEPLOY_START_DELAY_S:-0}
 export SKETCH_IMAGE=${SKETCH_IMAGE:-sketchsearch:test}
 export SKETCH_TRAIN_FLAGS=${SKETCH_TRAIN_FLAGS:---recipe default --epochs 2}
-export SKETCH_GRPC_PORT='' SKETCH_METRICS_PORT=''  # empty: an ephemeral loopback port per replica
+# empty: an ephemeral loopback port per replica
+export SKETCH_GRPC_PORT='' SKETCH_METRICS_PORT='' SKETCH_HTTP_PORT=''
 TLS=${SKETCH_DEPLOY_TLS:-0}
 FAULT=${SKETCH_DEPLOY_FAULT:-0}
 BUILD=${SKETCH_DEPLOY_BUILD:-1}
@@ -115,6 +117,9 @@ if [ "$TLS" != 0 ]; then
   make_tls_files "$SKETCH_SECRETS_DIR"
   COMPOSE_FILES+=(-f deploy/compose.tls.yaml)
   [ "$TLS" != mtls ] || COMPOSE_FILES+=(-f deploy/compose.mtls.yaml)
+  # The HTTP checks' token, as a header file for curl (-H @file): never on a command line.
+  (umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$SKETCH_SECRETS_DIR/token")" \
+    > "$WORK/http-auth")
   log "TLS ($TLS): secrets made in $SKETCH_SECRETS_DIR; compose files ${COMPOSE_FILES[*]}"
 fi
 C=("${COMPOSE[@]}" "${COMPOSE_FILES[@]}" -p "$PROJECT")
@@ -319,6 +324,39 @@ if ((${#host_client[@]})); then
   log "outside Compose (127.0.0.1:$port): $outside"
   [ "${inside%% over*}" = "${outside%% over*}" ] || fail "inside ($inside) != outside ($outside)"
 fi
+
+# GETs path $1 through replica 1's published HTTP port ($HTTP_PORT), as a user of the page would:
+# over HTTPS with the token (and, for mtls, the client certificate) under SKETCH_DEPLOY_TLS. The
+# body goes to stdout; curl's exit status is the function's (non-zero for an HTTP error too).
+http_get() {
+  local scheme=http
+  local -a args=(-fsS --max-time 10)
+  if [ "$TLS" != 0 ]; then
+    scheme=https
+    args+=(--cacert "$SKETCH_SECRETS_DIR/ca.crt" -H "@$WORK/http-auth")
+    [ "$TLS" != mtls ] ||
+      args+=(--cert "$SKETCH_SECRETS_DIR/client.crt" --key "$SKETCH_SECRETS_DIR/client.key")
+  fi
+  curl "${args[@]}" "$scheme://127.0.0.1:$HTTP_PORT$1"
+}
+
+# The bundleHash of a GetInfoResponse in JSON on stdin (empty if none).
+json_bundle_hash() { sed -n 's/.*"bundleHash": *"\([^"]*\)".*/\1/p' | head -1; }
+
+# The HTTP/JSON API and the drawing page (sketch-server --http-port, which deploy/compose.yaml
+# publishes on the host's loopback): the image must carry web/ (SKETCH_WEB_ROOT) for GET / to be
+# the page, and GET /v1/info must answer with the loaded bundle's hash.
+log "HTTP: the drawing page and /v1/info through replica 1's published HTTP port"
+command -v curl >/dev/null || fail "the HTTP checks need curl on this host"
+HTTP_PORT=$("${C[@]}" port --index=1 sketch-server 8080 | awk -F: '{print $NF}' || true)
+[ -n "$HTTP_PORT" ] || fail "replica 1 publishes no HTTP port (container port 8080)"
+page=$(http_get /) || fail "GET / (the drawing page) through 127.0.0.1:$HTTP_PORT failed"
+[[ $page == *"<title>sketchsearch"* ]] ||
+  fail "GET / through 127.0.0.1:$HTTP_PORT is not the drawing page (web/ missing from the image?): ${page:0:200}"
+info=$(http_get /v1/info) || fail "GET /v1/info through 127.0.0.1:$HTTP_PORT failed"
+http_hash=$(json_bundle_hash <<<"$info")
+[[ $http_hash =~ ^[0-9a-f]{64}$ ]] || fail "GET /v1/info: no bundleHash in ${info:0:300}"
+log "HTTP (127.0.0.1:$HTTP_PORT): the drawing page at /, /v1/info names bundle ${http_hash:0:16}"
 
 # refused NAME EXPECTED_STATUS PATTERN -e VAR= ... -- SKETCH_ARGS...: runs `sketch SKETCH_ARGS`
 # in the client service (its secrets and environment, less the variables the -e options empty) and

@@ -2,9 +2,9 @@
 # Tests, without containers, root or podman, the parts of the deployment test that decide whether
 # it ends at all and with which status: deploy/podman_engine.sh's health-check poller and
 # deploy/test_deploy.sh's bounded wait for healthy replicas, its EXIT trap, its build on the local
-# base image and its check of the replicas' hardening (limits, read-only root, capabilities,
-# no-new-privileges). Fake podman, docker, docker-compose and curl go first on PATH; they log
-# their calls to $FAKE_LOG.
+# base image, its check of the replicas' hardening (limits, read-only root, capabilities,
+# no-new-privileges) and its HTTP checks. Fake podman, docker, docker-compose and curl go
+# first on PATH; they log their calls to $FAKE_LOG.
 #
 #   tests/deploy/podman_engine_test.sh [REPOSITORY_ROOT]          (a few seconds; ctest -L deploy)
 set -euo pipefail
@@ -86,7 +86,18 @@ FAKE
 cat > "$T/bin/curl" <<'FAKE'
 #!/usr/bin/env bash
 echo "curl $*" >> "$FAKE_LOG"
-exit 0  # the podman API socket answers: start_podman_engine reuses it
+# The bundle a replica serves.
+serving() { printf '0123456789abcdef%.0s' 1 2 3 4; }
+case ${*: -1} in
+  */_ping) ;;  # the podman API socket answers: start_podman_engine reuses it
+  */v1/info) echo "{\"architecture\":\"sknet\",\"bundleHash\":\"$(serving)\",\"indexSize\":\"320\"}" ;;
+  */)  # the drawing page, unless the image lacks web/ (FAKE_NO_WEB)
+    if [ -n "${FAKE_NO_WEB:-}" ]; then
+      echo "curl: (22) The requested URL returned error: 404" >&2; exit 22
+    fi
+    echo '<!doctype html><html><head><title>sketchsearch: draw</title></head></html>' ;;
+  *) exit 7 ;;
+esac
 FAKE
 cat > "$T/bin/docker-compose" <<'FAKE'
 #!/usr/bin/env bash
@@ -106,6 +117,7 @@ case "$1" in
     esac ;;
   ps) printf '%s\n' r1aaaaaaaaaaaaaa r2aaaaaaaaaaaaaa r3aaaaaaaaaaaaaa ;;
   logs) echo "sketch-server_1  | fake: loading the bundle" ;;
+  port) echo "127.0.0.1:43210" ;;  # the host port of a replica's published container port
   exec)  # a replica's metrics: 20 calls, one more at each look
     n=$(($(cat "$FAKE_DIR/served" 2>/dev/null || echo 19) + 1)); echo "$n" > "$FAKE_DIR/served"
     echo "sketchsearch_requests_total{method=\"SearchBatch\",code=\"OK\"} $n" ;;
@@ -206,6 +218,8 @@ check "the trap removed the work folder" work_removed
 
 check "it built on the local base image, not the digest-pinned one" \
   grep -q "docker-compose .* build --build-arg BASE_IMAGE=localhost/debian:bookworm trainer" "$FAKE_LOG"
+check "it checked the drawing page and /v1/info over HTTP" grep -q \
+  "HTTP (127.0.0.1:43210): the drawing page at /, /v1/info names bundle 0123456789abcdef" "$T/pass.out"
 check "it checked the replicas' hardening" grep -q "== test_deploy: hardening: every replica has a read-only root, no capabilities, no-new-privileges, memory 1024 MiB (memory+swap 1024 MiB), pids 512, CPUs 2" "$T/pass.out"
 
 echo "-- test_deploy.sh: PASS, the poller stopped at exit"
@@ -250,6 +264,7 @@ check "the trap took the stack down" grep -q "docker-compose .* down -v" "$FAKE_
 
 echo "-- test_deploy.sh: TLS (SKETCH_DEPLOY_TLS=mtls): secrets made with openssl, refusals checked"
 run_deploy tls FAKE_HEALTH=healthy SKETCH_DEPLOY_TLS=mtls SKETCH_DEPLOY_BUILD=0
+cp "$FAKE_LOG" "$T/tls.calls"
 check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
 check "it ran Compose with the TLS and mTLS override files" grep -q \
   "docker-compose -f deploy/compose.yaml -f deploy/compose.tls.yaml -f deploy/compose.mtls.yaml -p" "$FAKE_LOG"
@@ -276,6 +291,16 @@ echo "-- test_deploy.sh: the fault run, but the client re-sent nothing"
 run_deploy fault_noretry FAKE_HEALTH=healthy SKETCH_DEPLOY_FAULT=1 FAKE_NO_RETRY=1
 check "it fails (exit status $status)" test "$status" -ne 0 -a "$status" -ne 124
 check "it says why" grep -q "FAIL: fault run: the client re-sent no batch" "$T/fault_noretry.out"
+
+echo "-- test_deploy.sh: the image serves no drawing page"
+run_deploy no_web FAKE_HEALTH=healthy FAKE_NO_WEB=1
+check "it fails (exit status $status)" test "$status" -ne 0 -a "$status" -ne 124
+check "it says why" grep -q "FAIL: GET / (the drawing page) through 127.0.0.1:43210 failed" "$T/no_web.out"
+
+echo "-- test_deploy.sh: TLS, HTTPS checks with the token and the client certificate"
+check "curl got the CA, the token file and (mtls) the client certificate" \
+  grep -q "^curl -fsS --max-time 10 --cacert .*/ca.crt -H @.*/http-auth --cert .*/client.crt --key .*/client.key https://127.0.0.1:43210/v1/info" \
+  "$T/tls.calls"
 
 echo "-- test_deploy.sh: a replica exits while starting"
 start=$SECONDS
