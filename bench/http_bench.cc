@@ -23,8 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "client/drawing_convert.h"
 #include "core/sketch_reader.h"
+#include "proto/drawing_convert.h"
 #include "server/bundle_loader.h"
 #include "server/server.h"
 

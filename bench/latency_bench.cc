@@ -53,8 +53,8 @@
 #include "bench/load_target.h"
 #include "bench/open_loop_load.h"
 #include "bench/rate_search.h"
-#include "client/drawing_convert.h"
 #include "client/input_selection.h"
+#include "proto/drawing_convert.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
 
 namespace sketch {

@@ -47,8 +47,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -62,11 +62,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/drawing_convert.h"
+#include "bench/child_server.h"
 #include "client/sketch_client.h"
 #include "core/process_cpu_time.h"
 #include "core/sketch_reader.h"
-#include "bench/child_server.h"
+#include "proto/drawing_convert.h"
 #include "server/bundle_loader.h"
 #include "server/server.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"

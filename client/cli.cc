@@ -14,13 +14,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/contact_sheet.h"
-#include "client/drawing_convert.h"
 #include "client/input_selection.h"
 #include "client/map_client.h"
 #include "client/output_format.h"
 #include "client/picture.h"
 #include "client/sketch_client.h"
 #include "core/status_macros.h"
+#include "proto/drawing_convert.h"
 
 namespace sketch {
 namespace {

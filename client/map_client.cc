@@ -14,12 +14,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "client/drawing_convert.h"
 #include "core/dataset.h"
 #include "core/progress_bar.h"
 #include "core/sketch_reader.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "proto/drawing_convert.h"
 
 namespace sketch {
 namespace {

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/drawing_convert.h"
 #include "core/rasterizer.h"
+#include "proto/drawing_convert.h"
 
 namespace sketch {
 

@@ -7,7 +7,8 @@
 # map` over dns:/// round-robin; it exits 0 only when the live mAP equals the trainer's offline
 # mAP), checks that every replica served a share of the requests, runs
 # `sketch map` again from outside Compose when build/release/client/sketch exists and compares,
-# prints the image size, and tears the stack down (volumes included). Exits 0 only on PASS.
+# checks the HTTP port (the drawing page and /v1/info through replica 1's published port, with
+# curl), prints the image size, and tears the stack down (volumes included). Exits 0 only on PASS.
 #
 #   deploy/test_deploy.sh            (root on machines without a Docker engine: it uses podman)
 #   SKETCH_DEPLOY_START_DELAY_S=40 deploy/test_deploy.sh     a server slow to start (still passes)
@@ -20,6 +21,14 @@
 #                                    token are refused; SKETCH_DEPLOY_TLS=mtls adds
 #                                    deploy/compose.mtls.yaml (client certificates) and checks that
 #                                    a call without one is refused
+#   SKETCH_DEPLOY_PUBLISH=1 deploy/test_deploy.sh  then a hot swap: a second bundle (the same
+#                                    model bundled again without the training-set pass: another
+#                                    hash) published through the `publish` profile
+#                                    (deploy/publish_bundle.sh re-points `current`); every replica
+#                                    must report its hash in GetInfo within
+#                                    $SKETCH_DEPLOY_PUBLISH_TIMEOUT_S (120 s), and /v1/info over
+#                                    HTTP too. Plaintext only (SKETCH_DEPLOY_TLS=0): each replica
+#                                    is asked from inside, where there is no client token
 #   SKETCH_DEPLOY_FAULT=1 deploy/test_deploy.sh  then a fault run: `sketch map` over the replicas,
 #                                    one replica killed mid-run; it must still end with the
 #                                    offline mAP, after re-sending the batches the kill failed
@@ -39,14 +48,22 @@ HEALTH_TIMEOUT_S=${SKETCH_DEPLOY_HEALTH_TIMEOUT_S:-300}
 export SKETCH_DEPLOY_START_DELAY_S=${SKETCH_DEPLOY_START_DELAY_S:-0}
 export SKETCH_IMAGE=${SKETCH_IMAGE:-sketchsearch:test}
 export SKETCH_TRAIN_FLAGS=${SKETCH_TRAIN_FLAGS:---recipe default --epochs 2}
-export SKETCH_GRPC_PORT='' SKETCH_METRICS_PORT=''  # empty: an ephemeral loopback port per replica
+# empty: an ephemeral loopback port per replica
+export SKETCH_GRPC_PORT='' SKETCH_METRICS_PORT='' SKETCH_HTTP_PORT=''
 TLS=${SKETCH_DEPLOY_TLS:-0}
 FAULT=${SKETCH_DEPLOY_FAULT:-0}
+PUBLISH=${SKETCH_DEPLOY_PUBLISH:-0}
+PUBLISH_TIMEOUT_S=${SKETCH_DEPLOY_PUBLISH_TIMEOUT_S:-120}
 BUILD=${SKETCH_DEPLOY_BUILD:-1}
 # The fault run's `sketch map` flags: one query per call, so that the run lasts long enough (a few
 # hundred calls) to be cut into by the kill.
 FAULT_MAP_FLAGS=${SKETCH_DEPLOY_FAULT_MAP_FLAGS:---batch 1 --concurrency 4}
 case $TLS in 0 | 1 | mtls) ;; *) echo "test_deploy: SKETCH_DEPLOY_TLS is 0, 1 or mtls, not '$TLS'" >&2; exit 2 ;; esac
+if [ "$PUBLISH" != 0 ] && [ "$TLS" != 0 ]; then
+  echo "test_deploy: SKETCH_DEPLOY_PUBLISH needs SKETCH_DEPLOY_TLS=0 (each replica's GetInfo is" \
+    "asked from inside it, where there is no client token)" >&2
+  exit 2
+fi
 WORK=$(mktemp -d)
 ENGINE=
 C=()
@@ -115,6 +132,9 @@ if [ "$TLS" != 0 ]; then
   make_tls_files "$SKETCH_SECRETS_DIR"
   COMPOSE_FILES+=(-f deploy/compose.tls.yaml)
   [ "$TLS" != mtls ] || COMPOSE_FILES+=(-f deploy/compose.mtls.yaml)
+  # The HTTP checks' token, as a header file for curl (-H @file): never on a command line.
+  (umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$SKETCH_SECRETS_DIR/token")" \
+    > "$WORK/http-auth")
   log "TLS ($TLS): secrets made in $SKETCH_SECRETS_DIR; compose files ${COMPOSE_FILES[*]}"
 fi
 C=("${COMPOSE[@]}" "${COMPOSE_FILES[@]}" -p "$PROJECT")
@@ -320,6 +340,39 @@ if ((${#host_client[@]})); then
   [ "${inside%% over*}" = "${outside%% over*}" ] || fail "inside ($inside) != outside ($outside)"
 fi
 
+# GETs path $1 through replica 1's published HTTP port ($HTTP_PORT), as a user of the page would:
+# over HTTPS with the token (and, for mtls, the client certificate) under SKETCH_DEPLOY_TLS. The
+# body goes to stdout; curl's exit status is the function's (non-zero for an HTTP error too).
+http_get() {
+  local scheme=http
+  local -a args=(-fsS --max-time 10)
+  if [ "$TLS" != 0 ]; then
+    scheme=https
+    args+=(--cacert "$SKETCH_SECRETS_DIR/ca.crt" -H "@$WORK/http-auth")
+    [ "$TLS" != mtls ] ||
+      args+=(--cert "$SKETCH_SECRETS_DIR/client.crt" --key "$SKETCH_SECRETS_DIR/client.key")
+  fi
+  curl "${args[@]}" "$scheme://127.0.0.1:$HTTP_PORT$1"
+}
+
+# The bundleHash of a GetInfoResponse in JSON on stdin (empty if none).
+json_bundle_hash() { sed -n 's/.*"bundleHash": *"\([^"]*\)".*/\1/p' | head -1; }
+
+# The HTTP/JSON API and the drawing page (sketch-server --http-port, which deploy/compose.yaml
+# publishes on the host's loopback): the image must carry web/ (SKETCH_WEB_ROOT) for GET / to be
+# the page, and GET /v1/info must answer with the loaded bundle's hash.
+log "HTTP: the drawing page and /v1/info through replica 1's published HTTP port"
+command -v curl >/dev/null || fail "the HTTP checks need curl on this host"
+HTTP_PORT=$("${C[@]}" port --index=1 sketch-server 8080 | awk -F: '{print $NF}' || true)
+[ -n "$HTTP_PORT" ] || fail "replica 1 publishes no HTTP port (container port 8080)"
+page=$(http_get /) || fail "GET / (the drawing page) through 127.0.0.1:$HTTP_PORT failed"
+[[ $page == *"<title>sketchsearch"* ]] ||
+  fail "GET / through 127.0.0.1:$HTTP_PORT is not the drawing page (web/ missing from the image?): ${page:0:200}"
+info=$(http_get /v1/info) || fail "GET /v1/info through 127.0.0.1:$HTTP_PORT failed"
+http_hash=$(json_bundle_hash <<<"$info")
+[[ $http_hash =~ ^[0-9a-f]{64}$ ]] || fail "GET /v1/info: no bundleHash in ${info:0:300}"
+log "HTTP (127.0.0.1:$HTTP_PORT): the drawing page at /, /v1/info names bundle ${http_hash:0:16}"
+
 # refused NAME EXPECTED_STATUS PATTERN -e VAR= ... -- SKETCH_ARGS...: runs `sketch SKETCH_ARGS`
 # in the client service (its secrets and environment, less the variables the -e options empty) and
 # fails unless it exits EXPECTED_STATUS with PATTERN in its output.
@@ -349,6 +402,77 @@ if [ "$TLS" != 0 ]; then
       "${once[@]}" info
   refused "call with TLS and the token (control)" 0 . -- "${once[@]}" info
 fi
+
+# The bundle hash replica $1 (its Compose index) reports in GetInfo, asked from inside it as
+# replica_requests asks its metrics (plaintext, no token: hence PUBLISH needs TLS off); empty when
+# it does not answer.
+replica_bundle_hash() {
+  "${C[@]}" exec -T --index="$1" sketch-server \
+    sketch --target 127.0.0.1:50051 --deadline-ms 5000 info 2>/dev/null |
+    sed -n 's/^bundle hash *//p' || true
+}
+
+# Waits until every replica reports bundle $1 in GetInfo, for at most $2 seconds; past that fails,
+# naming what each replica reports, with the servers' logs (a refused bundle says why there).
+wait_for_bundle() {
+  local want=$1 timeout_s=$2 start=$SECONDS i hash behind
+  local -a seen
+  while :; do
+    behind=0 seen=()
+    for i in $(seq 1 "$REPLICAS"); do
+      hash=$(replica_bundle_hash "$i")
+      seen+=("replica $i: ${hash:-no answer}")
+      [ "$hash" = "$want" ] || behind=$((behind + 1))
+    done
+    if ((behind == 0)); then
+      log "publish: all $REPLICAS replicas serve ${want:0:16} after $((SECONDS - start)) s"
+      return 0
+    fi
+    if ((SECONDS - start >= timeout_s)); then
+      echo "test_deploy: GetInfo bundle_hash per replica (want $want):" >&2
+      printf '  %s\n' "${seen[@]}" >&2
+      echo "test_deploy: sketch-server logs (last 30 lines):" >&2
+      "${C[@]}" logs --tail 30 sketch-server >&2 2>/dev/null
+      fail "publish: $behind of $REPLICAS replicas did not switch to the published bundle" \
+        "${want:0:16} within ${timeout_s} s (SKETCH_DEPLOY_PUBLISH_TIMEOUT_S)"
+    fi
+    sleep 2
+  done
+}
+
+# SKETCH_DEPLOY_PUBLISH: a hot swap across the replicas. A second bundle, the same model bundled
+# again without the training-set pass (fewer metrics in its manifest, so another hash), is made in
+# the state volume and copied out to the host, then published as an operator would: the `publish`
+# profile (deploy/publish_bundle.sh) copies it back in and re-points `current`, and each replica's
+# --watch swaps it in. Every replica must then report its hash, and so must /v1/info over HTTP.
+publish_run() {
+  local arch=${SKETCH_ARCH:-sknet} staging=/var/lib/sketchsearch/staging old new served
+  old=$(replica_bundle_hash 1)
+  [ -n "$old" ] || fail "publish: replica 1 reports no bundle hash (sketch info)"
+  log "publish: a second bundle (the $arch model bundled again, --no-train-eval); serving ${old:0:16}"
+  local make="rm -rf $staging && mkdir -p $staging && sketch-trainer bundle"
+  make+=" --model /var/lib/sketchsearch/$arch --dataset /var/lib/sketchsearch/dataset.skds"
+  make+=" --out $staging/bundle --no-train-eval --quiet"
+  "${C[@]}" run --rm --no-deps -T trainer sh -c "$make" > "$WORK/bundle2.log" 2>&1 ||
+    fail "publish: the second bundle failed: $(tail -20 "$WORK/bundle2.log")"
+  mkdir -p "$WORK/new"
+  "${C[@]}" run --rm --no-deps -T trainer tar -C "$staging" -c bundle | tar -C "$WORK/new" -x ||
+    fail "publish: could not copy the second bundle out of the state volume"
+  [ -f "$WORK/new/bundle/manifest.json" ] || fail "publish: the second bundle has no manifest.json"
+  chmod -R a+rX "$WORK/new"  # the publish container reads it as uid 10001
+  new=$(sha256sum <"$WORK/new/bundle/manifest.json" | cut -c1-64)
+  [ "$new" != "$old" ] || fail "publish: the second bundle has the serving one's hash ($old)"
+  SKETCH_NEW_BUNDLE=$WORK/new/bundle "${C[@]}" --profile publish run --rm --no-deps -T publish ||
+    fail "publish: the publish service failed"
+  log "publish: published ${new:0:16}; every replica must serve it within $PUBLISH_TIMEOUT_S s"
+  wait_for_bundle "$new" "$PUBLISH_TIMEOUT_S"
+  info=$(http_get /v1/info) || fail "publish: GET /v1/info through 127.0.0.1:$HTTP_PORT failed"
+  served=$(json_bundle_hash <<<"$info")
+  [ "$served" = "$new" ] || fail "publish: GET /v1/info names bundle '$served', not the published $new"
+  log "publish: GET /v1/info over HTTP names ${new:0:16} too"
+}
+# Before the fault run, which leaves a replica dead.
+[ "$PUBLISH" = 0 ] || publish_run
 
 # SKETCH_DEPLOY_FAULT: `sketch map` over every replica (dns:/// round robin, as the client
 # profile) while one replica is killed (SIGKILL: no drain, its calls in flight fail UNAVAILABLE).

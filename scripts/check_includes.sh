@@ -9,18 +9,20 @@
 set -euo pipefail
 
 # folder -> the folders its sources may include from. "sketchsearch" and "grpc" are the
-# generated proto headers. bench/ and tests/ are programs over many targets; their link graph
-# limits them, so they may include every folder.
+# generated proto headers. proto/'s own code (drawing_convert: core's Sketch <-> the messages)
+# sits under both the server and the client, so it may use neither. bench/ and tests/ are
+# programs over many targets; their link graph limits them, so they may include every folder.
 declare -A ALLOWED=(
   [core]="core"
   [models]="core models"
   [index]="core index"
   [bundle]="core models index bundle"
-  [server]="core models bundle index server sketchsearch grpc"
-  [client]="core client sketchsearch grpc"
+  [proto]="core proto sketchsearch"
+  [server]="core models bundle index proto server sketchsearch grpc"
+  [client]="core proto client sketchsearch grpc"
   [trainer]="core models index bundle trainer"
-  [bench]="core models index bundle trainer server client sketchsearch grpc bench tests"
-  [tests]="core models index bundle trainer server client sketchsearch grpc bench tests"
+  [bench]="core models index bundle proto trainer server client sketchsearch grpc bench tests"
+  [tests]="core models index bundle proto trainer server client sketchsearch grpc bench tests"
 )
 # First path components that name one of our folders (or generated headers); any other quoted
 # include ("absl/...", "nlohmann/...", "gtest/...") is a third-party header and not checked.
@@ -53,7 +55,7 @@ self_test() {
   SCRATCH=$(mktemp -d)
   trap 'rm -rf "$SCRATCH"' EXIT
   local scratch=$SCRATCH
-  mkdir -p "$scratch"/{server,core,client,models}
+  mkdir -p "$scratch"/{server,core,client,models,proto}
   printf '#include "core/sketch.h"\n#include "server/embedder.h"\n' >"$scratch/server/ok.cc"
   if ! check_tree "$scratch" >/dev/null; then
     echo "self-test: an allowed tree was refused"
@@ -64,6 +66,7 @@ self_test() {
     'core/bad.h:#include "models/sketch_model.h"'
     'client/bad.cc:  #  include "models/inference_engine.h"'
     'models/bad.cc:#include "bundle/model_bundle.h"'
+    'proto/bad.cc:#include "server/proto_convert.h"'
   )
   for entry in "${planted[@]}"; do
     local file=${entry%%:*} text=${entry#*:}

@@ -7,6 +7,7 @@
 #include "core/normalize.h"
 #include "core/sketch_validation.h"
 #include "core/status_macros.h"
+#include "proto/drawing_convert.h"
 
 namespace sketch {
 namespace {
@@ -175,24 +176,6 @@ void ToProto(const std::vector<ClassScore>& scores, v1::ClassifyResponse* respon
   for (const ClassScore& score : scores) ToProto(score, response->add_classes());
 }
 
-void ToProto(const Sketch& sketch, v1::Drawing* out) {
-  out->set_key_id(sketch.key_id);
-  out->set_word(sketch.word);
-  if (sketch.is_bitmap()) {
-    out->mutable_bitmap()->set_size(sketch.bitmap.size);
-    out->mutable_bitmap()->set_pixels(sketch.bitmap.pixels.data(), sketch.bitmap.pixels.size());
-    return;
-  }
-  v1::Ink* ink = out->mutable_ink();
-  ink->set_frame(sketch.frame == StrokeFrame::kRaw ? v1::FRAME_RAW : v1::FRAME_SIMPLIFIED);
-  for (const Stroke& stroke : sketch.strokes) {
-    v1::Stroke* s = ink->add_strokes();
-    s->mutable_x()->Add(stroke.x.begin(), stroke.x.end());
-    s->mutable_y()->Add(stroke.y.begin(), stroke.y.end());
-    s->mutable_t()->Add(stroke.t.begin(), stroke.t.end());
-  }
-}
-
 void ToProto(const SearchResult& result, v1::SearchResponse* response) {
   response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
   for (const SearchHit& hit : result.hits) {
@@ -203,7 +186,7 @@ void ToProto(const SearchResult& result, v1::SearchResponse* response) {
     out->set_distance(hit.distance);
     out->set_label(hit.label);
     out->set_source(hit.source);
-    if (hit.drawing.has_value()) ToProto(*hit.drawing, out->mutable_drawing());
+    if (hit.drawing.has_value()) *out->mutable_drawing() = SketchToDrawing(*hit.drawing);
   }
   if (result.top_class.has_value()) ToProto(*result.top_class, response->mutable_top_class());
 }

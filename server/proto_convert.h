@@ -44,9 +44,9 @@ absl::StatusOr<std::vector<SearchQuery>> ToSearchQueries(
     absl::Time deadline = absl::InfiniteFuture());
 
 void ToProto(const std::vector<ClassScore>& scores, sketchsearch::v1::ClassifyResponse* response);
+// A hit's stored drawing becomes its Drawing by SketchToDrawing (proto/drawing_convert.h): ink
+// in its frame, or the bitmap; key_id and word.
 void ToProto(const SearchResult& result, sketchsearch::v1::SearchResponse* response);
-// A stored drawing as the API's Drawing (ink in its frame, or the bitmap; key_id and word).
-void ToProto(const Sketch& sketch, sketchsearch::v1::Drawing* out);
 void ToProto(const ClassScore& score, sketchsearch::v1::ClassScore* out);
 // `max_message_bytes`: the server's receive limit, reported with the request limits.
 void ToProto(const ServiceInfo& info, const RequestLimits& limits, int max_message_bytes,

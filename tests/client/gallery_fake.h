@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "client/drawing_convert.h"
 #include "core/sketch.h"
 #include "gtest/gtest.h"
+#include "proto/drawing_convert.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
 
 namespace sketch::testing {

@@ -1,8 +1,8 @@
 #include "client/picture.h"
 
-#include "client/drawing_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/drawing_convert.h"
 #include "tests/client/fake_server.h"
 
 namespace sketch {

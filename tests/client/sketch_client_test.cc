@@ -3,9 +3,9 @@
 #include <thread>
 
 #include "absl/time/clock.h"
-#include "client/drawing_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/drawing_convert.h"
 #include "tests/client/fake_server.h"
 #include "tests/client/flaky_server.h"
 

@@ -2,9 +2,10 @@
 # Tests, without containers, root or podman, the parts of the deployment test that decide whether
 # it ends at all and with which status: deploy/podman_engine.sh's health-check poller and
 # deploy/test_deploy.sh's bounded wait for healthy replicas, its EXIT trap, its build on the local
-# base image and its check of the replicas' hardening (limits, read-only root, capabilities,
-# no-new-privileges). Fake podman, docker, docker-compose and curl go first on PATH; they log
-# their calls to $FAKE_LOG.
+# base image, its check of the replicas' hardening (limits, read-only root, capabilities,
+# no-new-privileges), its HTTP checks and its publish run (SKETCH_DEPLOY_PUBLISH: every replica
+# must switch to the new bundle in bounded time). Fake podman, docker, docker-compose and curl go
+# first on PATH; they log their calls to $FAKE_LOG.
 #
 #   tests/deploy/podman_engine_test.sh [REPOSITORY_ROOT]          (a few seconds; ctest -L deploy)
 set -euo pipefail
@@ -86,7 +87,18 @@ FAKE
 cat > "$T/bin/curl" <<'FAKE'
 #!/usr/bin/env bash
 echo "curl $*" >> "$FAKE_LOG"
-exit 0  # the podman API socket answers: start_podman_engine reuses it
+# The bundle a replica serves: the published one once `publish` ran, else the trainer's.
+serving() { cat "$FAKE_DIR/published" 2>/dev/null || printf '0123456789abcdef%.0s' 1 2 3 4; }
+case ${*: -1} in
+  */_ping) ;;  # the podman API socket answers: start_podman_engine reuses it
+  */v1/info) echo "{\"architecture\":\"sknet\",\"bundleHash\":\"$(serving)\",\"indexSize\":\"320\"}" ;;
+  */)  # the drawing page, unless the image lacks web/ (FAKE_NO_WEB)
+    if [ -n "${FAKE_NO_WEB:-}" ]; then
+      echo "curl: (22) The requested URL returned error: 404" >&2; exit 22
+    fi
+    echo '<!doctype html><html><head><title>sketchsearch: draw</title></head></html>' ;;
+  *) exit 7 ;;
+esac
 FAKE
 cat > "$T/bin/docker-compose" <<'FAKE'
 #!/usr/bin/env bash
@@ -106,9 +118,20 @@ case "$1" in
     esac ;;
   ps) printf '%s\n' r1aaaaaaaaaaaaaa r2aaaaaaaaaaaaaa r3aaaaaaaaaaaaaa ;;
   logs) echo "sketch-server_1  | fake: loading the bundle" ;;
-  exec)  # a replica's metrics: 20 calls, one more at each look
-    n=$(($(cat "$FAKE_DIR/served" 2>/dev/null || echo 19) + 1)); echo "$n" > "$FAKE_DIR/served"
-    echo "sketchsearch_requests_total{method=\"SearchBatch\",code=\"OK\"} $n" ;;
+  port) echo "127.0.0.1:43210" ;;  # the host port of a replica's published container port
+  exec)
+    case " $* " in
+      *" info "*)  # `sketch info` in a replica: its bundle (FAKE_STUCK_REPLICA never switches)
+        index=$(grep -o -- '--index=[0-9]*' <<<"$*" | cut -d= -f2)
+        hash=$(printf '0123456789abcdef%.0s' 1 2 3 4)
+        if [ -s "$FAKE_DIR/published" ] && [ "$index" != "${FAKE_STUCK_REPLICA:-}" ]; then
+          hash=$(cat "$FAKE_DIR/published")
+        fi
+        echo "bundle hash    $hash" ;;
+      *)  # a replica's metrics: 20 calls, one more at each look
+        n=$(($(cat "$FAKE_DIR/served" 2>/dev/null || echo 19) + 1)); echo "$n" > "$FAKE_DIR/served"
+        echo "sketchsearch_requests_total{method=\"SearchBatch\",code=\"OK\"} $n" ;;
+    esac ;;
   run)  # `sketch` in the client service: the TLS refusal checks and the fault run's map
     case " $* " in
       *" map "*)  # the fault run: long enough to be killed into; re-sends what the kill failed
@@ -121,6 +144,16 @@ case "$1" in
       *" SKETCH_TOKEN_FILE= "*)
         echo "sketch: GetInfo failed: UNAUTHENTICATED: no bearer token"; exit "${FAKE_NO_TOKEN_STATUS:-3}" ;;
       *" SKETCH_CERT= "*) echo "sketch: GetInfo failed: UNAVAILABLE: no client certificate"; exit 4 ;;
+      *" sketch-trainer bundle "*) echo "bundle: written" ;;  # the publish run's second bundle
+      *" tar "*)  # ... copied out of the state volume
+        rm -rf "$FAKE_DIR/bundle_src"; mkdir -p "$FAKE_DIR/bundle_src/bundle"
+        echo '{"format": "sketchsearch-bundle", "fake": 2}' > "$FAKE_DIR/bundle_src/bundle/manifest.json"
+        tar -C "$FAKE_DIR/bundle_src" -c bundle ;;
+      *" publish "*)  # the publish profile: the bundle in SKETCH_NEW_BUNDLE becomes `current`
+        [ -f "${SKETCH_NEW_BUNDLE:-}/manifest.json" ] ||
+          { echo "publish_bundle.sh: '${SKETCH_NEW_BUNDLE:-}' is not a bundle"; exit 2; }
+        sha256sum < "$SKETCH_NEW_BUNDLE/manifest.json" | cut -c1-64 > "$FAKE_DIR/published"
+        echo "published $SKETCH_NEW_BUNDLE" ;;
       *) echo "bundle: fake" ;;
     esac ;;
   down) exit "${FAKE_DOWN_STATUS:-0}" ;;
@@ -182,7 +215,7 @@ cp "$ROOT/deploy/test_deploy.sh" "$ROOT/deploy/podman_engine.sh" "$ROOT/deploy/c
 run_deploy() {
   local name=$1; shift
   : > "$FAKE_LOG"
-  rm -f "$T/killed" "$T/served"
+  rm -f "$T/killed" "$T/served" "$T/published"
   set +e
   env TMPDIR="$T/tmp" PODMAN_HEALTH_INTERVAL_S=0.05 "$@" \
     timeout 30 bash "$T/tree/deploy/test_deploy.sh" > "$T/$name.out" 2>&1
@@ -206,6 +239,9 @@ check "the trap removed the work folder" work_removed
 
 check "it built on the local base image, not the digest-pinned one" \
   grep -q "docker-compose .* build --build-arg BASE_IMAGE=localhost/debian:bookworm trainer" "$FAKE_LOG"
+check "it checked the drawing page and /v1/info over HTTP" grep -q \
+  "HTTP (127.0.0.1:43210): the drawing page at /, /v1/info names bundle 0123456789abcdef" "$T/pass.out"
+check "it did not publish (no SKETCH_DEPLOY_PUBLISH)" bash -c "! grep -q -- '-T publish' '$FAKE_LOG'"
 check "it checked the replicas' hardening" grep -q "== test_deploy: hardening: every replica has a read-only root, no capabilities, no-new-privileges, memory 1024 MiB (memory+swap 1024 MiB), pids 512, CPUs 2" "$T/pass.out"
 
 echo "-- test_deploy.sh: PASS, the poller stopped at exit"
@@ -250,6 +286,7 @@ check "the trap took the stack down" grep -q "docker-compose .* down -v" "$FAKE_
 
 echo "-- test_deploy.sh: TLS (SKETCH_DEPLOY_TLS=mtls): secrets made with openssl, refusals checked"
 run_deploy tls FAKE_HEALTH=healthy SKETCH_DEPLOY_TLS=mtls SKETCH_DEPLOY_BUILD=0
+cp "$FAKE_LOG" "$T/tls.calls"
 check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
 check "it ran Compose with the TLS and mTLS override files" grep -q \
   "docker-compose -f deploy/compose.yaml -f deploy/compose.tls.yaml -f deploy/compose.mtls.yaml -p" "$FAKE_LOG"
@@ -276,6 +313,48 @@ echo "-- test_deploy.sh: the fault run, but the client re-sent nothing"
 run_deploy fault_noretry FAKE_HEALTH=healthy SKETCH_DEPLOY_FAULT=1 FAKE_NO_RETRY=1
 check "it fails (exit status $status)" test "$status" -ne 0 -a "$status" -ne 124
 check "it says why" grep -q "FAIL: fault run: the client re-sent no batch" "$T/fault_noretry.out"
+
+echo "-- test_deploy.sh: the image serves no drawing page"
+run_deploy no_web FAKE_HEALTH=healthy FAKE_NO_WEB=1
+check "it fails (exit status $status)" test "$status" -ne 0 -a "$status" -ne 124
+check "it says why" grep -q "FAIL: GET / (the drawing page) through 127.0.0.1:43210 failed" "$T/no_web.out"
+
+echo "-- test_deploy.sh: TLS, HTTPS checks with the token and the client certificate"
+check "curl got the CA, the token file and (mtls) the client certificate" \
+  grep -q "^curl -fsS --max-time 10 --cacert .*/ca.crt -H @.*/http-auth --cert .*/client.crt --key .*/client.key https://127.0.0.1:43210/v1/info" \
+  "$T/tls.calls"
+
+echo "-- test_deploy.sh: a new bundle published (SKETCH_DEPLOY_PUBLISH=1)"
+published_hash=$(printf '%s\n' '{"format": "sketchsearch-bundle", "fake": 2}' | sha256sum | cut -c1-16)
+run_deploy publish FAKE_HEALTH=healthy SKETCH_DEPLOY_PUBLISH=1
+check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
+check "it made the second bundle with the trainer" \
+  grep -q "docker-compose .* run --rm --no-deps -T trainer sh -c .*sketch-trainer bundle .*--no-train-eval" "$FAKE_LOG"
+check "it published through the publish profile" \
+  grep -q "docker-compose .* --profile publish run --rm --no-deps -T publish" "$FAKE_LOG"
+check "it asked every replica's GetInfo" \
+  bash -c "grep -q 'exec -T --index=1 sketch-server sketch .* info' '$FAKE_LOG' &&
+    grep -q 'exec -T --index=3 sketch-server sketch .* info' '$FAKE_LOG'"
+check "every replica switched" grep -q "publish: all 3 replicas serve $published_hash" "$T/publish.out"
+check "HTTP names the new bundle" \
+  grep -q "publish: GET /v1/info over HTTP names $published_hash too" "$T/publish.out"
+check "the trap removed the work folder (the copied bundle too)" work_removed
+
+echo "-- test_deploy.sh: a replica never switches to the published bundle"
+start=$SECONDS
+run_deploy publish_stuck FAKE_HEALTH=healthy SKETCH_DEPLOY_PUBLISH=1 FAKE_STUCK_REPLICA=2 \
+  SKETCH_DEPLOY_PUBLISH_TIMEOUT_S=2
+check "it fails (exit status $status)" test "$status" -ne 0 -a "$status" -ne 124
+check "the wait is bounded ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 20
+check "it says why" grep -q "FAIL: publish: 1 of 3 replicas did not switch to the published bundle $published_hash within 2 s" \
+  "$T/publish_stuck.out"
+check "it names what each replica serves" grep -q "replica 2: 0123456789abcdef" "$T/publish_stuck.out"
+check "it prints the servers' logs" grep -q "fake: loading the bundle" "$T/publish_stuck.out"
+
+echo "-- test_deploy.sh: SKETCH_DEPLOY_PUBLISH with TLS is refused at once"
+run_deploy publish_tls SKETCH_DEPLOY_PUBLISH=1 SKETCH_DEPLOY_TLS=1
+check "it exits 2 (exit status $status)" test "$status" -eq 2
+check "it says why" grep -q "SKETCH_DEPLOY_PUBLISH needs SKETCH_DEPLOY_TLS=0" "$T/publish_tls.out"
 
 echo "-- test_deploy.sh: a replica exits while starting"
 start=$SECONDS

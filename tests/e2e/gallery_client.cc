@@ -15,8 +15,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "client/drawing_convert.h"
 #include "core/sketch_reader.h"
+#include "proto/drawing_convert.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
 
 namespace sketch {

@@ -31,9 +31,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/drawing_convert.h"
 #include "client/sketch_client.h"
 #include "core/sketch_reader.h"
+#include "proto/drawing_convert.h"
 #include "sketchsearch/v1/sketch_search.grpc.pb.h"
 #include "tests/testing/same_ranking.h"
 

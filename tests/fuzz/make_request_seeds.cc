@@ -12,9 +12,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "client/drawing_convert.h"
 #include "core/sketch.h"
 #include "core/sketch_reader.h"
+#include "proto/drawing_convert.h"
 #include "sketchsearch/v1/sketch_search.pb.h"
 #include "tests/fuzz/request_body.h"
 

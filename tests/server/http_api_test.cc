@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/drawing_convert.h"
 #include "server/server.h"
 #include "tests/server/test_fakes.h"
 #include "tests/testing/temp_files.h"
@@ -29,28 +30,11 @@ using ::google::protobuf::util::MessageToJsonString;
 using ::sketch::testing::FakeEmbedder;
 using ::sketch::testing::MakeFakeIndex;
 using ::sketch::testing::MakeSketch;
+using ::sketch::testing::ServedSketches;
 using ::testing::HasSubstr;
 
 const std::vector<std::string> kClasses = {"cat", "dog", "fish"};
 constexpr int kDim = 8;
-
-std::vector<Sketch> Indexed() {
-  return {MakeSketch(100, "cat", 1, 0), MakeSketch(101, "cat", 1, 30),
-          MakeSketch(102, "dog", 2, 60), MakeSketch(103, "fish", 3, 90)};
-}
-
-v1::Drawing DrawingOf(const Sketch& sketch) {
-  v1::Drawing drawing;
-  drawing.set_key_id(sketch.key_id);
-  drawing.set_word(sketch.word);
-  drawing.mutable_ink()->set_frame(v1::FRAME_SIMPLIFIED);
-  for (const Stroke& s : sketch.strokes) {
-    v1::Stroke* out = drawing.mutable_ink()->add_strokes();
-    out->mutable_x()->Add(s.x.begin(), s.x.end());
-    out->mutable_y()->Add(s.y.begin(), s.y.end());
-  }
-  return drawing;
-}
 
 std::string Json(const google::protobuf::Message& message) {
   std::string json;
@@ -93,7 +77,7 @@ class HttpApiTest : public ::testing::Test {
     auto embedder = std::make_unique<FakeEmbedder>(kClasses, kDim);
     FakeEmbedder* raw = embedder.get();
     EXPECT_TRUE(server_
-                    ->Serve(std::move(embedder), MakeFakeIndex(Indexed(), kClasses, kDim),
+                    ->Serve(std::move(embedder), MakeFakeIndex(ServedSketches(), kClasses, kDim),
                             {"sknet", "hash-1", "recipe", {{"test_map", 0.5}}})
                     .ok());
     return raw;
@@ -136,7 +120,7 @@ class HttpApiTest : public ::testing::Test {
 
   static v1::ClassifyRequest ClassifyOf(uint64_t key_id, const std::string& word, int k = 1) {
     v1::ClassifyRequest request;
-    *request.mutable_drawing() = DrawingOf(MakeSketch(key_id, word));
+    *request.mutable_drawing() = SketchToDrawing(MakeSketch(key_id, word));
     request.set_k(k);
     return request;
   }
@@ -166,7 +150,7 @@ TEST_F(HttpApiTest, EveryRpcAnswersAsGrpcDoes) {
   ExpectSameAnswer("/v1/classify", ClassifyOf(1, "fish", 3), &v1::SketchSearch::Stub::Classify);
 
   v1::SearchRequest search;
-  *search.mutable_drawing() = DrawingOf(Indexed()[0]);
+  *search.mutable_drawing() = SketchToDrawing(ServedSketches()[0]);
   search.set_k(4);
   search.add_exclude_key_ids(100);
   search.set_include_top_class(true);
@@ -175,7 +159,7 @@ TEST_F(HttpApiTest, EveryRpcAnswersAsGrpcDoes) {
   ExpectSameAnswer("/v1/search", search, &v1::SketchSearch::Stub::Search);
 
   v1::EmbedRequest embed;
-  *embed.mutable_drawing() = DrawingOf(MakeSketch(1, "dog", 2));
+  *embed.mutable_drawing() = SketchToDrawing(MakeSketch(1, "dog", 2));
   ExpectSameAnswer("/v1/embed", embed, &v1::SketchSearch::Stub::Embed);
 
   v1::ClassifyBatchRequest classify_batch;
@@ -235,7 +219,7 @@ TEST_F(HttpApiTest, OverLimitRequestsAreRefusedAsGrpcRefusesThem) {
               HasSubstr("drawing.ink.strokes"));
   // A search filter on a word the index does not hold.
   v1::SearchRequest search;
-  *search.mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+  *search.mutable_drawing() = SketchToDrawing(MakeSketch(1, "cat"));
   search.set_k(1);
   search.add_classes("unicorn");
   EXPECT_THAT(ExpectError(Post("/v1/search", Json(search)), 400).message, HasSubstr("classes[0]"));

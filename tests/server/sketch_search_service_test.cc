@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/drawing_convert.h"
 #include "server/server.h"
 #include "tests/server/test_fakes.h"
 
@@ -17,29 +18,12 @@ namespace v1 = ::sketchsearch::v1;
 using ::sketch::testing::FakeEmbedder;
 using ::sketch::testing::MakeFakeIndex;
 using ::sketch::testing::MakeSketch;
+using ::sketch::testing::ServedSketches;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const std::vector<std::string> kClasses = {"cat", "dog", "fish"};
 constexpr int kDim = 8;
-
-std::vector<Sketch> Indexed() {
-  return {MakeSketch(100, "cat", 1, 0), MakeSketch(101, "cat", 1, 30),
-          MakeSketch(102, "dog", 2, 60), MakeSketch(103, "fish", 3, 90)};
-}
-
-v1::Drawing DrawingOf(const Sketch& sketch) {
-  v1::Drawing drawing;
-  drawing.set_key_id(sketch.key_id);
-  drawing.set_word(sketch.word);
-  drawing.mutable_ink()->set_frame(v1::FRAME_SIMPLIFIED);
-  for (const Stroke& s : sketch.strokes) {
-    v1::Stroke* out = drawing.mutable_ink()->add_strokes();
-    out->mutable_x()->Add(s.x.begin(), s.x.end());
-    out->mutable_y()->Add(s.y.begin(), s.y.end());
-  }
-  return drawing;
-}
 
 BundleInfo Bundle() { return {"sknet", "hash-1", "recipe", {{"test_map", 0.5}}, {}}; }
 
@@ -59,9 +43,8 @@ class ServiceTest : public ::testing::Test {
   FakeEmbedder* Serve() {
     auto embedder = std::make_unique<FakeEmbedder>(kClasses, kDim);
     FakeEmbedder* raw = embedder.get();
-    EXPECT_TRUE(
-        server_->Serve(std::move(embedder), MakeFakeIndex(Indexed(), kClasses, kDim), Bundle())
-            .ok());
+    auto index = MakeFakeIndex(ServedSketches(), kClasses, kDim);
+    EXPECT_TRUE(server_->Serve(std::move(embedder), std::move(index), Bundle()).ok());
     return raw;
   }
 
@@ -86,7 +69,7 @@ TEST_F(ServiceTest, Classifies) {
   Serve();
   grpc::ClientContext context;
   v1::ClassifyRequest request;
-  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "fish"));
+  *request.mutable_drawing() = SketchToDrawing(MakeSketch(1, "fish"));
   request.set_k(2);
   v1::ClassifyResponse response;
   const grpc::Status status = stub_->Classify(&context, request, &response);
@@ -101,7 +84,7 @@ TEST_F(ServiceTest, SearchesExcludingTheQueryItself) {
   Serve();
   grpc::ClientContext context;
   v1::SearchRequest request;
-  *request.mutable_drawing() = DrawingOf(Indexed()[0]);
+  *request.mutable_drawing() = SketchToDrawing(ServedSketches()[0]);
   request.set_k(4);
   request.add_exclude_key_ids(100);
   request.set_include_top_class(true);
@@ -118,7 +101,7 @@ TEST_F(ServiceTest, EmbedsAndReportsInfo) {
   Serve();
   grpc::ClientContext c1, c2;
   v1::EmbedRequest request;
-  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "dog", 2));
+  *request.mutable_drawing() = SketchToDrawing(MakeSketch(1, "dog", 2));
   v1::EmbedResponse response;
   ASSERT_TRUE(stub_->Embed(&c1, request, &response).ok());
   EXPECT_EQ(response.feature_size(), kDim);
@@ -142,7 +125,7 @@ TEST_F(ServiceTest, BatchesAnswerInOrder) {
   v1::ClassifyBatchRequest classify;
   for (const char* word : {"dog", "cat", "fish"}) {
     v1::ClassifyRequest* r = classify.add_requests();
-    *r->mutable_drawing() = DrawingOf(MakeSketch(1, word));
+    *r->mutable_drawing() = SketchToDrawing(MakeSketch(1, word));
     r->set_k(1);
   }
   v1::ClassifyBatchResponse classified;
@@ -152,9 +135,9 @@ TEST_F(ServiceTest, BatchesAnswerInOrder) {
   EXPECT_EQ(classified.responses(2).classes(0).word(), "fish");
 
   v1::SearchBatchRequest search;
-  for (const Sketch& s : Indexed()) {
+  for (const Sketch& s : ServedSketches()) {
     v1::SearchRequest* r = search.add_requests();
-    *r->mutable_drawing() = DrawingOf(s);
+    *r->mutable_drawing() = SketchToDrawing(s);
     r->set_k(1);
   }
   v1::SearchBatchResponse found;
@@ -175,7 +158,7 @@ TEST_F(ServiceTest, BadRequestsAreInvalidArgumentNamingTheField) {
   v1::SearchRequest request;
   request.set_k(1);
   EXPECT_EQ(search_error(request), "drawing: has neither ink nor bitmap");
-  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+  *request.mutable_drawing() = SketchToDrawing(MakeSketch(1, "cat"));
   request.set_k(0);
   EXPECT_EQ(search_error(request), "k: 0 is outside 1..100000");
   request.set_k(5);
@@ -187,7 +170,7 @@ TEST_F(ServiceTest, BadRequestsAreInvalidArgumentNamingTheField) {
   grpc::ClientContext context;
   v1::ClassifyBatchRequest batch;
   batch.add_requests()->set_k(1);
-  *batch.mutable_requests(0)->mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+  *batch.mutable_requests(0)->mutable_drawing() = SketchToDrawing(MakeSketch(1, "cat"));
   batch.mutable_requests(0)->set_k(7);
   v1::ClassifyBatchResponse response;
   const grpc::Status status = stub_->ClassifyBatch(&context, batch, &response);
@@ -224,7 +207,7 @@ TEST_F(ServiceTest, RequestsThatWouldBeCostlyToDecodeAreRefusedBeforeDecoding) {
   // A healthy request still gets its answer.
   grpc::ClientContext context;
   v1::ClassifyRequest request;
-  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "fish"));
+  *request.mutable_drawing() = SketchToDrawing(MakeSketch(1, "fish"));
   request.set_k(1);
   v1::ClassifyResponse response;
   ASSERT_TRUE(stub_->Classify(&context, request, &response).ok());
@@ -240,7 +223,7 @@ TEST_F(ServiceTest, CallThatOutlivesItsDeadlineIsDroppedUnrun) {
     grpc::ClientContext context;
     SetDeadline(&context, absl::Milliseconds(200));
     v1::ClassifyRequest request;
-    *request.mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
+    *request.mutable_drawing() = SketchToDrawing(MakeSketch(1, "cat"));
     request.set_k(1);
     v1::ClassifyResponse response;
     EXPECT_EQ(stub_->Classify(&context, request, &response).error_code(),
@@ -251,7 +234,7 @@ TEST_F(ServiceTest, CallThatOutlivesItsDeadlineIsDroppedUnrun) {
     grpc::ClientContext context;
     SetDeadline(&context, absl::Milliseconds(100));
     v1::ClassifyRequest request;
-    *request.mutable_drawing() = DrawingOf(MakeSketch(2, "cat"));
+    *request.mutable_drawing() = SketchToDrawing(MakeSketch(2, "cat"));
     request.set_k(1);
     v1::ClassifyResponse response;
     EXPECT_EQ(stub_->Classify(&context, request, &response).error_code(),
@@ -270,8 +253,8 @@ TEST_F(ServiceTest, CallCancelledByItsClientIsDroppedUnrun) {
   embedder->set_gate(&gate);
   grpc::ClientContext first_context, second_context;
   v1::ClassifyRequest first, second;
-  *first.mutable_drawing() = DrawingOf(MakeSketch(1, "cat"));
-  *second.mutable_drawing() = DrawingOf(MakeSketch(2, "cat"));
+  *first.mutable_drawing() = SketchToDrawing(MakeSketch(1, "cat"));
+  *second.mutable_drawing() = SketchToDrawing(MakeSketch(2, "cat"));
   first.set_k(1);
   second.set_k(1);
   v1::ClassifyResponse first_response, second_response;
@@ -348,7 +331,7 @@ TEST_F(ServiceTest, CallsWaitingForTheModelHoldNoThread) {
   std::vector<Pending> calls(kCalls);
   absl::BlockingCounter finished(kCalls);
   for (int i = 0; i < kCalls; ++i) {
-    *calls[i].request.mutable_drawing() = DrawingOf(MakeSketch(i, "dog"));
+    *calls[i].request.mutable_drawing() = SketchToDrawing(MakeSketch(i, "dog"));
     calls[i].request.set_k(1);
     stub_->async()->Classify(&calls[i].context, &calls[i].request, &calls[i].response,
                              [&, i](grpc::Status status) {
@@ -382,7 +365,7 @@ TEST(SketchSearchServiceBareTest, ServesInAPlainGrpcServer) {
   ASSERT_NE(server, nullptr);
   auto stub = v1::SketchSearch::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
   v1::ClassifyRequest request;
-  *request.mutable_drawing() = DrawingOf(MakeSketch(1, "dog"));
+  *request.mutable_drawing() = SketchToDrawing(MakeSketch(1, "dog"));
   request.set_k(1);
   {
     grpc::ClientContext context;
@@ -392,7 +375,7 @@ TEST(SketchSearchServiceBareTest, ServesInAPlainGrpcServer) {
   }
   auto backend =
       SearchBackend::Create(std::make_unique<FakeEmbedder>(kClasses, kDim),
-                            MakeFakeIndex(Indexed(), kClasses, kDim), Bundle(), {}, nullptr);
+                            MakeFakeIndex(ServedSketches(), kClasses, kDim), Bundle(), {}, nullptr);
   ASSERT_TRUE(backend.ok()) << backend.status();
   std::shared_ptr<SearchBackend> installed = *std::move(backend);
   calls.SetBackend(installed);

@@ -188,6 +188,13 @@ inline Sketch MakeSketch(uint64_t key_id, const std::string& word, int strokes =
   return sketch;
 }
 
+// The gallery the service tests (gRPC and HTTP) serve: four sketches of cat, dog and fish with 1,
+// 2 and 3 strokes, far apart.
+inline std::vector<Sketch> ServedSketches() {
+  return {MakeSketch(100, "cat", 1, 0), MakeSketch(101, "cat", 1, 30),
+          MakeSketch(102, "dog", 2, 60), MakeSketch(103, "fish", 3, 90)};
+}
+
 // An index of `sketches` with FakeFeature features and labels from their words' classes.
 inline std::unique_ptr<FakeIndex> MakeFakeIndex(const std::vector<Sketch>& sketches,
                                                 const std::vector<std::string>& classes,

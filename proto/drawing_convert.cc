@@ -1,4 +1,4 @@
-#include "client/drawing_convert.h"
+#include "proto/drawing_convert.h"
 
 #include <cstdint>
 

@@ -1,8 +1,11 @@
-// A Sketch as read from a Quick, Draw! file, turned into the Drawing message the service takes
-// (see the field-by-field mapping at the top of sketch_search.proto), and a Drawing the service
-// sends back (SearchHit.drawing) turned into a Sketch to show.
-#ifndef SKETCH_CLIENT_DRAWING_CONVERT_H_
-#define SKETCH_CLIENT_DRAWING_CONVERT_H_
+// The sketchsearch.v1 Drawing message and the Sketch record, both ways, as plain copies (the
+// field-by-field mapping at the top of sketch_search.proto). The one copy of that mapping: the
+// client turns what it read from a Quick, Draw! file into a request's Drawing, the server turns a
+// stored drawing into a SearchHit.drawing, and the client turns that back into a Sketch to show.
+// Needs only core and the messages (sketch::proto_drawing), so both sides link it without either
+// linking the other.
+#ifndef SKETCH_PROTO_DRAWING_CONVERT_H_
+#define SKETCH_PROTO_DRAWING_CONVERT_H_
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -12,7 +15,8 @@
 namespace sketch {
 
 // Strokes keep their frame (simplified or raw, with times); a bitmap becomes Drawing.bitmap;
-// key_id and word travel along. No validation: the server checks. Thread-safe.
+// key_id and word travel along. No validation: a server checks what it receives
+// (DrawingToSketch in server/proto_convert.h). Thread-safe.
 sketchsearch::v1::Drawing SketchToDrawing(const Sketch& sketch);
 
 // The reverse, for display: strokes in their frame (FRAME_RAW: raw, anything else simplified),
@@ -26,4 +30,4 @@ absl::StatusOr<Sketch> SketchFromDrawing(const sketchsearch::v1::Drawing& drawin
 
 }  // namespace sketch
 
-#endif  // SKETCH_CLIENT_DRAWING_CONVERT_H_
+#endif  // SKETCH_PROTO_DRAWING_CONVERT_H_

@@ -1,14 +1,22 @@
-#include "client/drawing_convert.h"
+#include "proto/drawing_convert.h"
+
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/proto_convert.h"
-#include "tests/client/fake_server.h"
+#include "tests/testing/read_all.h"
 
 namespace sketch {
 namespace {
 
-using ::sketch::testing::TestData;
+namespace v1 = ::sketchsearch::v1;
+using ::testing::ElementsAre;
+
+std::string TestData(const std::string& relative) {
+  return std::string(SKETCH_TEST_DATA_DIR) + "/quickdraw/" + relative;
+}
 
 // What the server makes of the client's message for `sketch`.
 Sketch ServerView(const Sketch& sketch) {
@@ -17,8 +25,37 @@ Sketch ServerView(const Sketch& sketch) {
   return back.ok() ? *back : Sketch();
 }
 
+TEST(SketchToDrawingTest, CopiesEveryFieldOfInkAndBitmaps) {
+  Sketch raw;
+  raw.key_id = 5;
+  raw.word = "ant";
+  raw.frame = StrokeFrame::kRaw;
+  raw.strokes = {{{-3.5f, 10.25f}, {7, 8}, {0, 16}}};
+  const v1::Drawing ink = SketchToDrawing(raw);
+  EXPECT_EQ(ink.key_id(), 5u);
+  EXPECT_EQ(ink.word(), "ant");
+  EXPECT_EQ(ink.ink().frame(), v1::FRAME_RAW);
+  ASSERT_EQ(ink.ink().strokes_size(), 1);
+  EXPECT_THAT(ink.ink().strokes(0).x(), ElementsAre(-3.5f, 10.25f));
+  EXPECT_THAT(ink.ink().strokes(0).y(), ElementsAre(7.0f, 8.0f));
+  EXPECT_THAT(ink.ink().strokes(0).t(), ElementsAre(0.0f, 16.0f));
+  EXPECT_FALSE(ink.has_bitmap());
+
+  Sketch bitmap;
+  bitmap.key_id = 6;
+  bitmap.word = "star";
+  bitmap.bitmap = {2, {0, 255, 128, 0}};
+  const v1::Drawing image = SketchToDrawing(bitmap);
+  EXPECT_EQ(image.key_id(), 6u);
+  EXPECT_EQ(image.word(), "star");
+  EXPECT_EQ(image.bitmap().size(), 2);
+  EXPECT_EQ(image.bitmap().pixels(), std::string("\x00\xff\x80\x00", 4));
+  EXPECT_FALSE(image.has_ink());
+}
+
 TEST(SketchToDrawingTest, SimplifiedStrokesSurviveTheTrip) {
   for (const Sketch& sketch : ReadAll(TestData("simplified/cat.ndjson"))) {
+    EXPECT_EQ(SketchToDrawing(sketch).ink().frame(), v1::FRAME_SIMPLIFIED);
     const Sketch back = ServerView(sketch);
     EXPECT_EQ(back.key_id, sketch.key_id);
     EXPECT_EQ(back.word, "cat");
@@ -33,8 +70,8 @@ TEST(SketchToDrawingTest, SimplifiedStrokesSurviveTheTrip) {
 TEST(SketchToDrawingTest, RawStrokesKeepTheirFrameAndTimes) {
   const std::vector<Sketch> raw = ReadAll(TestData("raw/bird.ndjson"));
   ASSERT_FALSE(raw.empty());
-  const sketchsearch::v1::Drawing drawing = SketchToDrawing(raw[0]);
-  EXPECT_EQ(drawing.ink().frame(), sketchsearch::v1::FRAME_RAW);
+  const v1::Drawing drawing = SketchToDrawing(raw[0]);
+  EXPECT_EQ(drawing.ink().frame(), v1::FRAME_RAW);
   EXPECT_EQ(drawing.ink().strokes(0).t_size(), static_cast<int>(raw[0].strokes[0].t.size()));
   EXPECT_EQ(ServerView(raw[0]).frame, StrokeFrame::kSimplified);  // normalized by the server
 }
@@ -72,10 +109,10 @@ TEST(SketchFromDrawingTest, EveryKindComesBackAsItWent) {
 }
 
 TEST(SketchFromDrawingTest, MalformedDrawingsNameTheField) {
-  sketchsearch::v1::Drawing drawing;
+  v1::Drawing drawing;
   EXPECT_EQ(SketchFromDrawing(drawing, "hits[2].drawing").status(),
             absl::InvalidArgumentError("hits[2].drawing: neither ink nor bitmap"));
-  sketchsearch::v1::Stroke* stroke = drawing.mutable_ink()->add_strokes();
+  v1::Stroke* stroke = drawing.mutable_ink()->add_strokes();
   stroke->add_x(1);
   EXPECT_EQ(SketchFromDrawing(drawing, "hits[2].drawing").status(),
             absl::InvalidArgumentError("hits[2].drawing.ink.strokes[0]: 1 x but 0 y"));
