@@ -181,13 +181,13 @@ void AddIndex(CLI::App* app, Commands* c) {
   cmd->add_option("--features", c->gallery_normalization,
                   "raw | l2 | auto (a bundle's own choice; l2 for a model directory)")
       ->capture_default_str();
-  cmd->add_flag("--skip-invalid", g.skip_invalid, "skip (and count) malformed records");
+  cmd->add_flag("--skip-invalid", g.features.skip_invalid, "skip (and count) malformed records");
   cmd->add_flag("!--no-drawings", g.store_drawings, "do not store the drawings in the bundle");
-  cmd->add_option("--chunk", g.chunk_size, "drawings per resumable feature chunk")
+  cmd->add_option("--chunk", g.features.chunk_size, "drawings per resumable feature chunk")
       ->capture_default_str();
-  cmd->add_option("--batch", g.batch_size, "inference batch")->capture_default_str();
+  cmd->add_option("--batch", g.features.batch_size, "inference batch")->capture_default_str();
   cmd->add_option("--map-sample", g.map_sample,
-                  "measure the O(n^2) leave-one-out mAP within this many drawings (0: all)")
+                  "measure the O(n^2) leave-one-out figures within this many drawings (0: all)")
       ->capture_default_str();
   cmd->add_option("--precision", c->gallery_precision, "auto | fp32 | bf16")->capture_default_str();
   // For tests of resumption: behaves as a run killed after N new chunks.
@@ -201,9 +201,9 @@ int RunIndex(Commands& c) {
   if (!precision.ok()) return Fail(precision.status());
   auto normalization = ParseFeatureNormalization(c.gallery_normalization);
   if (!normalization.ok()) return Fail(normalization.status());
-  c.gallery.precision = *precision;
+  c.gallery.features.precision = *precision;
   c.gallery.normalization = *normalization;
-  c.gallery.progress = !c.quiet;
+  c.gallery.features.progress = !c.quiet;
   auto report = BuildGallery(c.gallery);
   if (!report.ok()) return Fail(report.status());
   std::cout << FormatGalleryReport(*report) << "wrote gallery bundle " << c.gallery.out_dir << "\n";
