@@ -93,7 +93,7 @@ absl::StatusOr<std::vector<DrawingFile>> ListDrawingFiles(const std::vector<std:
     if (ec) return absl::InternalError(absl::StrCat("cannot list ", input, ": ", ec.message()));
     std::sort(found.begin(), found.end());
     for (std::string& path : found) {
-      std::string source = fs::path(path).filename().string();
+      std::string source = fs::path(path).lexically_relative(input).generic_string();
       files.push_back({std::move(path), std::move(source)});
     }
   }

@@ -29,7 +29,9 @@ namespace sketch {
 // A drawing file and the name its drawings' rows record as their source.
 struct DrawingFile {
   std::string path;  // as found: an input itself, or a file under an input folder
-  std::string source;  // its file name
+  // The path relative to the input folder it was found under ("raw/ant.ndjson"), so that files of
+  // one name in several folders stay apart; a file given directly: its file name.
+  std::string source;
 };
 
 // The drawing files under `inputs` (a file is taken as given; a folder's .ndjson, .bin and .npy

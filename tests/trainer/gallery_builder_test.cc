@@ -100,7 +100,8 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
     ASSERT_EQ(row.key_id, inputs[id].key_id) << id;
     const bool seen = row.word == "cat" || row.word == "eye";
     ASSERT_EQ(row.label, seen ? (row.word == "cat" ? 0 : 1) : -1) << row.word;
-    ASSERT_FALSE(row.source.empty());
+    // Each file's path under the input folder (simplified-25); a file given directly: its name.
+    ASSERT_EQ(row.source, row.word == "star" ? "star.npy" : row.word + ".ndjson") << id;
     auto drawing = bundle->drawings->Get(id);
     ASSERT_TRUE(drawing.ok()) << drawing.status();
     ASSERT_EQ(drawing->strokes.size(), inputs[id].strokes.size()) << id;
@@ -110,7 +111,43 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
       ASSERT_EQ(drawing->strokes[s].t, inputs[id].strokes[s].t) << id;
     }
   }
-  EXPECT_EQ(bundle->index->metadata(0).source, "The Eiffel Tower.ndjson");
+}
+
+// A row's source is its file's path under the input folder it was found in, so that files of
+// one name in two folders stay apart, and a resumed build records the same.
+TEST_F(GalleryBuilderTest, SourcesArePathsUnderTheInputFolder) {
+  auto listed = ListDrawingFiles({kData, kData + "/raw/ant.ndjson"});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  std::vector<std::string> sources;
+  for (const DrawingFile& f : *listed) sources.push_back(f.source);
+  EXPECT_THAT(sources, ::testing::IsSupersetOf({"raw/ant.ndjson", "simplified-25/ant.ndjson",
+                                                "numpy_bitmap/star.npy", "simplified/cat.ndjson"}));
+  EXPECT_EQ(listed->back().path, kData + "/raw/ant.ndjson");
+  EXPECT_EQ(listed->back().source, "ant.ndjson");
+
+  const std::string root = TempPath("two_ants");
+  for (const char* folder : {"raw", "simplified-25"}) {
+    fs::create_directories(root + "/" + folder);
+    fs::copy_file(kData + "/" + folder + "/ant.ndjson", root + "/" + folder + "/ant.ndjson",
+                  fs::copy_options::overwrite_existing);
+  }
+  GalleryOptions o = Options("two_ants_gallery");
+  o.inputs = {root};
+  o.features.chunk_size = 20;
+  o.max_chunks = 1;
+  EXPECT_EQ(BuildGallery(o).status().code(), absl::StatusCode::kAborted);
+  o.max_chunks = 0;
+  auto report = BuildGallery(o);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->reused_chunks, 1);
+  auto bundle = LoadBundle(o.out_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  ASSERT_EQ(bundle->index->size(), 50);
+  for (int64_t id = 0; id < 50; ++id) {
+    ASSERT_EQ(bundle->index->metadata(id).source,
+              id < 25 ? "raw/ant.ndjson" : "simplified-25/ant.ndjson")
+        << id;
+  }
 }
 
 // An approximate gallery index: its type and measured recall land in the manifest, and the bundle
