@@ -20,9 +20,18 @@ double AveragePrecision(absl::Span<const int> ranked_labels, int query_label, in
   return sum / num_relevant;
 }
 
+double PrecisionAtK(absl::Span<const int> ranked_labels, int query_label, int k) {
+  const size_t considered = std::min(ranked_labels.size(), static_cast<size_t>(std::max(k, 1)));
+  if (considered == 0) return 0.0;
+  const auto first = ranked_labels.begin();
+  const auto hits = std::count(first, first + considered, query_label);
+  return static_cast<double>(hits) / static_cast<double>(considered);
+}
+
 LeaveOneOutMapAccumulator::LeaveOneOutMapAccumulator(std::vector<int> labels)
     : labels_(std::move(labels)),
       average_precision_(labels_.size(), 0.0),
+      precision_at_10_(labels_.size(), 0.0),
       done_(labels_.size(), false),
       seen_(labels_.size(), -1) {
   int num_classes = 0;
@@ -55,6 +64,7 @@ absl::Status LeaveOneOutMapAccumulator::AddRanking(int64_t query,
   }
   const int label = labels_[query];
   average_precision_[query] = AveragePrecision(ranked_labels_, label, class_size_[label] - 1);
+  precision_at_10_[query] = PrecisionAtK(ranked_labels_, label, kPrecisionAtK);
   done_[query] = true;
   return absl::OkStatus();
 }
@@ -63,16 +73,19 @@ absl::StatusOr<RetrievalReport> LeaveOneOutMapAccumulator::Finish() const {
   RetrievalReport report;
   const int num_classes = static_cast<int>(class_size_.size());
   std::vector<double> class_sum(num_classes, 0.0);
-  double total = 0;
+  double total = 0, total_precision_at_10 = 0;
   for (size_t q = 0; q < labels_.size(); ++q) {
     if (!done_[q]) {
       return absl::FailedPreconditionError(absl::StrCat("query ", q, " has no ranking yet"));
     }
     total += average_precision_[q];
+    total_precision_at_10 += precision_at_10_[q];
     class_sum[labels_[q]] += average_precision_[q];
   }
   report.average_precision = average_precision_;
   report.mean_average_precision = labels_.empty() ? 0.0 : total / labels_.size();
+  report.precision_at_10 = precision_at_10_;
+  report.mean_precision_at_10 = labels_.empty() ? 0.0 : total_precision_at_10 / labels_.size();
   report.per_class_map.assign(num_classes, std::nan(""));
   for (int c = 0; c < num_classes; ++c) {
     if (class_size_[c] > 0) report.per_class_map[c] = class_sum[c] / class_size_[c];

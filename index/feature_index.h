@@ -17,7 +17,7 @@ struct IndexedSketch {
   uint64_t key_id = 0;
   int label = 0;            // class index in the model's class order; -1: `word` is not one of them
   std::string word;         // class name (Quick, Draw!'s word)
-  std::string source = "";  // where the entry came from (input file name); may be empty
+  std::string source = "";  // where the entry came from (input file path); may be empty
 };
 
 struct Neighbor {

@@ -1,5 +1,6 @@
 // The study's retrieval score computed offline: each item queries all the others by L2 distance
-// (itself excluded, ties broken by id), relevant = same label; the mean average precision.
+// (itself excluded, ties broken by id), relevant = same label; the mean average precision and the
+// mean precision@10 (core/retrieval_metrics.h).
 #ifndef SKETCH_INDEX_LEAVE_ONE_OUT_H_
 #define SKETCH_INDEX_LEAVE_ONE_OUT_H_
 

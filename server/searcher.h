@@ -45,7 +45,7 @@ struct SearchHit {
   int label = 0;
   std::string word;
   float distance = 0;       // squared L2
-  std::string source = "";  // the gallery entry's input file name; may be empty
+  std::string source = "";  // the gallery entry's input file path; may be empty
   std::optional<Sketch> drawing = std::nullopt;  // with include_drawings: as stored (word set)
 };
 

@@ -8,7 +8,9 @@
 #include "CLI/CLI.hpp"
 #include "core/atomic_file.h"
 #include "core/binary_format.h"
+#include "models/torch_runtime.h"
 #include "trainer/bundle_builder.h"
+#include "trainer/drawing_evaluation.h"
 #include "trainer/gallery_builder.h"
 #include "trainer/prepare.h"
 #include "trainer/run_files.h"
@@ -89,6 +91,9 @@ struct Commands {
   TrainOptions train;
   std::string eval_model, eval_dataset, eval_out, eval_precision = "fp32";
   EvaluateOptions evaluate;
+  DrawingEvaluationOptions eval_drawings;
+  std::string eval_normalization = "auto", eval_json;
+  int eval_threads = 0;
   BundleOptions bundle;
   std::string bundle_precision = "fp32", bundle_normalization = "auto";
   StudyOptions study;
@@ -142,15 +147,62 @@ void AddTrain(CLI::App* app, Commands* c) {
 }
 
 void AddEvaluate(CLI::App* app, Commands* c) {
+  DrawingEvaluationOptions& d = c->eval_drawings;
   auto* cmd = c->eval_cmd = app->add_subcommand(
-      "evaluate", "top-1/top-5 accuracy, loss, per-class accuracy and confusion matrix");
-  cmd->add_option("--model", c->eval_model, "a `train` output directory")->required();
-  cmd->add_option("--dataset", c->eval_dataset, "a prepared dataset with the model's classes")
+      "evaluate",
+      "--dataset: top-1/top-5 accuracy, loss, per-class accuracy and confusion matrix of its "
+      "splits; --drawings: leave-one-out retrieval (mAP, P@10) on any drawings, the model's "
+      "classes and unseen words apart");
+  cmd->add_option("--model", c->eval_model,
+                  "a `train` output directory (with --drawings also a bundle)")
       ->required();
-  cmd->add_option("--out", c->eval_out, "where the CSVs go (default: the model directory)");
+  auto* what = cmd->add_option_group("what", "what to evaluate on (one of them)");
+  auto* dataset =
+      what->add_option("--dataset", c->eval_dataset, "a prepared dataset with the model's classes");
+  auto* drawings =
+      what->add_option("--drawings", d.inputs, "drawing files or folders, any of the four formats")
+          ->excludes(dataset);
+  what->require_option(1);
+  cmd->add_option("--out", c->eval_out, "where the CSVs go (default: the model directory)")
+      ->excludes(drawings);
   cmd->add_option("--precision", c->eval_precision, "auto | fp32 | bf16")->capture_default_str();
   cmd->add_option("--batch", c->evaluate.batch_size, "inference batch")->capture_default_str();
+  cmd->add_option("--threads", c->eval_threads, "torch threads (0: all cores)")
+      ->capture_default_str();
+  cmd->add_flag("--skip-invalid", d.features.skip_invalid, "skip (and count) malformed records")
+      ->needs(drawings);
+  cmd->add_option("--map-sample", d.map_sample,
+                  "measure the O(n^2) leave-one-out figures within this many drawings (0: all)")
+      ->capture_default_str()
+      ->needs(drawings);
+  cmd->add_option("--features", c->eval_normalization,
+                  "raw | l2 | auto (a bundle's own choice; l2 for a model directory)")
+      ->capture_default_str()
+      ->needs(drawings);
+  cmd->add_option("--json", c->eval_json, "also write the report as JSON to this file")
+      ->needs(drawings);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
+}
+
+// Retrieval on any drawings: prints the report and, with --json, writes it.
+int RunEvaluateDrawings(Commands& c, Precision precision) {
+  auto normalization = ParseFeatureNormalization(c.eval_normalization);
+  if (!normalization.ok()) return Fail(normalization.status());
+  DrawingEvaluationOptions& d = c.eval_drawings;
+  d.model = c.eval_model;
+  d.normalization = *normalization;
+  d.features.batch_size = c.evaluate.batch_size;
+  d.features.precision = precision;
+  d.features.progress = !c.quiet;
+  auto evaluation = EvaluateDrawings(d);
+  if (!evaluation.ok()) return Fail(evaluation.status());
+  std::cout << FormatDrawingEvaluation(*evaluation);
+  if (!c.eval_json.empty()) {
+    auto status = WriteFileAtomically(c.eval_json, DrawingEvaluationJson(d, *evaluation));
+    if (!status.ok()) return Fail(status);
+    std::cout << "wrote " << c.eval_json << "\n";
+  }
+  return 0;
 }
 
 void AddBundle(CLI::App* app, Commands* c) {
@@ -185,13 +237,13 @@ void AddIndex(CLI::App* app, Commands* c) {
   cmd->add_option("--features", c->gallery_normalization,
                   "raw | l2 | auto (a bundle's own choice; l2 for a model directory)")
       ->capture_default_str();
-  cmd->add_flag("--skip-invalid", g.skip_invalid, "skip (and count) malformed records");
+  cmd->add_flag("--skip-invalid", g.features.skip_invalid, "skip (and count) malformed records");
   cmd->add_flag("!--no-drawings", g.store_drawings, "do not store the drawings in the bundle");
-  cmd->add_option("--chunk", g.chunk_size, "drawings per resumable feature chunk")
+  cmd->add_option("--chunk", g.features.chunk_size, "drawings per resumable feature chunk")
       ->capture_default_str();
-  cmd->add_option("--batch", g.batch_size, "inference batch")->capture_default_str();
+  cmd->add_option("--batch", g.features.batch_size, "inference batch")->capture_default_str();
   cmd->add_option("--map-sample", g.map_sample,
-                  "measure the O(n^2) leave-one-out mAP within this many drawings (0: all)")
+                  "measure the O(n^2) leave-one-out figures within this many drawings (0: all)")
       ->capture_default_str();
   cmd->add_option("--precision", c->gallery_precision, "auto | fp32 | bf16")->capture_default_str();
   // For tests of resumption: behaves as a run killed after N new chunks.
@@ -205,9 +257,9 @@ int RunIndex(Commands& c) {
   if (!precision.ok()) return Fail(precision.status());
   auto normalization = ParseFeatureNormalization(c.gallery_normalization);
   if (!normalization.ok()) return Fail(normalization.status());
-  c.gallery.precision = *precision;
+  c.gallery.features.precision = *precision;
   c.gallery.normalization = *normalization;
-  c.gallery.progress = !c.quiet;
+  c.gallery.features.progress = !c.quiet;
   auto report = BuildGallery(c.gallery);
   if (!report.ok()) return Fail(report.status());
   std::cout << FormatGalleryReport(*report) << "wrote gallery bundle " << c.gallery.out_dir << "\n";
@@ -241,14 +293,17 @@ int RunTrain(Commands& c) {
   return 0;
 }
 
-// Evaluates train and test, prints both and writes <out>/{per_class,confusion}_<split>.csv.
+// With --drawings: retrieval on them. Otherwise evaluates train and test, prints both and
+// writes <out>/{per_class,confusion}_<split>.csv.
 int RunEvaluate(Commands& c) {
+  auto precision = ParsePrecision(c.eval_precision);
+  if (!precision.ok()) return Fail(precision.status());
+  SetTorchThreads(c.eval_threads);
+  if (!c.eval_drawings.inputs.empty()) return RunEvaluateDrawings(c, *precision);
   auto model = LoadTrainedModel(c.eval_model);
   if (!model.ok()) return Fail(model.status());
   auto dataset = ReadDataset(c.eval_dataset);
   if (!dataset.ok()) return Fail(dataset.status());
-  auto precision = ParsePrecision(c.eval_precision);
-  if (!precision.ok()) return Fail(precision.status());
   c.evaluate.precision = *precision;
   c.evaluate.keep_features = false;
   const std::string out = c.eval_out.empty() ? c.eval_model : c.eval_out;

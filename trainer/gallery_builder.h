@@ -1,10 +1,11 @@
 // `sketch-trainer index`: a gallery bundle from a trained model and any collection of drawings
 // (files or folders in the four Quick, Draw! formats, words the model never saw included).
-// The inputs are streamed; features are extracted in chunks into "<out>.work/" so that a killed
-// run, started again with the same command, continues where it stopped; the bundle holds the
-// index, one metadata row per drawing (key_id, word, source, label or -1) and the drawings
-// themselves (core/drawing_store.h), and its manifest the leave-one-out mAP of the model's
-// classes and of the unseen ones.
+// The inputs are streamed (trainer/gallery_features.h, the path `evaluate --drawings` shares);
+// features are extracted in chunks into "<out>.work/" so that a killed run, started again with the
+// same command, continues where it stopped; the bundle holds the index, one metadata row per
+// drawing (key_id, word, source, label or -1) and the drawings themselves (core/drawing_store.h),
+// and its manifest the leave-one-out mAP and precision@10 of the model's classes and of the
+// unseen ones.
 #ifndef SKETCH_TRAINER_GALLERY_BUILDER_H_
 #define SKETCH_TRAINER_GALLERY_BUILDER_H_
 
@@ -17,8 +18,8 @@
 #include "bundle/manifest.h"
 #include "index/faiss_index.h"
 #include "index/index_spec.h"
-#include "models/torch_runtime.h"
 #include "trainer/bundle_builder.h"
+#include "trainer/gallery_features.h"
 
 namespace sketch {
 
@@ -28,43 +29,30 @@ struct GalleryOptions {
   std::string out_dir;              // the bundle to write; its work directory is out_dir + ".work"
   // kAuto: a bundle's own choice (manifest index.l2_normalized); L2 for a model directory.
   FeatureNormalization normalization = FeatureNormalization::kAuto;
-  bool skip_invalid = false;  // otherwise the first malformed record is an error (file:line)
+  FeatureOptions features;  // skip_invalid, chunk_size (the unit of resumption), batch, precision
   bool store_drawings = true;
-  int chunk_size = 4096;  // drawings per feature chunk (the unit of resumption)
-  int batch_size = 64;    // drawings per forward pass
-  // The leave-one-out mAP costs O(n^2): above this many drawings it is measured within a seeded
-  // random sample of this size (0: always the whole gallery).
+  // The leave-one-out figures cost O(n^2): above this many drawings they are measured within a
+  // seeded random sample of this size (0: always the whole gallery).
   int64_t map_sample = 20000;
-  Precision precision = Precision::kFp32;
   // The index (Flat: exact); an approximate one's recall@10 against exact search is measured on
   // `recall_queries` of the indexed features and recorded in the manifest.
   IndexSpec index;
   int recall_queries = 1000;
   // Tests: stop with Aborted once this many new chunks are written (0: no limit), as a kill would.
   int max_chunks = 0;
-  bool progress = false;
 };
 
 struct GalleryReport {
   int64_t entries = 0;
-  int64_t skipped = 0;       // malformed records skipped (skip_invalid)
-  int64_t seen_entries = 0;  // drawings of the model's classes
-  int64_t unseen_entries = 0;
-  int64_t words = 0;          // distinct words
-  int64_t reused_chunks = 0;  // feature chunks found in the work directory from an earlier run
-  double map_all = 0, map_seen = 0, map_unseen = 0;  // NaN for a part with no drawing
-  int64_t map_drawings = 0;  // drawings the mAP was measured over (all, or map_sample)
+  int64_t skipped = 0;         // malformed records skipped (skip_invalid)
+  int64_t reused_chunks = 0;   // feature chunks found in the work directory from an earlier run
+  GalleryRetrieval retrieval;  // words, seen and unseen counts, leave-one-out mAP and P@10
   bool l2_normalized = false;
   std::string index_type;
   double index_recall_at_10 = 1;  // 1 for Flat
   int64_t store_bytes = 0, index_bytes = 0;
   double seconds = 0;
 };
-
-// The drawing files under `inputs` (a file is taken as given; a folder's .ndjson, .bin and .npy
-// files recursively), sorted within each folder. NotFound for a missing input; InvalidArgument
-// when there is no drawing file at all.
-absl::StatusOr<std::vector<std::string>> ListDrawingFiles(const std::vector<std::string>& inputs);
 
 // The gallery's index: the one place that decides how gallery features are indexed (`spec`'s
 // type, rows L2-normalized first when `l2_normalize`), with an approximate index's recall@10

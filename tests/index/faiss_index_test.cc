@@ -149,6 +149,8 @@ TEST(LeaveOneOutTest, MatchesBruteForceRankings) {
   ASSERT_TRUE(actual.ok()) << actual.status();
   EXPECT_DOUBLE_EQ(actual->mean_average_precision, expected->mean_average_precision);
   EXPECT_GT(actual->mean_average_precision, 0.25);  // the label bump makes classes separable-ish
+  EXPECT_EQ(actual->precision_at_10, expected->precision_at_10);
+  EXPECT_DOUBLE_EQ(actual->mean_precision_at_10, expected->mean_precision_at_10);
 }
 
 TEST(LeaveOneOutTest, PerfectlySeparatedClassesScoreOne) {
@@ -158,6 +160,8 @@ TEST(LeaveOneOutTest, PerfectlySeparatedClassesScoreOne) {
   auto report = LeaveOneOutMapOfFeatures(features, 2, labels, false);
   ASSERT_TRUE(report.ok());
   EXPECT_DOUBLE_EQ(report->mean_average_precision, 1.0);
+  // 5 others, the 2 of its own class first: precision@10 over the 5 there are.
+  EXPECT_DOUBLE_EQ(report->mean_precision_at_10, 0.4);
   auto normalized = LeaveOneOutMapOfFeatures(features, 2, labels, true);
   ASSERT_TRUE(normalized.ok());
   EXPECT_LT(normalized->mean_average_precision, 1.0);  // unit norm merges the two directions

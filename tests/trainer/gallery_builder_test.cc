@@ -9,10 +9,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/read_all.h"
-#include "tests/testing/sample_dataset.h"
 #include "tests/testing/temp_files.h"
+#include "tests/testing/tiny_model.h"
 #include "trainer/bundle_builder.h"
-#include "trainer/train.h"
 
 namespace sketch {
 namespace {
@@ -28,21 +27,10 @@ const std::string kData = SKETCH_TEST_DATA_DIR "/quickdraw";
 class GalleryBuilderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto dataset = PrepareSampleDataset("gallery_test", {"cat", "eye"}, 16, 4);
-    ASSERT_TRUE(dataset.ok()) << dataset.status();
-    TrainOptions t;
-    t.dataset_path = *dataset;
-    t.out_dir = TempPath("gallery_model");
-    t.overrides.input_size = 32;
-    t.overrides.batch_size = 8;
-    t.max_steps = 3;
-    t.threads = 1;
-    t.precision = "fp32";
-    t.checkpoint_every = 0;
-    t.verbose = false;
-    ASSERT_TRUE(Train(t).ok());
-    model_dir_ = new std::string(t.out_dir);
-    dataset_path_ = new std::string(*dataset);
+    auto tiny = TrainTinyModel("gallery_test");
+    ASSERT_TRUE(tiny.ok()) << tiny.status();
+    model_dir_ = new std::string(tiny->dir);
+    dataset_path_ = new std::string(tiny->dataset);
   }
   static void TearDownTestSuite() {
     delete model_dir_;
@@ -58,8 +46,8 @@ class GalleryBuilderTest : public ::testing::Test {
     o.model = *model_dir_;
     o.inputs = Inputs();
     o.out_dir = TempPath(out);
-    o.chunk_size = 100;
-    o.batch_size = 32;
+    o.features.chunk_size = 100;
+    o.features.batch_size = 32;
     fs::remove_all(o.out_dir);
     fs::remove_all(o.out_dir + ".work");
     return o;
@@ -69,8 +57,8 @@ class GalleryBuilderTest : public ::testing::Test {
     std::vector<Sketch> all;
     auto files = ListDrawingFiles(Inputs());
     EXPECT_TRUE(files.ok());
-    for (const std::string& f : *files) {
-      std::vector<Sketch> some = ReadAll(f, fs::path(f).stem().string());
+    for (const DrawingFile& f : *files) {
+      std::vector<Sketch> some = ReadAll(f.path, fs::path(f.path).stem().string());
       all.insert(all.end(), some.begin(), some.end());
     }
     return all;
@@ -88,11 +76,13 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
   ASSERT_TRUE(report.ok()) << report.status();
   const std::vector<Sketch> inputs = InputDrawings();
   EXPECT_EQ(report->entries, static_cast<int64_t>(inputs.size()));
-  EXPECT_GT(report->seen_entries, 0);
-  EXPECT_GT(report->unseen_entries, 0);
-  EXPECT_GT(report->map_seen, 0);
-  EXPECT_GT(report->map_unseen, 0);
-  EXPECT_EQ(report->map_drawings, report->entries);
+  EXPECT_GT(report->retrieval.seen_entries, 0);
+  EXPECT_GT(report->retrieval.unseen_entries, 0);
+  EXPECT_GT(report->retrieval.map_seen, 0);
+  EXPECT_GT(report->retrieval.map_unseen, 0);
+  EXPECT_GT(report->retrieval.p10_seen, 0);
+  EXPECT_GT(report->retrieval.p10_unseen, 0);
+  EXPECT_EQ(report->retrieval.map_drawings, report->entries);
   EXPECT_FALSE(fs::exists(o.out_dir + ".work"));  // removed once the bundle is complete
 
   auto bundle = LoadBundle(o.out_dir);
@@ -100,7 +90,8 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
   ASSERT_TRUE(bundle->manifest.gallery.has_value());
   EXPECT_EQ(bundle->manifest.gallery->entries, report->entries);
   EXPECT_TRUE(bundle->manifest.gallery->has_drawings);
-  EXPECT_DOUBLE_EQ(bundle->manifest.metrics.at("map_unseen"), report->map_unseen);
+  EXPECT_DOUBLE_EQ(bundle->manifest.metrics.at("map_unseen"), report->retrieval.map_unseen);
+  EXPECT_DOUBLE_EQ(bundle->manifest.metrics.at("precision_at_10_seen"), report->retrieval.p10_seen);
   ASSERT_NE(bundle->drawings, nullptr);
   ASSERT_EQ(bundle->index->size(), report->entries);
   for (int64_t id = 0; id < bundle->index->size(); ++id) {
@@ -109,7 +100,8 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
     ASSERT_EQ(row.key_id, inputs[id].key_id) << id;
     const bool seen = row.word == "cat" || row.word == "eye";
     ASSERT_EQ(row.label, seen ? (row.word == "cat" ? 0 : 1) : -1) << row.word;
-    ASSERT_FALSE(row.source.empty());
+    // Each file's path under the input folder (simplified-25); a file given directly: its name.
+    ASSERT_EQ(row.source, row.word == "star" ? "star.npy" : row.word + ".ndjson") << id;
     auto drawing = bundle->drawings->Get(id);
     ASSERT_TRUE(drawing.ok()) << drawing.status();
     ASSERT_EQ(drawing->strokes.size(), inputs[id].strokes.size()) << id;
@@ -119,7 +111,43 @@ TEST_F(GalleryBuilderTest, IndexesEveryDrawingWithItsWordSourceLabelAndDrawing) 
       ASSERT_EQ(drawing->strokes[s].t, inputs[id].strokes[s].t) << id;
     }
   }
-  EXPECT_EQ(bundle->index->metadata(0).source, "The Eiffel Tower.ndjson");
+}
+
+// A row's source is its file's path under the input folder it was found in, so that files of
+// one name in two folders stay apart, and a resumed build records the same.
+TEST_F(GalleryBuilderTest, SourcesArePathsUnderTheInputFolder) {
+  auto listed = ListDrawingFiles({kData, kData + "/raw/ant.ndjson"});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  std::vector<std::string> sources;
+  for (const DrawingFile& f : *listed) sources.push_back(f.source);
+  EXPECT_THAT(sources, ::testing::IsSupersetOf({"raw/ant.ndjson", "simplified-25/ant.ndjson",
+                                                "numpy_bitmap/star.npy", "simplified/cat.ndjson"}));
+  EXPECT_EQ(listed->back().path, kData + "/raw/ant.ndjson");
+  EXPECT_EQ(listed->back().source, "ant.ndjson");
+
+  const std::string root = TempPath("two_ants");
+  for (const char* folder : {"raw", "simplified-25"}) {
+    fs::create_directories(root + "/" + folder);
+    fs::copy_file(kData + "/" + folder + "/ant.ndjson", root + "/" + folder + "/ant.ndjson",
+                  fs::copy_options::overwrite_existing);
+  }
+  GalleryOptions o = Options("two_ants_gallery");
+  o.inputs = {root};
+  o.features.chunk_size = 20;
+  o.max_chunks = 1;
+  EXPECT_EQ(BuildGallery(o).status().code(), absl::StatusCode::kAborted);
+  o.max_chunks = 0;
+  auto report = BuildGallery(o);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->reused_chunks, 1);
+  auto bundle = LoadBundle(o.out_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  ASSERT_EQ(bundle->index->size(), 50);
+  for (int64_t id = 0; id < 50; ++id) {
+    ASSERT_EQ(bundle->index->metadata(id).source,
+              id < 25 ? "raw/ant.ndjson" : "simplified-25/ant.ndjson")
+        << id;
+  }
 }
 
 // An approximate gallery index: its type and measured recall land in the manifest, and the bundle
@@ -178,14 +206,15 @@ TEST_F(GalleryBuilderTest, LargeGalleriesMeasureTheMapOnASeededSample) {
   o.map_sample = 100;
   auto first = BuildGallery(o);
   ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(first->map_drawings, 100);
+  EXPECT_EQ(first->retrieval.map_drawings, 100);
   EXPECT_GT(first->entries, 100);
   o = Options("sampled");
   o.map_sample = 100;
   auto second = BuildGallery(o);
   ASSERT_TRUE(second.ok());
-  EXPECT_EQ(first->map_all, second->map_all);
-  EXPECT_EQ(first->map_unseen, second->map_unseen);
+  EXPECT_EQ(first->retrieval.map_all, second->retrieval.map_all);
+  EXPECT_EQ(first->retrieval.map_unseen, second->retrieval.map_unseen);
+  EXPECT_EQ(first->retrieval.p10_unseen, second->retrieval.p10_unseen);
 }
 
 // From an existing bundle: its model, its feature normalization and its metrics carry over.
@@ -282,7 +311,7 @@ TEST_F(GalleryBuilderTest, BadInputsAreNamed) {
   EXPECT_THAT(std::string(broken.status().message()), HasSubstr("broken.ndjson:line"));
   o = Options("skipped");
   o.inputs = {dir + "/broken.ndjson"};
-  o.skip_invalid = true;
+  o.features.skip_invalid = true;
   auto skipped = BuildGallery(o);
   ASSERT_TRUE(skipped.ok()) << skipped.status();
   EXPECT_EQ(skipped->skipped, 1);

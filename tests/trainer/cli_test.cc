@@ -1,0 +1,94 @@
+// Tests trainer/cli.h: `sketch-trainer evaluate` in its two modes, run in process as a user
+// would run the program (the jobs themselves are tested beside their headers).
+#include "trainer/cli.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/temp_files.h"
+#include "tests/testing/tiny_model.h"
+
+namespace sketch {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const std::string kData = SKETCH_TEST_DATA_DIR "/quickdraw";
+
+// Runs `sketch-trainer args...`; returns the exit code, stdout in *out.
+int RunCli(std::vector<std::string> args, std::string* out = nullptr) {
+  args.insert(args.begin(), "sketch-trainer");
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  ::testing::internal::CaptureStdout();
+  const int code = RunTrainerCli(static_cast<int>(argv.size()), argv.data());
+  const std::string printed = ::testing::internal::GetCapturedStdout();
+  if (out != nullptr) *out = printed;
+  return code;
+}
+
+class TrainerCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto tiny = TrainTinyModel("cli_test");
+    ASSERT_TRUE(tiny.ok()) << tiny.status();
+    model_ = new TinyModel(*tiny);
+  }
+  static void TearDownTestSuite() { delete model_; }
+  static TinyModel* model_;
+};
+TinyModel* TrainerCliTest::model_ = nullptr;
+
+TEST_F(TrainerCliTest, EvaluateDrawingsPrintsAndWritesTheReport) {
+  const std::string json = TempPath("evaluate_drawings.json");
+  fs::remove(json);
+  std::string out;
+  ASSERT_EQ(RunCli({"evaluate", "--model", model_->dir, "--drawings", kData + "/simplified-25",
+                    "--drawings", kData + "/simplified/eye.ndjson", "--threads", "1", "--json",
+                    json, "-q"},
+                   &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("drawings: 270 in 7 files, 0 skipped"));
+  EXPECT_THAT(out, HasSubstr("P@10"));
+  EXPECT_THAT(out, HasSubstr("unseen classes"));
+  const std::string written = ReadFileBytes(json);
+  EXPECT_THAT(written, HasSubstr("\"drawings\": 270"));
+  EXPECT_THAT(written, HasSubstr("\"precision_at_10\""));
+}
+
+// The split mode is as it was: both splits' accuracy, and the CSVs in --out.
+TEST_F(TrainerCliTest, EvaluateADatasetWritesTheCsvs) {
+  const std::string dir = TempPath("evaluate_dataset");
+  fs::remove_all(dir);
+  std::string out;
+  ASSERT_EQ(
+      RunCli({"evaluate", "--model", model_->dir, "--dataset", model_->dataset, "--out", dir, "-q"},
+             &out),
+      0);
+  EXPECT_THAT(out, HasSubstr("train     32 drawings"));
+  EXPECT_THAT(out, HasSubstr("test       8 drawings"));
+  EXPECT_TRUE(fs::exists(dir + "/per_class_test.csv"));
+  EXPECT_TRUE(fs::exists(dir + "/confusion_train.csv"));
+}
+
+TEST_F(TrainerCliTest, EvaluateNeedsExactlyOneOfDatasetAndDrawings) {
+  const std::string drawings = kData + "/simplified-25";
+  EXPECT_NE(RunCli({"evaluate", "--model", model_->dir}), 0);
+  EXPECT_NE(RunCli({"evaluate", "--model", model_->dir, "--dataset", model_->dataset, "--drawings",
+                    drawings}),
+            0);
+  // Flags of one mode are refused in the other.
+  EXPECT_NE(RunCli({"evaluate", "--model", model_->dir, "--dataset", model_->dataset, "--json",
+                    TempPath("x.json")}),
+            0);
+  EXPECT_NE(RunCli({"evaluate", "--model", model_->dir, "--drawings", drawings, "--out", "x"}), 0);
+  // A failing job exits 1 with its error on stderr.
+  EXPECT_EQ(RunCli({"evaluate", "--model", model_->dir, "--drawings", TempPath("missing")}), 1);
+}
+
+}  // namespace
+}  // namespace sketch
