@@ -51,9 +51,9 @@ void AddRecipeFlags(CLI::App* cmd, RecipeOverrides* o) {
   cmd->add_option("--max-scale", o->max_scale, "augmentation: max x/y scale");
   cmd->add_option("--shear", o->max_shear, "augmentation: max |shear|");
   cmd->add_option("--retrieval-loss", o->retrieval_loss,
-                  "none | supcon | cosface: an objective on fc_1 beside cross-entropy");
+                  "none | supcon | cosface | instance: an objective on fc_1 beside cross-entropy");
   cmd->add_option("--retrieval-weight", o->retrieval_weight, "its weight in the total loss");
-  cmd->add_option("--retrieval-temperature", o->retrieval_temperature, "supcon temperature");
+  cmd->add_option("--retrieval-temperature", o->retrieval_temperature, "supcon and instance temperature");
   cmd->add_option("--retrieval-scale", o->retrieval_scale, "cosface logit scale");
   cmd->add_option("--retrieval-margin", o->retrieval_margin, "cosface cosine margin");
 }

@@ -60,6 +60,10 @@ absl::StatusOr<std::unique_ptr<ImageBatcher>> ImageBatcher::Create(
         absl::StrCat("batcher: need batch_size >= 1, loader_threads >= 0, first_step >= 0; got ",
                      options.batch_size, ", ", options.loader_threads, ", ", options.first_step));
   }
+  if (options.views != 1 && options.views != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batcher: views must be 1 or 2, got ", options.views));
+  }
   if (auto status = ValidatePreprocessing(preprocessing); !status.ok()) return status;
   if (options.augment) {
     if (auto status = ValidateAugmentOptions(options.augment_options); !status.ok()) return status;
@@ -162,29 +166,35 @@ absl::Status ImageBatcher::FillBatch(int64_t step, Scratch* scratch, Batch* batc
   const int64_t count = std::min<int64_t>(options_.batch_size, n - offset);
   const int64_t s = preprocessing_.raster.size;
   const int64_t c = RasterChannelCount(preprocessing_.raster.channels);
-  batch->images = torch::empty({count, c, s, s}, torch::kFloat);
-  batch->labels = torch::empty({count}, torch::kLong);
-  batch->indices.resize(count);
+  const int64_t total = count * options_.views;
+  batch->images = torch::empty({total, c, s, s}, torch::kFloat);
+  batch->labels = torch::empty({total}, torch::kLong);
+  batch->indices.resize(total);
   float* images = batch->images.data_ptr<float>();
   int64_t* labels = batch->labels.data_ptr<int64_t>();
-  for (int64_t i = 0; i < count; ++i) {
+  for (int64_t j = 0; j < total; ++j) {
+    const int64_t i = j % count, view = j / count;
     const int64_t index = scratch->order[offset + i];
     const DatasetExample& example = (*examples_)[index];
     const Sketch* sketch = &example.sketch;
     if (options_.augment && !sketch->is_bitmap()) {
-      Rng rng(DeriveSeed(options_.seed, absl::StrCat("augment/", step, "/", i)));
+      // View 0 keeps the single-view stream, so one-view runs are unchanged.
+      Rng rng(DeriveSeed(options_.seed,
+                         view == 0 ? absl::StrCat("augment/", step, "/", i)
+                                   : absl::StrCat("augment/", step, "/", i, "/view", view)));
       const Affine affine = SampleAffine(options_.augment_options, &rng);
       if (auto status = ApplyAffine(*sketch, affine, &scratch->augmented); !status.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("example ", index, ": ", status.message()));
       }
       sketch = &scratch->augmented;
     }
-    absl::Status status = RenderInput(*sketch, preprocessing_, &scratch->image, images + i * c * s * s);
+    absl::Status status =
+        RenderInput(*sketch, preprocessing_, &scratch->image, images + j * c * s * s);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("example ", index, ": ", status.message()));
     }
-    batch->indices[i] = index;
-    labels[i] = example.label;
+    batch->indices[j] = index;
+    labels[j] = example.label;
   }
   return absl::OkStatus();
 }

@@ -50,14 +50,18 @@ struct ImageBatcherOptions {
   int loader_threads = 1;
   // Batches made ahead of the consumer, at most (raised to loader_threads when lower).
   int queue_capacity = 4;
+  // Renderings of each example per batch (1 or 2): view 0 is the one above; view 1 draws its own
+  // augmentation from Rng(DeriveSeed(seed, "augment/<s>/<i>/view1")). A batch of B examples then
+  // holds 2B images, all of view 0 first (instance-contrastive training pairs the two views).
+  int views = 1;
 };
 
 struct Batch {
   int64_t step = 0;              // global step
   int64_t epoch = 0;             // step / steps_per_epoch
-  torch::Tensor images;          // float32 [B, C, S, S], contiguous (NCHW), C: raster channels
-  torch::Tensor labels;          // int64 [B]
-  std::vector<int64_t> indices;  // [B] positions in the example list
+  torch::Tensor images;          // float32 [V*B, C, S, S], contiguous (NCHW), C: raster channels
+  torch::Tensor labels;          // int64 [V*B]
+  std::vector<int64_t> indices;  // [V*B] positions in the example list (V: views)
 };
 
 // Produces batches for a step range in step order. Batch contents depend only on the examples,
@@ -66,7 +70,8 @@ struct Batch {
 class ImageBatcher {
  public:
   // `examples` must outlive the batcher and stay unchanged. InvalidArgument for no examples,
-  // batch_size < 1, loader_threads < 0, a bad preprocessing or augmentation.
+  // batch_size < 1, loader_threads < 0, views other than 1 or 2, a bad preprocessing or
+  // augmentation.
   static absl::StatusOr<std::unique_ptr<ImageBatcher>> Create(
       const std::vector<DatasetExample>* examples, Preprocessing preprocessing,
       ImageBatcherOptions options);

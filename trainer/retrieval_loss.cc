@@ -55,9 +55,17 @@ RetrievalObjectiveImpl::RetrievalObjectiveImpl(RetrievalLossOptions options, int
   }
 }
 
+torch::Tensor RetrievalObjectiveImpl::forward(const torch::Tensor& features, const Batch& batch) {
+  if (options_.kind == "instance") {
+    return options_.weight *
+           SupervisedContrastiveLoss(features, torch::tensor(batch.indices), options_.temperature);
+  }
+  return forward(features, batch.labels);
+}
+
 torch::Tensor RetrievalObjectiveImpl::forward(const torch::Tensor& features,
                                               const torch::Tensor& labels) {
-  if (options_.kind == "supcon") {
+  if (options_.kind == "supcon" || options_.kind == "instance") {
     return options_.weight * SupervisedContrastiveLoss(features, labels, options_.temperature);
   }
   if (options_.kind == "cosface") {

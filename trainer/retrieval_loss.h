@@ -10,6 +10,13 @@
 //   cosface  large-margin cosine loss (Wang et al. 2018): a learned proxy per class, logits
 //            scale * (cos(feature, proxy) - margin on the true class). The proxies are training
 //            state only (checkpointed, never in the bundle).
+//   instance instance-contrastive loss (SimCLR's NT-Xent, Chen et al. 2020): each batch holds two
+//            independently augmented views of every drawing, and each view is pulled towards
+//            the other view of its drawing and pushed from every other drawing, classes
+//            ignored. The class objectives above gather each class into a tight cluster, which
+//            is what their own classes' mAP rewards and what a gallery of words the model never
+//            saw does not: there the features must keep what tells drawings apart beyond the
+//            16 classes. Each step costs two forward/backward passes per drawing.
 //
 // The network's layers, its logits and its 1024-d feature are unchanged: a model trained with
 // an objective is served exactly as any other.
@@ -18,7 +25,8 @@
 
 #include <torch/torch.h>
 
-#include "trainer/train_config.h"  // RetrievalLossOptions
+#include "trainer/image_batcher.h"  // Batch
+#include "trainer/train_config.h"   // RetrievalLossOptions
 
 namespace sketch {
 
@@ -39,9 +47,14 @@ class RetrievalObjectiveImpl : public torch::nn::Module {
  public:
   RetrievalObjectiveImpl(RetrievalLossOptions options, int num_classes, int feature_dim);
 
-  // weight * the objective's loss on a batch's features (computed in float32); an undefined
-  // tensor for kind "none".
+  // weight * the objective's loss on a batch's features (computed in float32): over its labels
+  // (supcon, cosface) or its example indices (instance: a drawing's views are the positives);
+  // an undefined tensor for kind "none".
+  torch::Tensor forward(const torch::Tensor& features, const Batch& batch);
   torch::Tensor forward(const torch::Tensor& features, const torch::Tensor& labels);
+
+  // Renderings per example the batches must carry (ImageBatcherOptions::views): 2 for instance.
+  int views() const { return options_.kind == "instance" ? 2 : 1; }
 
   const RetrievalLossOptions& options() const { return options_; }
 

@@ -222,7 +222,7 @@ StepStats TrainStep(Run* run, const Batch& batch, double lr) {
       F::cross_entropy(out.logits, batch.labels,
                        F::CrossEntropyFuncOptions().label_smoothing(run->config.label_smoothing));
   // Computed in float32 outside autocast: normalizations and exponentials of similarities.
-  const torch::Tensor retrieval = run->objective->forward(out.features, batch.labels);
+  const torch::Tensor retrieval = run->objective->forward(out.features, batch);
   if (retrieval.defined()) loss = loss + retrieval;
   loss.backward();
   run->optimizer->step();
@@ -329,6 +329,7 @@ absl::Status RunLoop(Run* run, TrainResult* result) {
   options.first_step = run->start_step;
   options.end_step = run->end_step;
   options.loader_threads = run->options.loader_threads;
+  options.views = run->objective->views();
   ASSIGN_OR_RETURN(std::unique_ptr<ImageBatcher> batcher,
                    ImageBatcher::Create(&run->dataset.train, run->preprocessing, options));
   StepReporter reporter(*run, result);

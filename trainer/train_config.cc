@@ -96,9 +96,9 @@ absl::Status Invalid(const std::string& field, const std::string& expected, doub
 }
 
 absl::Status ValidateRetrievalLossOptions(const RetrievalLossOptions& o) {
-  if (o.kind != "none" && o.kind != "supcon" && o.kind != "cosface") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("retrieval_loss.kind must be none, supcon or cosface, got \"", o.kind, "\""));
+  if (o.kind != "none" && o.kind != "supcon" && o.kind != "cosface" && o.kind != "instance") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "retrieval_loss.kind must be none, supcon, cosface or instance, got \"", o.kind, "\""));
   }
   if (!(o.weight > 0) || !std::isfinite(o.weight)) {
     return Invalid("retrieval_loss.weight", "positive", o.weight);
@@ -129,6 +129,10 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
   }
   if (c.input_size < 16 || c.input_size > 1024 || c.input_size % 16 != 0) {
     return Invalid("input_size", "a multiple of 16 in 16..1024", c.input_size);
+  }
+  if (c.retrieval.kind == "instance" && !c.augment) {
+    return absl::InvalidArgumentError(
+        "retrieval_loss instance needs augment: its two views of a drawing are two augmentations");
   }
   if (c.mean_image && c.raster_channels != RasterChannels::kInk) {
     return absl::InvalidArgumentError("mean_image needs raster_channels ink");

@@ -18,9 +18,9 @@ namespace sketch {
 
 // An objective that shapes fc_1 for retrieval beside the cross-entropy (trainer/retrieval_loss.h).
 struct RetrievalLossOptions {
-  std::string kind = "none";  // "none", "supcon" or "cosface"
+  std::string kind = "none";  // "none", "supcon", "cosface" or "instance"
   double weight = 1.0;        // total loss = cross-entropy + weight * objective
-  double temperature = 0.1;   // supcon: similarities are divided by it
+  double temperature = 0.1;   // supcon, instance: similarities are divided by it
   double scale = 16.0;        // cosface: logit scale s
   double margin = 0.2;        // cosface: cosine margin m subtracted on the true class
 };

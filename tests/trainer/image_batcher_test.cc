@@ -97,6 +97,34 @@ TEST_F(ImageBatcherTest, SameSeedSameBatchesWhateverTheLoaderThreads) {
   ExpectSame(inline_batches, Run(Training(3)));
 }
 
+// Two views: view 0 is the one-view batch itself, view 1 the same examples augmented anew.
+TEST_F(ImageBatcherTest, TwoViewsRepeatTheExamplesWithTheirOwnAugmentation) {
+  const std::vector<Batch> one = Run(Training(1));
+  ImageBatcherOptions two_views = Training(1);
+  two_views.views = 2;
+  const std::vector<Batch> two = Run(two_views);
+  ASSERT_EQ(two.size(), one.size());
+  for (size_t s = 0; s < one.size(); ++s) {
+    const int64_t b = one[s].images.size(0);
+    ASSERT_EQ(two[s].images.size(0), 2 * b);
+    EXPECT_TRUE(torch::equal(two[s].images.slice(0, 0, b), one[s].images));
+    EXPECT_FALSE(torch::equal(two[s].images.slice(0, b), one[s].images));
+    for (int64_t j = 0; j < b; ++j) {
+      EXPECT_EQ(two[s].indices[j], one[s].indices[j]);
+      EXPECT_EQ(two[s].indices[b + j], one[s].indices[j]);
+      EXPECT_EQ(two[s].labels[b + j].item<int64_t>(), one[s].labels[j].item<int64_t>());
+    }
+  }
+  ExpectSame(two, Run([&] {
+               ImageBatcherOptions threads = two_views;
+               threads.loader_threads = 3;
+               return threads;
+             }()));
+  two_views.views = 3;
+  EXPECT_EQ(ImageBatcher::Create(&dataset_->train, Small(), two_views).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ImageBatcherTest, EachEpochIsADifferentPermutation) {
   const std::vector<Batch> batches = Run(Training(2));
   std::vector<int64_t> epoch0, epoch1;

@@ -12,8 +12,8 @@
 #include "gtest/gtest.h"
 #include "models/model_files.h"
 #include "tests/testing/sample_dataset.h"
-#include "trainer/train.h"
 #include "trainer/run_files.h"
+#include "trainer/train.h"
 #include "trainer/train_config.h"
 
 namespace sketch {
@@ -115,6 +115,38 @@ TEST(RetrievalObjectiveTest, ATinyRunPullsSameClassEmbeddingsTogether) {
     EXPECT_GT(after, 0.3) << kind << ": same-class cosine must exceed different-class by 0.3";
     EXPECT_GT(after, before + 0.2) << kind;
   }
+}
+
+// instance: the positives are a drawing's other view (its example index), not its class.
+TEST(RetrievalObjectiveTest, InstanceContrastsTheViewsOfEachDrawing) {
+  RetrievalLossOptions options;
+  options.kind = "instance";
+  options.weight = 0.5;
+  options.temperature = 0.2;
+  RetrievalObjective objective(options, /*num_classes=*/2, /*feature_dim=*/4);
+  EXPECT_EQ(objective->views(), 2);
+  Batch batch;
+  batch.labels = Labels({0, 0, 1, 0, 0, 1});  // two drawings of class 0, one of class 1, 2 views
+  batch.indices = {7, 3, 5, 7, 3, 5};
+  torch::manual_seed(1);
+  const torch::Tensor features = torch::rand({6, 4});
+  const torch::Tensor loss = objective->forward(features, batch);
+  EXPECT_NEAR(
+      loss.item<double>(),
+      0.5 * SupervisedContrastiveLoss(features, Labels({7, 3, 5, 7, 3, 5}), 0.2).item<double>(),
+      1e-6);
+  EXPECT_GT(std::abs(loss.item<double>() -
+                     0.5 * SupervisedContrastiveLoss(features, batch.labels, 0.2).item<double>()),
+            1e-4);
+  RetrievalLossOptions supcon = options;
+  supcon.kind = "supcon";
+  EXPECT_EQ(RetrievalObjective(supcon, 2, 4)->views(), 1);
+
+  RecipeOverrides o;
+  o.retrieval_loss = "instance";
+  ASSERT_TRUE(ResolveTrainConfig("default", o).ok());
+  o.augment = false;  // the two views would be the same image
+  EXPECT_EQ(ResolveTrainConfig("default", o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(RetrievalConfigTest, RecipesCarryNoObjectiveAndOverridesAreChecked) {
