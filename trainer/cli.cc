@@ -181,6 +181,9 @@ void AddEvaluate(CLI::App* app, Commands* c) {
       ->needs(drawings);
   cmd->add_option("--json", c->eval_json, "also write the report as JSON to this file")
       ->needs(drawings);
+  cmd->add_flag("--mirror-average", d.mirror_average,
+                "embed each drawing as the mean of it and its mirror (a bundle may already)")
+      ->needs(drawings);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }
 
@@ -238,6 +241,8 @@ void AddIndex(CLI::App* app, Commands* c) {
                   "raw | l2 | auto (a bundle's own choice; l2 for a model directory)")
       ->capture_default_str();
   cmd->add_flag("--skip-invalid", g.features.skip_invalid, "skip (and count) malformed records");
+  cmd->add_flag("--mirror-average", g.mirror_average,
+                "embed each drawing as the mean of it and its mirror (a bundle may already)");
   cmd->add_flag("!--no-drawings", g.store_drawings, "do not store the drawings in the bundle");
   cmd->add_option("--chunk", g.features.chunk_size, "drawings per resumable feature chunk")
       ->capture_default_str();

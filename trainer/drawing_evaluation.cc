@@ -26,7 +26,8 @@ absl::StatusOr<DrawingEvaluation> EvaluateDrawings(const DrawingEvaluationOption
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(const std::vector<DrawingFile> files, ListDrawingFiles(options.inputs));
   ASSIGN_OR_RETURN(const GalleryModel model,
-                   LoadGalleryModel(options.model, options.normalization));
+                   LoadGalleryModel(options.model, options.normalization,
+                                                    options.mirror_average));
   const auto extraction = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(const GalleryFeatures extracted,
                    ExtractGalleryFeatures(files, model, options.features));

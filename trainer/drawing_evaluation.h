@@ -23,7 +23,8 @@ struct DrawingEvaluationOptions {
   // kAuto: a bundle's own choice (manifest index.l2_normalized); L2 for a model directory, as
   // `index` would index them.
   FeatureNormalization normalization = FeatureNormalization::kAuto;
-  FeatureOptions features;  // skip_invalid, batch_size, precision, progress
+  bool mirror_average = false;  // embed with mirror averaging; false keeps the model's own
+  FeatureOptions features;      // skip_invalid, batch_size, precision, progress
   // Above this many drawings the O(n^2) measure runs within a seeded random sample of this size
   // (0: always all of them); the same sample `index` measures.
   int64_t map_sample = 20000;

@@ -39,11 +39,14 @@ Json WorkSignature(const GalleryOptions& options, const std::vector<DrawingFile>
         {{"path", file.path}, {"bytes", fs::file_size(file.path, ec)}, {"mtime", mtime}});
   }
   const FeatureOptions& f = options.features;
-  return {{"model_sha256", model.weights_sha256},
-          {"inputs", inputs},
-          {"skip_invalid", f.skip_invalid},
-          {"chunk_size", f.chunk_size},
-          {"precision", f.precision == Precision::kBf16 ? "bf16" : "fp32"}};
+  Json signature = {{"model_sha256", model.weights_sha256},
+                    {"inputs", inputs},
+                    {"skip_invalid", f.skip_invalid},
+                    {"chunk_size", f.chunk_size},
+                    {"precision", f.precision == Precision::kBf16 ? "bf16" : "fp32"},
+                    // The same weights embed otherwise with mirror averaging.
+                    {"mirror_average", model.model.preprocessing.mirror_average}};
+  return signature;
 }
 
 // How far feature extraction got: chunks written, drawings they hold (every chunk but the
@@ -181,7 +184,8 @@ absl::StatusOr<GalleryIndex> BuildGalleryIndex(std::vector<float> features, bool
 absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(const std::vector<DrawingFile> files, ListDrawingFiles(options.inputs));
-  ASSIGN_OR_RETURN(GalleryModel model, LoadGalleryModel(options.model, options.normalization));
+  ASSIGN_OR_RETURN(GalleryModel model, LoadGalleryModel(options.model, options.normalization,
+                                                        options.mirror_average));
   const std::string work = options.out_dir + ".work";
   GalleryReport report;
   ASSIGN_OR_RETURN(GalleryFeatures extracted,

@@ -29,6 +29,8 @@ struct GalleryOptions {
   std::string out_dir;              // the bundle to write; its work directory is out_dir + ".work"
   // kAuto: a bundle's own choice (manifest index.l2_normalized); L2 for a model directory.
   FeatureNormalization normalization = FeatureNormalization::kAuto;
+  // Embed with mirror averaging (recorded in the gallery bundle); false keeps the model's own.
+  bool mirror_average = false;
   FeatureOptions features;  // skip_invalid, chunk_size (the unit of resumption), batch, precision
   bool store_drawings = true;
   // The leave-one-out figures cost O(n^2): above this many drawings they are measured within a

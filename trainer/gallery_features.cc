@@ -131,7 +131,8 @@ int64_t DrawingStream::skipped() const { return skipped_ + (reader_ ? reader_->s
 size_t DrawingStream::files_done() const { return next_file_ - (reader_ ? 1 : 0); }
 
 absl::StatusOr<GalleryModel> LoadGalleryModel(const std::string& dir,
-                                              FeatureNormalization normalization) {
+                                              FeatureNormalization normalization,
+                                              bool mirror_average) {
   GalleryModel g;
   if (fs::exists(fs::path(dir) / "manifest.json")) {
     ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(dir));
@@ -155,6 +156,7 @@ absl::StatusOr<GalleryModel> LoadGalleryModel(const std::string& dir,
   if (normalization != FeatureNormalization::kAuto) {
     g.l2_normalized = normalization == FeatureNormalization::kL2;
   }
+  if (mirror_average) g.model.preprocessing.mirror_average = true;
   ASSIGN_OR_RETURN(g.weights_sha256, Sha256File((fs::path(dir) / "model.pt").string()));
   return g;
 }

@@ -72,8 +72,11 @@ struct GalleryModel {
 // a bundle's own choice (manifest index.l2_normalized), L2 for a model directory. Errors: those
 // of LoadBundle or LoadTrainedModel (NotFound for a missing file, DataLoss for a malformed or
 // mismatched one, e.g. weights of another size than the config says).
+// `mirror_average` true embeds with mirror averaging (models/preprocessing.h) whatever the model's
+// own setting; false keeps the model's (a bundle made with `bundle --mirror-average` has it).
 absl::StatusOr<GalleryModel> LoadGalleryModel(const std::string& dir,
-                                              FeatureNormalization normalization);
+                                              FeatureNormalization normalization,
+                                              bool mirror_average = false);
 
 // How features are extracted (all of it but `progress` is what a resumed `index` run must share
 // with the run it continues).

@@ -269,6 +269,12 @@ TEST_F(GalleryBuilderTest, AResumeWithOtherInputsOrADamagedChunkIsRefused) {
   auto refused = BuildGallery(other);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("inputs"));
+  // The same weights with mirror averaging embed otherwise: their chunks are not reused.
+  GalleryOptions mirrored = o;
+  mirrored.mirror_average = true;
+  auto other_embedding = BuildGallery(mirrored);
+  EXPECT_EQ(other_embedding.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(other_embedding.status().message()), HasSubstr("mirror_average"));
 
   // A chunk of another feature size (e.g. from another model's run) is named, not used.
   const std::string chunk = o.out_dir + ".work/features_000000.npy";
