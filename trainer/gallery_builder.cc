@@ -184,8 +184,8 @@ absl::StatusOr<GalleryIndex> BuildGalleryIndex(std::vector<float> features, bool
 absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(const std::vector<DrawingFile> files, ListDrawingFiles(options.inputs));
-  ASSIGN_OR_RETURN(GalleryModel model, LoadGalleryModel(options.model, options.normalization,
-                                                        options.mirror_average));
+  ASSIGN_OR_RETURN(GalleryModel model,
+                   LoadGalleryModel(options.model, options.normalization, options.mirror_average));
   const std::string work = options.out_dir + ".work";
   GalleryReport report;
   ASSIGN_OR_RETURN(GalleryFeatures extracted,
