@@ -1,10 +1,12 @@
-// Throughput of the study's CNNs on the CPU (default 128x128, batch 32, 345 classes): eval forward
-// under InferenceMode and one Adam training step, fp32 versus bf16 autocast + channels-last, with
-// and without BatchNorm folded. Figures, not pass/fail; items_per_second is images per second.
-// bench/compare_pytorch.py runs single cases of it side by side with the same nets in PyTorch.
+// Throughput of the study's CNNs on the CPU or a GPU (default 128x128, batch 32, 345 classes): eval
+// forward under InferenceMode and one Adam training step, fp32 versus bf16 autocast +
+// channels-last, with and without BatchNorm folded. Figures, not pass/fail; items_per_second is
+// images per second. bench/compare_pytorch.py runs single cases of it side by side with the same
+// nets in PyTorch.
 //
 //   sketch_models_bench [--threads=N] [--batch=N] [--size=S] [--classes=C] [--warmup=W]
-//                       [--iterations=I] [--malloc=glibc|heap] [google-benchmark flags]
+//                       [--iterations=I] [--malloc=glibc|heap] [--device=cpu|cuda]
+//                       [--adam=fused|loop] [google-benchmark flags]
 //   sketch_models_bench --describe [--size=S] [--classes=C]
 //
 // --threads: ATen threads (default 2). --batch/--size/--classes: the input [batch, 1, S, S] and
@@ -13,9 +15,12 @@
 // default "at least 2 s". --malloc=heap: KeepLargeAllocationsInHeap() at startup (default
 // glibc: malloc as the trainer and server run it today). --describe: print the parameter and
 // buffer names and shapes of both networks as JSON and exit (the PyTorch mirror is checked
-// against it).
+// against it). --device=cuda: model and images on the GPU (the torch2-cuda build), each timed
+// call synchronized. --adam: the training step's optimizer update, FusedAdamStep as the trainer
+// runs it (default; the fused kernel from LibTorch 2.4, Adam's loop before) or Adam's step().
 #include <benchmark/benchmark.h>
 #include <time.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -27,6 +32,7 @@
 #include <vector>
 
 #include "core/process_cpu_time.h"
+#include "models/fused_adam.h"
 #include "models/sketch_model.h"
 #include "models/sknet.h"
 #include "models/skresnet.h"
@@ -42,6 +48,8 @@ struct Options {
   int classes = 345;      // Quick, Draw!
   int warmup = 1;         // the first calls create oneDNN primitives
   int64_t iterations = 0;  // 0: google-benchmark's own count, at least kMinTime seconds
+  c10::Device device = c10::Device(c10::kCPU);  // --device: where model and images live
+  bool fused_adam = true;  // --adam=fused (FusedAdamStep, as the trainer) or --adam=loop (step())
 };
 Options options;
 
@@ -69,11 +77,18 @@ std::string Label(int64_t architecture, const Variant& variant) {
 
 // Runs the timed loop and sets items_per_second (wall, images/s), images_per_cpu_s and cpu_s
 // (process CPU seconds of the timed loop).
+// On a GPU each iteration ends with a synchronization, so the time is the kernels', not the
+// launches'.
 template <typename Fn>
 void TimedLoop(benchmark::State& state, Fn&& fn) {
-  for (int i = 0; i < options.warmup; ++i) fn();
+  const auto run = [&] {
+    auto result = fn();
+    if (options.device.is_cuda()) torch::cuda::synchronize();
+    return result;
+  };
+  for (int i = 0; i < options.warmup; ++i) run();
   const double cpu_start = ProcessCpuSeconds();
-  for (auto _ : state) benchmark::DoNotOptimize(fn());
+  for (auto _ : state) benchmark::DoNotOptimize(run());
   const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
   const double images = static_cast<double>(state.iterations()) * options.batch;
   state.SetItemsProcessed(static_cast<int64_t>(images));
@@ -84,8 +99,10 @@ void TimedLoop(benchmark::State& state, Fn&& fn) {
 std::shared_ptr<SketchModel> BuildOrDie(int64_t architecture, benchmark::State& state) {
   auto model = MakeSketchModel(kArchitectures[architecture], {options.classes, options.size});
   if (!model.ok()) state.SkipWithError(std::string(model.status().message()).c_str());
-  if (model.ok()) state.counters["parameters"] = static_cast<double>(CountParameters(**model));
-  return model.ok() ? *model : nullptr;
+  if (!model.ok()) return nullptr;
+  state.counters["parameters"] = static_cast<double>(CountParameters(**model));
+  (*model)->to(options.device);
+  return *model;
 }
 
 void BM_Forward(benchmark::State& state) {
@@ -98,11 +115,13 @@ void BM_Forward(benchmark::State& state) {
     state.SkipWithError("FoldBatchNorm failed");
     return;
   }
-  torch::Tensor images = torch::rand({options.batch, 1, options.size, options.size});
+  torch::Tensor images =
+      torch::rand({options.batch, 1, options.size, options.size}).to(options.device);
   if (variant.channels_last) {
     ToChannelsLast(model.get());
     images = ToChannelsLast(images);
   }
+  const c10::DeviceType device = options.device.type();
   if (variant.bf16_weights) {
     if (!variant.bf16 || !variant.folded) {
       state.SkipWithError("bf16 weights need bf16 and folded BatchNorm");
@@ -114,12 +133,12 @@ void BM_Forward(benchmark::State& state) {
     torch::Tensor before;
     {
       c10::InferenceMode inference;
-      AutocastScope autocast(Precision::kBf16);
+      AutocastScope autocast(Precision::kBf16, device);
       before = model->Forward(probe).logits;
     }
     CastWeightsForInference(model.get(), Precision::kBf16);
     c10::InferenceMode inference;
-    AutocastScope autocast(Precision::kBf16);
+    AutocastScope autocast(Precision::kBf16, device);
     if (!torch::equal(before, model->Forward(probe).logits)) {
       state.SkipWithError("bf16 weights changed the logits");
       return;
@@ -129,7 +148,7 @@ void BM_Forward(benchmark::State& state) {
   // One scope per batch, as a server handles a request (it re-casts fp32 weights to bf16 each
   // time; with bf16 weights it casts only the images).
   auto forward = [&] {
-    AutocastScope autocast(variant.bf16 ? Precision::kBf16 : Precision::kFp32);
+    AutocastScope autocast(variant.bf16 ? Precision::kBf16 : Precision::kFp32, device);
     return model->Forward(images).logits;
   };
   TimedLoop(state, forward);
@@ -141,8 +160,11 @@ void BM_TrainStep(benchmark::State& state) {
   torch::manual_seed(1);
   auto model = BuildOrDie(state.range(0), state);
   if (model == nullptr) return;
-  torch::Tensor images = torch::rand({options.batch, 1, options.size, options.size});
-  const torch::Tensor labels = torch::randint(0, options.classes, {options.batch}, torch::kLong);
+  torch::Tensor images =
+      torch::rand({options.batch, 1, options.size, options.size}).to(options.device);
+  const torch::Tensor labels =
+      torch::randint(0, options.classes, {options.batch}, torch::kLong).to(options.device);
+  const c10::DeviceType device = options.device.type();
   if (variant.channels_last) {
     ToChannelsLast(model.get());
     images = ToChannelsLast(images);
@@ -153,11 +175,15 @@ void BM_TrainStep(benchmark::State& state) {
     torch::Tensor loss;
     {
       // As torch.autocast is used: forward and loss inside, backward outside.
-      AutocastScope autocast(variant.bf16 ? Precision::kBf16 : Precision::kFp32);
+      AutocastScope autocast(variant.bf16 ? Precision::kBf16 : Precision::kFp32, device);
       loss = torch::cross_entropy_loss(model->Forward(images).logits, labels);
     }
     loss.backward();
-    adam.step();
+    if (options.fused_adam) {
+      FusedAdamStep(&adam);
+    } else {
+      adam.step();
+    }
     return loss;
   };
   TimedLoop(state, step);
@@ -252,6 +278,15 @@ int main(int argc, char** argv) {
       args.push_back(argv[i]);
     } else if (std::strcmp(a, "--describe") == 0) {
       describe = true;
+    } else if (std::strcmp(a, "--adam=fused") == 0 || std::strcmp(a, "--adam=loop") == 0) {
+      options.fused_adam = std::strcmp(a, "--adam=fused") == 0;
+    } else if (std::strncmp(a, "--device=", 9) == 0) {
+      auto device = sketch::ParseDevice(a + 9);
+      if (!device.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(device.status().message()).c_str());
+        return 2;
+      }
+      options.device = *device;
     } else if (std::strcmp(a, "--malloc=heap") == 0 || std::strcmp(a, "--malloc=glibc") == 0) {
       heap = std::strcmp(a, "--malloc=heap") == 0;
     } else if (!sketch::IntFlag(a, "--threads", &threads) &&
@@ -288,6 +323,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("classes", std::to_string(options.classes));
   benchmark::AddCustomContext("warmup", std::to_string(options.warmup));
   benchmark::AddCustomContext("malloc", heap ? "heap" : "glibc");
+  benchmark::AddCustomContext("device", options.device.str());
+  benchmark::AddCustomContext("adam", options.fused_adam ? "fused" : "loop");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

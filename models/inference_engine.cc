@@ -22,14 +22,24 @@ std::string ShapeOf(const torch::Tensor& t) {
 }  // namespace
 
 InferenceEngine::InferenceEngine(std::shared_ptr<SketchModel> model, Preprocessing preprocessing,
-                                 Precision precision)
-    : model_(std::move(model)), preprocessing_(std::move(preprocessing)), precision_(precision) {}
+                                 Precision precision, c10::Device device)
+    : model_(std::move(model)),
+      preprocessing_(std::move(preprocessing)),
+      precision_(precision),
+      device_(device) {}
 
 absl::StatusOr<std::unique_ptr<InferenceEngine>> InferenceEngine::Create(
-    const SketchModel& model, Preprocessing preprocessing, Precision precision) {
+    const SketchModel& model, Preprocessing preprocessing, Precision precision,
+    c10::Device device) {
   RETURN_IF_ERROR(ValidateModelInput(model, preprocessing));
   ASSIGN_OR_RETURN(std::shared_ptr<SketchModel> copy, MakeInferenceCopy(model));
-  const Precision resolved = ResolvePrecision(precision);
+  if (!device.is_cpu()) {
+    RETURN_IF_ERROR(TorchCall("moving the model to " + device.str(), [&] {
+      copy->to(device);
+      return absl::OkStatus();
+    }));
+  }
+  const Precision resolved = ResolvePrecision(precision, device.type());
   if (resolved == Precision::kBf16) {
     RETURN_IF_ERROR(TorchCall("channels-last bf16 weights", [&] {
       ToChannelsLast(copy.get());
@@ -40,7 +50,7 @@ absl::StatusOr<std::unique_ptr<InferenceEngine>> InferenceEngine::Create(
     }));
   }
   return std::unique_ptr<InferenceEngine>(
-      new InferenceEngine(std::move(copy), std::move(preprocessing), resolved));
+      new InferenceEngine(std::move(copy), std::move(preprocessing), resolved, device));
 }
 
 absl::StatusOr<InferenceOutput> InferenceEngine::Run(const torch::Tensor& images) const {
@@ -50,11 +60,12 @@ absl::StatusOr<InferenceOutput> InferenceEngine::Run(const torch::Tensor& images
     // InferenceMode and autocast are thread-local: they must be set on the thread that runs
     // Forward.
     c10::InferenceMode inference;
-    AutocastScope autocast(precision_);
+    AutocastScope autocast(precision_, device_.type());
+    const torch::Tensor on_device = images.to(device_);
     // Mirrored copies ride in the same forward pass: one batch of 2N keeps the kernels as busy
     // as the plain pass and costs one call.
     const torch::Tensor batch =
-        preprocessing_.mirror_average ? torch::cat({images, images.flip({3})}) : images;
+        preprocessing_.mirror_average ? torch::cat({on_device, on_device.flip({3})}) : on_device;
     const torch::Tensor input = precision_ == Precision::kBf16 ? ToChannelsLast(batch) : batch;
     ASSIGN_OR_RETURN(ModelOutput out, SafeForward(model_.get(), input));
     // Both come back float32 under autocast too (the .to is then a no-op).
@@ -65,8 +76,8 @@ absl::StatusOr<InferenceOutput> InferenceEngine::Run(const torch::Tensor& images
       logits = 0.5 * (logits.slice(0, 0, n) + logits.slice(0, n));
       features = 0.5 * (features.slice(0, 0, n) + features.slice(0, n));
     }
-    result.logits = logits.contiguous();
-    result.features = features.contiguous();
+    result.logits = logits.to(torch::kCPU).contiguous();
+    result.features = features.to(torch::kCPU).contiguous();
     return absl::OkStatus();
   }));
   const int64_t n = images.size(0);

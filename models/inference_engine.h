@@ -4,10 +4,11 @@
 // (fp32: the same features up to last-bit rounding between batch sizes, within 1e-6, hence live
 // mAP == offline mAP).
 //
-// The recipe: a BatchNorm-folded copy of the weights (MakeInferenceCopy), the precision resolved
-// once (kAuto: bf16 iff the CPU has it); for bf16 channels-last weights and inputs with the
-// weights stored in bf16 (CastWeightsForInference) under bf16 autocast; the forward pass under
-// InferenceMode; logits and features returned in float32.
+// The recipe: a BatchNorm-folded copy of the weights (MakeInferenceCopy) on the chosen device
+// (CPU unless told), the precision resolved once (kAuto: bf16 iff the CPU has it, always on
+// CUDA); for bf16 channels-last weights and inputs with the weights stored in bf16
+// (CastWeightsForInference) under bf16 autocast; the forward pass under InferenceMode; logits
+// and features returned in float32 on the CPU.
 #ifndef SKETCH_MODELS_INFERENCE_ENGINE_H_
 #define SKETCH_MODELS_INFERENCE_ENGINE_H_
 
@@ -32,13 +33,15 @@ struct InferenceOutput {
 class InferenceEngine {
  public:
   // Copies `model`'s weights into the inference copy described above, so `model` may be dropped,
-  // changed or trained further afterwards. InvalidArgument for an invalid preprocessing or one
-  // whose raster size is not the model's input size; Internal when torch fails.
-  static absl::StatusOr<std::unique_ptr<InferenceEngine>> Create(const SketchModel& model,
-                                                                 Preprocessing preprocessing,
-                                                                 Precision precision);
+  // changed or trained further afterwards; `model` may live on any device. The copy lives on
+  // `device` (ParseDevice's). InvalidArgument for an invalid preprocessing or one whose raster
+  // size is not the model's input size; Internal when torch fails.
+  static absl::StatusOr<std::unique_ptr<InferenceEngine>> Create(
+      const SketchModel& model, Preprocessing preprocessing, Precision precision,
+      c10::Device device = c10::Device(c10::kCPU));
 
-  // images: float32 [N >= 1, C, S, S], S = input_size(), C = in_channels(), made with
+  // images: float32 [N >= 1, C, S, S] on the CPU or device(), S = input_size(),
+  // C = in_channels(), made with
   // preprocessing() (e.g. by RasterizeBatch or an ImageBatcher). With
   // preprocessing().mirror_average the outputs are the means of each image's and its left-right
   // mirror's, from one forward pass over 2N. InvalidArgument for another shape; Internal when torch
@@ -53,6 +56,7 @@ class InferenceEngine {
   // kFp32 or kBf16, never kAuto.
   Precision precision() const { return precision_; }
   const Preprocessing& preprocessing() const { return preprocessing_; }
+  c10::Device device() const { return device_; }
   int num_classes() const { return model_->num_classes(); }
   int input_size() const { return model_->input_size(); }
   int in_channels() const { return model_->in_channels(); }
@@ -60,11 +64,12 @@ class InferenceEngine {
 
  private:
   InferenceEngine(std::shared_ptr<SketchModel> model, Preprocessing preprocessing,
-                  Precision precision);
+                  Precision precision, c10::Device device);
 
   const std::shared_ptr<SketchModel> model_;  // eval mode, folded; only read by Forward
   const Preprocessing preprocessing_;
   const Precision precision_;
+  const c10::Device device_;
 };
 
 }  // namespace sketch

@@ -53,7 +53,9 @@ absl::Status LoadTorchArchive(const std::string& path,
   if (!fs::exists(path)) return absl::NotFoundError(absl::StrCat("no such file: ", path));
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    // Onto the CPU whatever device the tensors were saved from: a model trained on a GPU loads
+    // in a CPU-only build, and the caller moves it where it runs.
+    archive.load_from(path, torch::Device(torch::kCPU));
     read(archive);
   } catch (const c10::Error& e) {
     return absl::DataLossError(absl::StrCat(path, ": ", e.what_without_backtrace()));

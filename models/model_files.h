@@ -35,7 +35,8 @@ absl::StatusOr<Preprocessing> LoadPreprocessing(const std::string& dir);
 
 // The archive helpers the weights use, for other torch state (an optimizer's): `write` fills an
 // archive saved to `path` atomically (Internal on failure); `read` gets the archive loaded from
-// `path` (NotFound for a missing file, DataLoss when torch cannot read it or `read` throws).
+// `path` onto the CPU, whatever device its tensors were saved from (NotFound for a missing file,
+// DataLoss when torch cannot read it or `read` throws).
 absl::Status SaveTorchArchive(const std::string& path,
                               const std::function<void(torch::serialize::OutputArchive*)>& write);
 absl::Status LoadTorchArchive(const std::string& path,

@@ -4,7 +4,9 @@
 #include <ATen/autocast_mode.h>
 #include <malloc.h>
 #include <sched.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <fstream>
 #include <limits>
@@ -12,7 +14,9 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace sketch {
 namespace {
@@ -42,7 +46,74 @@ int AvailableCpus() {
   return hardware > 0 ? static_cast<int>(hardware) : 1;
 }
 
+// Autocast's per-device state. LibTorch 2.4 replaced the per-device functions (is_cpu_enabled,
+// set_autocast_gpu_dtype, ...) with ones taking the device type and deprecated the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool AutocastEnabled(c10::DeviceType device) { return at::autocast::is_autocast_enabled(device); }
+c10::ScalarType AutocastDtype(c10::DeviceType device) {
+  return at::autocast::get_autocast_dtype(device);
+}
+void SetAutocast(c10::DeviceType device, bool enabled, c10::ScalarType dtype) {
+  at::autocast::set_autocast_enabled(device, enabled);
+  at::autocast::set_autocast_dtype(device, dtype);
+}
+#else
+bool AutocastEnabled(c10::DeviceType device) {
+  return device == c10::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+c10::ScalarType AutocastDtype(c10::DeviceType device) {
+  return device == c10::kCUDA ? at::autocast::get_autocast_gpu_dtype()
+                              : at::autocast::get_autocast_cpu_dtype();
+}
+void SetAutocast(c10::DeviceType device, bool enabled, c10::ScalarType dtype) {
+  if (device == c10::kCUDA) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+}
+#endif
+
 }  // namespace
+
+bool CudaBuild() {
+#if defined(SKETCH_TORCH_CUDA)
+  return true;
+#else
+  return false;
+#endif
+}
+
+absl::StatusOr<c10::Device> ParseDevice(absl::string_view name) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  int index = 0;
+  if (name != "cuda") {
+    absl::string_view number = name;
+    if (!absl::ConsumePrefix(&number, "cuda:") || !absl::SimpleAtoi(number, &index) || index < 0 ||
+        index > 255) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("device must be cpu, cuda or cuda:N, got \"", name, "\""));
+    }
+  }
+  if (!CudaBuild()) {
+    return absl::FailedPreconditionError(
+        "--device cuda: this build links LibTorch without CUDA; build with "
+        "`cmake --preset torch2-cuda` (scripts/setup.sh --libtorch pytorch-cuda)");
+  }
+  const int64_t gpus = torch::cuda::device_count();
+  if (gpus == 0) {
+    return absl::FailedPreconditionError(
+        "--device cuda: no CUDA GPU is visible to this process (driver missing, or "
+        "CUDA_VISIBLE_DEVICES empty)");
+  }
+  if (index >= gpus) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--device cuda:", index, ": only ", gpus, " CUDA GPU(s) are visible"));
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
 
 bool CpuSupportsBf16() {
   static const bool supported = ReadCpuinfoHasBf16();
@@ -69,8 +140,9 @@ absl::string_view PrecisionName(Precision precision) {
   return "unknown";
 }
 
-Precision ResolvePrecision(Precision precision) {
+Precision ResolvePrecision(Precision precision, c10::DeviceType device) {
   if (precision != Precision::kAuto) return precision;
+  if (device == c10::kCUDA) return Precision::kBf16;
   return CpuSupportsBf16() ? Precision::kBf16 : Precision::kFp32;
 }
 
@@ -84,13 +156,12 @@ void SetTorchThreads(int threads) {
   }
 }
 
-AutocastScope::AutocastScope(Precision precision) {
-  if (ResolvePrecision(precision) != Precision::kBf16) return;
+AutocastScope::AutocastScope(Precision precision, c10::DeviceType device) : device_(device) {
+  if (ResolvePrecision(precision, device) != Precision::kBf16) return;
   active_ = true;
-  previous_enabled_ = at::autocast::is_cpu_enabled();
-  previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
-  at::autocast::set_cpu_enabled(true);
-  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  previous_enabled_ = AutocastEnabled(device_);
+  previous_dtype_ = AutocastDtype(device_);
+  SetAutocast(device_, true, at::kBFloat16);
   at::autocast::increment_nesting();
 }
 
@@ -98,8 +169,11 @@ AutocastScope::~AutocastScope() {
   if (!active_) return;
   // As torch.autocast does: only the outermost scope drops the cached bf16 weight copies.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  at::autocast::set_autocast_cpu_dtype(previous_dtype_);
-  at::autocast::set_cpu_enabled(previous_enabled_);
+  SetAutocast(device_, previous_enabled_, previous_dtype_);
+}
+
+bool Bf16AutocastEnabled(c10::DeviceType device) {
+  return AutocastEnabled(device) && AutocastDtype(device) == at::kBFloat16;
 }
 
 void ToChannelsLast(torch::nn::Module* module) {

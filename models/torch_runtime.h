@@ -1,8 +1,9 @@
-// CPU runtime knobs for the CNNs: thread counts, bf16 autocast and the channels-last layout.
-// Each is a measured choice (see bench/models_bench.cc), not a default to apply blindly.
+// Runtime knobs for the CNNs: the device, thread counts, bf16 autocast and the channels-last
+// layout. Each is a measured choice (see bench/models_bench.cc), not a default to apply blindly.
 #ifndef SKETCH_MODELS_TORCH_RUNTIME_H_
 #define SKETCH_MODELS_TORCH_RUNTIME_H_
 
+#include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
 #include <torch/types.h>
@@ -16,14 +17,24 @@ namespace sketch {
 // Without it oneDNN emulates bf16 and it is slower than fp32. Read once; thread-safe.
 bool CpuSupportsBf16();
 
+// True when this build links a LibTorch with CUDA (SKETCH_LIBTORCH=pytorch-cuda), whether or
+// not a GPU is present.
+bool CudaBuild();
+
+// Where the CNNs run, as --device spells it: "cpu", "cuda" or "cuda:N". InvalidArgument for
+// another name; FailedPrecondition for a CUDA device this process cannot use, saying why (a
+// build without CUDA, no GPU visible, or fewer GPUs than N+1).
+absl::StatusOr<c10::Device> ParseDevice(absl::string_view name);
+
 enum class Precision { kAuto, kFp32, kBf16 };
 
 // "auto", "fp32", "bf16" (as the flags spell them); InvalidArgument otherwise.
 absl::StatusOr<Precision> ParsePrecision(absl::string_view name);
 // The inverse of ParsePrecision.
 absl::string_view PrecisionName(Precision precision);
-// kAuto -> kBf16 when CpuSupportsBf16(), else kFp32. kFp32 and kBf16 are kept as asked.
-Precision ResolvePrecision(Precision precision);
+// On CPU kAuto -> kBf16 when CpuSupportsBf16(), else kFp32; on CUDA kAuto -> kBf16 (every GPU
+// the wheel targets that trains at speed has bf16 tensor cores). kFp32 and kBf16 are kept.
+Precision ResolvePrecision(Precision precision, c10::DeviceType device = c10::kCPU);
 
 // Sets ATen's intra-op threads (the ones a conv uses) to `threads`, or to the CPUs this process
 // may run on when threads <= 0. Also sets the inter-op pool to the same count on the first call;
@@ -31,14 +42,14 @@ Precision ResolvePrecision(Precision precision);
 // Process-wide: call it at startup, not per request.
 void SetTorchThreads(int threads);
 
-// While alive on this thread, ops run under CPU bf16 autocast (convs and linears in bf16,
-// precision-sensitive ops in fp32) when `precision` resolves to kBf16; a no-op for kFp32.
+// While alive on this thread, ops on `device` run under bf16 autocast (convs and linears in
+// bf16, precision-sensitive ops in fp32) when `precision` resolves to kBf16; a no-op for kFp32.
 // Restores the previous autocast state on destruction and, when it was the outermost scope,
 // drops autocast's cache of bf16 weight copies (stale once the weights change). Autocast state
 // is thread-local: create the scope on the thread that runs Forward. Not movable.
 class AutocastScope {
  public:
-  explicit AutocastScope(Precision precision);
+  explicit AutocastScope(Precision precision, c10::DeviceType device = c10::kCPU);
   ~AutocastScope();
   AutocastScope(const AutocastScope&) = delete;
   AutocastScope& operator=(const AutocastScope&) = delete;
@@ -47,9 +58,14 @@ class AutocastScope {
 
  private:
   bool active_ = false;
+  c10::DeviceType device_ = c10::kCPU;
   bool previous_enabled_ = false;
   c10::ScalarType previous_dtype_ = c10::ScalarType::BFloat16;
 };
+
+// True when ops on `device` run under bf16 autocast on this thread (an AutocastScope is alive
+// or the caller enabled it), in every LibTorch this builds with.
+bool Bf16AutocastEnabled(c10::DeviceType device = c10::kCPU);
 
 // Converts every 4-d parameter and buffer of `module` (conv weights) to the channels-last
 // (NHWC) layout in place, which oneDNN convolves without reordering. Shapes and values do not

@@ -8,23 +8,40 @@
 #                                     them (sketch-trainer, sketch-server, sketch): the container
 #                                     image's build stage (deploy/Dockerfile); with --no-build,
 #                                     just those packages
+#   --libtorch debian                 (default) build against Debian's libtorch-dev 1.13
+#   --libtorch pytorch                also install the PyTorch 2.x wheel into .venv/torch2
+#                                     (scripts/requirements-torch2.txt) and build against its
+#                                     LibTorch, CPU only (preset torch2, in build/torch2)
+#   --libtorch pytorch-cuda           the same wheel with CUDA (preset torch2-cuda, build/torch2-cuda;
+#                                     needs the CUDA toolkit's nvcc to configure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-programs_only=0 build=1
-for arg in "$@"; do
-  case "$arg" in
+usage="usage: scripts/setup.sh [--programs-only] [--no-build] [--libtorch debian|pytorch|pytorch-cuda]"
+programs_only=0 build=1 libtorch=debian
+while (($#)); do
+  case "$1" in
     --programs-only) programs_only=1 ;;
     --no-build) build=0 ;;
-    *) echo "usage: scripts/setup.sh [--programs-only] [--no-build]" >&2; exit 2 ;;
+    --libtorch) shift; libtorch="${1:-}" ;;
+    --libtorch=*) libtorch="${1#--libtorch=}" ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
+  shift
 done
+case "$libtorch" in
+  debian) preset=release ;;
+  pytorch) preset=torch2 ;;
+  pytorch-cuda) preset=torch2-cuda ;;
+  *) echo "setup: --libtorch must be debian, pytorch or pytorch-cuda, got '$libtorch'" >&2
+     echo "$usage" >&2; exit 2 ;;
+esac
 
 PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config
   # libraries
-  libabsl-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libabsl-dev libsimdjson-dev libcli11-dev nlohmann-json3-dev
   libtorch-dev libfaiss-dev libopenblas0-pthread libssl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
   libpng-dev  # the client's PNG contact sheets (sketch search --png)
@@ -41,6 +58,7 @@ DEVELOPER_PACKAGES=(
   clang libclang-rt-14-dev
 )
 [ "$programs_only" = 1 ] || PACKAGES+=("${DEVELOPER_PACKAGES[@]}")
+[ "$libtorch" = debian ] || PACKAGES+=(python3-venv python3-pip)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -54,11 +72,28 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if [ "$libtorch" != debian ]; then
+  # The wheel, pinned; pip is quiet when it is already there.
+  venv=.venv/torch2
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  wanted=$(sed -n 's/^torch==//p' scripts/requirements-torch2.txt)
+  have=$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('torch'))" 2>/dev/null || true)
+  if [ "${have%%+*}" != "$wanted" ]; then
+    echo "setup: installing PyTorch $wanted into $venv (the wheel and its CUDA libraries, ~5 GB)"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-torch2.txt
+  fi
+  if [ "$libtorch" = pytorch-cuda ] && ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+    echo "setup: --libtorch pytorch-cuda needs the CUDA toolkit (nvcc) to configure" >&2
+    exit 1
+  fi
+  [ -x /usr/local/cuda/bin/nvcc ] && export PATH="$PATH:/usr/local/cuda/bin"
+fi
+
 [ "$build" = 1 ] || exit 0
 if [ "$programs_only" = 1 ]; then
-  cmake --preset release -DSKETCH_TESTS=OFF -DSKETCH_BENCH=OFF >/dev/null
-  cmake --build --preset release --target sketch-trainer sketch-server sketch
+  cmake --preset "$preset" -DSKETCH_TESTS=OFF -DSKETCH_BENCH=OFF >/dev/null
+  cmake --build --preset "$preset" --target sketch-trainer sketch-server sketch
 else
-  cmake --preset release -DSKETCH_TESTS=ON -DSKETCH_BENCH=ON >/dev/null
-  cmake --build --preset release
+  cmake --preset "$preset" -DSKETCH_TESTS=ON -DSKETCH_BENCH=ON >/dev/null
+  cmake --build --preset "$preset"
 fi

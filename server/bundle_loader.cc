@@ -41,6 +41,7 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   if (!bundle.ok()) return bundle.status();  // its messages name the directory already
   TorchEmbedderOptions embedder_options;
   embedder_options.precision = *precision;
+  embedder_options.device = options.device;
   embedder_options.warmup_batch_size = options.warmup_batch_size;
   absl::StatusOr<std::unique_ptr<TorchEmbedder>> embedder =
       TorchEmbedder::Create(bundle->model, embedder_options);

@@ -18,6 +18,9 @@ struct ModelServingOptions {
   // auto | fp32 | bf16 (see server/torch_embedder.h). fp32 reproduces the bundle's offline
   // figures; bf16 trades a little feature accuracy for speed on CPUs with native bf16.
   std::string precision = "fp32";
+  // cpu | cuda | cuda:N: where the CNN runs (search stays on the CPU). FailedPrecondition when
+  // this build or machine cannot use the GPU.
+  std::string device = "cpu";
   // Torch intra-op threads for the one batcher worker; <= 0: every CPU this process may use.
   int threads = 0;
   int warmup_batch_size = 1;  // 0: no warm-up

@@ -124,6 +124,10 @@ void AddFlags(CLI::App* app, Flags* f) {
       ->envname("SKETCH_PRECISION")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app->add_option("--device", f->model.device,
+                  "where the CNN runs: cpu | cuda | cuda:N (needs the torch2-cuda build)")
+      ->envname("SKETCH_DEVICE")
+      ->capture_default_str();
   app->add_option("--nprobe", f->model.default_knobs.nprobe,
                   "IVF indexes: lists a search visits unless it asks (0: the bundle's default)")
       ->envname("SKETCH_NPROBE")

@@ -40,8 +40,10 @@ absl::StatusOr<std::unique_ptr<TorchEmbedder>> TorchEmbedder::Create(
   if (options.warmup_batch_size < 0) {
     return absl::InvalidArgumentError("warmup_batch_size: must not be negative");
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<InferenceEngine> engine,
-                   InferenceEngine::Create(*model.model, model.preprocessing, options.precision));
+  ASSIGN_OR_RETURN(const c10::Device device, ParseDevice(options.device));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<InferenceEngine> engine,
+      InferenceEngine::Create(*model.model, model.preprocessing, options.precision, device));
   auto embedder =
       std::unique_ptr<TorchEmbedder>(new TorchEmbedder(std::move(engine), model.classes));
   if (options.warmup_batch_size > 0) {

@@ -25,6 +25,7 @@ namespace sketch {
 
 struct TorchEmbedderOptions {
   Precision precision = Precision::kFp32;  // resolved by Create (kAuto: bf16 iff native)
+  std::string device = "cpu";              // cpu | cuda | cuda:N (ParseDevice)
   // Drawings in the dummy batch Create runs so the first request does not pay for oneDNN's
   // one-time set-up (weight reorders, scratch allocation); 0 skips the warm-up.
   int warmup_batch_size = 1;

@@ -1,5 +1,8 @@
 #include "trainer/checkpoint.h"
 
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -123,6 +126,23 @@ absl::StatusOr<CheckpointState> ReadCheckpointState(const std::string& checkpoin
   state.elapsed_s = o.value("elapsed_s", 0.0);
   state.config_json = o["config"].dump(2);
   return state;
+}
+
+void MoveOptimizerState(torch::optim::Optimizer* optimizer, c10::Device device) {
+  const auto move = [&](auto* state) {
+    state->exp_avg(state->exp_avg().to(device));
+    state->exp_avg_sq(state->exp_avg_sq().to(device));
+    if (state->max_exp_avg_sq().defined()) {
+      state->max_exp_avg_sq(state->max_exp_avg_sq().to(device));
+    }
+  };
+  for (auto& [key, state] : optimizer->state()) {
+    if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(state.get())) {
+      move(adam);
+    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(state.get())) {
+      move(adamw);
+    }
+  }
 }
 
 absl::Status LoadCheckpoint(const std::string& checkpoint_dir, torch::nn::Module* model,

@@ -52,6 +52,12 @@ absl::Status LoadCheckpoint(const std::string& checkpoint_dir, torch::nn::Module
                             torch::optim::Optimizer* optimizer,
                             torch::nn::Module* objective = nullptr);
 
+// Moves the per-parameter state of an Adam or AdamW optimizer (the moment estimates and step
+// counts) to `device`, after its parameters were moved there in place (Module::to): a
+// checkpoint loads on the CPU, the step then runs where the parameters are. Other optimizers'
+// state is left as it is. May throw c10::Error.
+void MoveOptimizerState(torch::optim::Optimizer* optimizer, c10::Device device);
+
 }  // namespace sketch
 
 #endif  // SKETCH_TRAINER_CHECKPOINT_H_

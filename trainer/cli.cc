@@ -83,6 +83,13 @@ void AddRuntimeFlags(CLI::App* cmd, int* threads, std::string* precision, int* l
       ->capture_default_str();
 }
 
+// Where the CNN runs. Checked where the model is built (ParseDevice), so a CPU-only build or a
+// machine without a GPU answers --device cuda with the reason.
+void AddDeviceFlag(CLI::App* cmd, std::string* device) {
+  cmd->add_option("--device", *device, "cpu | cuda | cuda:N (cuda needs the torch2-cuda build)")
+      ->capture_default_str();
+}
+
 struct Commands {
   bool quiet = false;
   PrepareOptions prepare;
@@ -138,6 +145,7 @@ void AddTrain(CLI::App* app, Commands* c) {
   cmd->add_option("--arch", t.overrides.architecture, "sknet | skresnet (recipe: sknet)");
   AddRecipeFlags(cmd, &t.overrides);
   AddRuntimeFlags(cmd, &t.threads, &t.precision, &t.loader_threads);
+  AddDeviceFlag(cmd, &t.device);
   cmd->add_option("--checkpoint-every", t.checkpoint_every, "steps (0: at the end only)")
       ->capture_default_str();
   cmd->add_option("--log-every", t.log_every, "steps per log line")->capture_default_str();
@@ -166,6 +174,7 @@ void AddEvaluate(CLI::App* app, Commands* c) {
   cmd->add_option("--out", c->eval_out, "where the CSVs go (default: the model directory)")
       ->excludes(drawings);
   cmd->add_option("--precision", c->eval_precision, "auto | fp32 | bf16")->capture_default_str();
+  AddDeviceFlag(cmd, &c->evaluate.device);
   cmd->add_option("--batch", c->evaluate.batch_size, "inference batch")->capture_default_str();
   cmd->add_option("--threads", c->eval_threads, "torch threads (0: all cores)")
       ->capture_default_str();
@@ -196,6 +205,7 @@ int RunEvaluateDrawings(Commands& c, Precision precision) {
   d.normalization = *normalization;
   d.features.batch_size = c.evaluate.batch_size;
   d.features.precision = precision;
+  d.features.device = c.evaluate.device;
   d.features.progress = !c.quiet;
   auto evaluation = EvaluateDrawings(d);
   if (!evaluation.ok()) return Fail(evaluation.status());
@@ -219,6 +229,7 @@ void AddBundle(CLI::App* app, Commands* c) {
                   "index raw or l2-normalized features, or auto (the better test mAP)")
       ->capture_default_str();
   cmd->add_option("--precision", c->bundle_precision, "auto | fp32 | bf16")->capture_default_str();
+  AddDeviceFlag(cmd, &b.evaluate.device);
   cmd->add_option("--batch", b.evaluate.batch_size, "inference batch")->capture_default_str();
   cmd->add_flag("!--no-train-eval", b.evaluate_train, "skip the pass over the training set");
   cmd->add_flag("--mirror-average", b.mirror_average,
@@ -251,6 +262,7 @@ void AddIndex(CLI::App* app, Commands* c) {
                   "measure the O(n^2) leave-one-out figures within this many drawings (0: all)")
       ->capture_default_str();
   cmd->add_option("--precision", c->gallery_precision, "auto | fp32 | bf16")->capture_default_str();
+  AddDeviceFlag(cmd, &g.features.device);
   // For tests of resumption: behaves as a run killed after N new chunks.
   AddIndexFlags(cmd, &g.index, &g.recall_queries);
   cmd->add_option("--max-chunks", g.max_chunks)->group("");
@@ -283,6 +295,7 @@ void AddStudy(CLI::App* app, Commands* c) {
       ->capture_default_str();
   AddRecipeFlags(cmd, &s.overrides);
   AddRuntimeFlags(cmd, &s.threads, &s.precision, &s.loader_threads);
+  AddDeviceFlag(cmd, &s.device);
   cmd->add_option("--max-steps", s.max_steps, "cap every run (smoke tests; 0: full runs)");
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }

@@ -78,8 +78,10 @@ absl::StatusOr<SplitEvaluation> RunPass(const TrainedModel& model,
                    ImageBatcher::Create(&examples, model.preprocessing, batcher_options));
   // The served model's recipe (BatchNorm folded, the precision's layout and weights), so the
   // offline figures and the bundle's index features are what the server computes.
-  ASSIGN_OR_RETURN(std::unique_ptr<InferenceEngine> engine,
-                   InferenceEngine::Create(*model.model, model.preprocessing, options.precision));
+  ASSIGN_OR_RETURN(const c10::Device device, ParseDevice(options.device));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<InferenceEngine> engine,
+      InferenceEngine::Create(*model.model, model.preprocessing, options.precision, device));
   const int num_classes = model.model->num_classes();
   SplitEvaluation eval;
   eval.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));

@@ -18,7 +18,8 @@ namespace sketch {
 
 struct EvaluateOptions {
   int batch_size = 64;
-  Precision precision = Precision::kFp32;  // InferenceEngine's; kAuto resolves per CPU
+  Precision precision = Precision::kFp32;  // InferenceEngine's; kAuto resolves per device
+  std::string device = "cpu";              // cpu | cuda | cuda:N (ParseDevice)
   int loader_threads = 1;
   bool keep_features = true;
   std::string progress_label;  // empty: no progress bar

@@ -169,9 +169,10 @@ absl::StatusOr<GalleryFeatures> ExtractGalleryFeatures(const std::vector<Drawing
   if (options.chunk_size < 1 || options.batch_size < 1) {
     return absl::InvalidArgumentError("chunk and batch sizes must be at least 1");
   }
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<InferenceEngine> engine,
-      InferenceEngine::Create(*model.model.model, model.model.preprocessing, options.precision));
+  ASSIGN_OR_RETURN(const c10::Device device, ParseDevice(options.device));
+  ASSIGN_OR_RETURN(std::unique_ptr<InferenceEngine> engine,
+                   InferenceEngine::Create(*model.model.model, model.model.preprocessing,
+                                           options.precision, device));
   std::map<std::string, int> label_of;
   for (size_t c = 0; c < model.model.classes.size(); ++c) {
     label_of[model.model.classes[c]] = static_cast<int>(c);

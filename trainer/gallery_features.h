@@ -85,6 +85,7 @@ struct FeatureOptions {
   int chunk_size = 4096;      // drawings per feature chunk (for `index`, the unit of resumption)
   int batch_size = 64;        // drawings per forward pass
   Precision precision = Precision::kFp32;
+  std::string device = "cpu";  // cpu | cuda | cuda:N (ParseDevice); not part of the signature
   bool progress = false;
 };
 

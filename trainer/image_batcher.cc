@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
+#include "models/torch_runtime.h"
 
 namespace sketch {
 namespace {
@@ -63,6 +64,9 @@ absl::StatusOr<std::unique_ptr<ImageBatcher>> ImageBatcher::Create(
   if (options.views != 1 && options.views != 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("batcher: views must be 1 or 2, got ", options.views));
+  }
+  if (options.pin_memory && !CudaBuild()) {
+    return absl::InvalidArgumentError("batcher: pinned memory needs a build with CUDA");
   }
   if (auto status = ValidatePreprocessing(preprocessing); !status.ok()) return status;
   if (options.augment) {
@@ -167,8 +171,10 @@ absl::Status ImageBatcher::FillBatch(int64_t step, Scratch* scratch, Batch* batc
   const int64_t s = preprocessing_.raster.size;
   const int64_t c = RasterChannelCount(preprocessing_.raster.channels);
   const int64_t total = count * options_.views;
-  batch->images = torch::empty({total, c, s, s}, torch::kFloat);
-  batch->labels = torch::empty({total}, torch::kLong);
+  batch->images = torch::empty(
+      {total, c, s, s}, torch::TensorOptions(torch::kFloat).pinned_memory(options_.pin_memory));
+  batch->labels =
+      torch::empty({total}, torch::TensorOptions(torch::kLong).pinned_memory(options_.pin_memory));
   batch->indices.resize(total);
   float* images = batch->images.data_ptr<float>();
   int64_t* labels = batch->labels.data_ptr<int64_t>();

@@ -54,6 +54,9 @@ struct ImageBatcherOptions {
   // augmentation from Rng(DeriveSeed(seed, "augment/<s>/<i>/view1")). A batch of B examples then
   // holds 2B images, all of view 0 first (instance-contrastive training pairs the two views).
   int views = 1;
+  // Batches in page-locked memory, which a GPU copies from asynchronously (--device cuda). Needs
+  // a CUDA build: elsewhere Create refuses it.
+  bool pin_memory = false;
 };
 
 struct Batch {

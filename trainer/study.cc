@@ -34,6 +34,7 @@ absl::StatusOr<StudyRow> RunOne(const StudyOptions& options, const std::string& 
   train.overrides.architecture = architecture;
   train.threads = options.threads;
   train.precision = options.precision;
+  train.device = options.device;
   train.loader_threads = options.loader_threads;
   train.max_steps = options.max_steps;
   train.verbose = options.verbose;
@@ -48,6 +49,7 @@ absl::StatusOr<StudyRow> RunOne(const StudyOptions& options, const std::string& 
   bundle.dataset_path = options.dataset_path;
   bundle.bundle_dir = run_dir + "/bundle";
   ASSIGN_OR_RETURN(bundle.evaluate.precision, ParsePrecision(options.precision));
+  bundle.evaluate.device = options.device;
   bundle.evaluate.loader_threads = options.loader_threads;
   if (options.verbose) bundle.evaluate.progress_label = "evaluate";
   ASSIGN_OR_RETURN(row.report, BuildBundle(bundle));

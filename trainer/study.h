@@ -21,6 +21,7 @@ struct StudyOptions {
   RecipeOverrides overrides;  // applied to every network's recipe
   int threads = 0;
   std::string precision = "auto";
+  std::string device = "cpu";  // cpu | cuda | cuda:N: training and evaluation
   int loader_threads = 1;
   int64_t max_steps = 0;  // for smoke runs; 0 = the recipe's full length
   bool verbose = true;

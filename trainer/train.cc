@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <utility>
 
@@ -17,11 +18,11 @@
 #include "core/progress_bar.h"
 #include "core/random.h"
 #include "core/status_macros.h"
+#include "models/fused_adam.h"
 #include "models/model_files.h"
 #include "models/sketch_model.h"
 #include "models/torch_status.h"
 #include "nlohmann/json.hpp"
-#include "spdlog/spdlog.h"
 #include "trainer/checkpoint.h"
 #include "trainer/image_batcher.h"
 #include "trainer/retrieval_loss.h"
@@ -43,6 +44,7 @@ struct Run {
   TrainOptions options;
   TrainConfig config;
   Precision precision = Precision::kFp32;  // resolved
+  c10::Device device = c10::Device(c10::kCPU);
   Dataset dataset;
   Preprocessing preprocessing;
   std::shared_ptr<SketchModel> model;
@@ -167,6 +169,13 @@ absl::Status BuildModel(Run* run) {
       RETURN_IF_ERROR(LoadCheckpoint(run->resume_dir, run->model.get(), run->optimizer.get(),
                                      run->objective.get()));
     }
+    // Built and loaded on the CPU (checkpoints hold CPU tensors), then moved in place: the
+    // optimizer's references stay attached, its state follows.
+    if (!run->device.is_cpu()) {
+      run->model->to(run->device);
+      run->objective->to(run->device);
+      MoveOptimizerState(run->optimizer.get(), run->device);
+    }
     // In place (set_data): the optimizer's references and state stay attached.
     if (run->precision == Precision::kBf16) ToChannelsLast(run->model.get());
     run->model->train();
@@ -211,25 +220,30 @@ StepStats TrainStep(Run* run, const Batch& batch, double lr) {
   for (auto& group : run->optimizer->param_groups()) group.options().set_lr(lr);
   run->optimizer->zero_grad();
   const bool bf16 = run->precision == Precision::kBf16;
-  const torch::Tensor images = bf16 ? ToChannelsLast(batch.images) : batch.images;
+  // The batcher's tensors are on the CPU; on a GPU both copies are asynchronous (pinned memory).
+  Batch on_device = batch;
+  on_device.images = batch.images.to(run->device, /*non_blocking=*/true);
+  on_device.labels = batch.labels.to(run->device, /*non_blocking=*/true);
+  const torch::Tensor images = bf16 ? ToChannelsLast(on_device.images) : on_device.images;
   ModelOutput out;
   {
-    AutocastScope autocast(run->precision);
+    AutocastScope autocast(run->precision, run->device.type());
     out = run->model->Forward(images);
   }
   namespace F = torch::nn::functional;
   torch::Tensor loss =
-      F::cross_entropy(out.logits, batch.labels,
+      F::cross_entropy(out.logits, on_device.labels,
                        F::CrossEntropyFuncOptions().label_smoothing(run->config.label_smoothing));
   // Computed in float32 outside autocast: normalizations and exponentials of similarities.
-  const torch::Tensor retrieval = run->objective->forward(out.features, batch);
+  const torch::Tensor retrieval = run->objective->forward(out.features, on_device);
   if (retrieval.defined()) loss = loss + retrieval;
   loss.backward();
-  run->optimizer->step();
+  // One fused kernel per parameter group where LibTorch has it (2.4+), else Adam's loop.
+  FusedAdamStep(run->optimizer.get());
   StepStats stats;
   stats.count = batch.labels.size(0);
   stats.loss_sum = loss.item<double>() * static_cast<double>(stats.count);
-  stats.correct = out.logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+  stats.correct = out.logits.argmax(1).eq(on_device.labels).sum().item<int64_t>();
   return stats;
 }
 
@@ -330,6 +344,7 @@ absl::Status RunLoop(Run* run, TrainResult* result) {
   options.end_step = run->end_step;
   options.loader_threads = run->options.loader_threads;
   options.views = run->objective->views();
+  options.pin_memory = !run->device.is_cpu();
   ASSIGN_OR_RETURN(std::unique_ptr<ImageBatcher> batcher,
                    ImageBatcher::Create(&run->dataset.train, run->preprocessing, options));
   StepReporter reporter(*run, result);
@@ -384,7 +399,8 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
   run.options = options;
   ASSIGN_OR_RETURN(run.config, ResolveTrainConfig(options.recipe, options.overrides));
   ASSIGN_OR_RETURN(const Precision precision, ParsePrecision(options.precision));
-  run.precision = ResolvePrecision(precision);
+  ASSIGN_OR_RETURN(run.device, ParseDevice(options.device));
+  run.precision = ResolvePrecision(precision, run.device.type());
   SetTorchThreads(options.threads);
   // Every step allocates and frees large activation and gradient blocks: keeping them in the
   // heap saves the page faults of fresh mmap-ed memory (~15-20% more images per CPU-second in
@@ -395,11 +411,13 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
   RETURN_IF_ERROR(BuildModel(&run));
   RETURN_IF_ERROR(WriteRunFiles(run));
   if (options.verbose) {
-    spdlog::info("training {} ({} recipe, {}, {} threads) on {} drawings, steps {}..{} of {}:\n{}",
-                 run.config.architecture, run.config.recipe,
-                 std::string(PrecisionName(run.precision)), at::get_num_threads(),
-                 run.dataset.train.size(), run.start_step, run.end_step, run.total_steps,
-                 TrainConfigToJson(run.config));
+    // Plain stderr, not spdlog: the PyTorch wheel's headers bring their own fmt, which Debian's
+    // spdlog does not build against.
+    std::cerr << absl::StrCat(
+        "training ", run.config.architecture, " (", run.config.recipe, " recipe, ",
+        PrecisionName(run.precision), " on ", run.device.str(), ", ", at::get_num_threads(),
+        " threads) on ", run.dataset.train.size(), " drawings, steps ", run.start_step, "..",
+        run.end_step, " of ", run.total_steps, ":\n", TrainConfigToJson(run.config), "\n");
   }
   TrainResult result;
   result.config = run.config;

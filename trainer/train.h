@@ -35,6 +35,7 @@ struct TrainOptions {
   RecipeOverrides overrides;
   int threads = 0;                 // torch intra-op threads; <= 0: every CPU this process may use
   std::string precision = "auto";  // auto | fp32 | bf16 (autocast + channels-last)
+  std::string device = "cpu";      // cpu | cuda | cuda:N (ParseDevice); checkpoints stay portable
   int loader_threads = 1;          // rasterization threads; 0: on the training thread
   int64_t checkpoint_every = 500;  // steps; 0: only at the end
   int64_t log_every = 20;          // steps per line of train_log.jsonl

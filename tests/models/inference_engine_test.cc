@@ -2,6 +2,7 @@
 // server run.
 #include "models/inference_engine.h"
 
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <vector>
@@ -40,6 +41,31 @@ Sketch Cross() {
   sketch.strokes.push_back({{0, 255}, {0, 255}, {}});
   sketch.strokes.push_back({{0, 255}, {255, 0}, {}});
   return sketch;
+}
+
+// On a GPU the engine answers on the CPU what the CPU engine does, up to TF32 and bf16 rounding.
+TEST(InferenceEngineTest, CudaAnswersWhatTheCpuDoes) {
+  if (!CudaBuild() || !torch::cuda::is_available()) {
+    GTEST_SKIP() << "no CUDA GPU here (CudaBuild() = " << CudaBuild()
+                 << "): run on a GPU machine with the torch2-cuda build";
+  }
+  const c10::Device cuda(c10::kCUDA, 0);
+  for (const std::string architecture : {"sknet", "skresnet"}) {
+    std::shared_ptr<SketchModel> model = Model(architecture);
+    auto cpu = InferenceEngine::Create(*model, Small(), Precision::kFp32);
+    auto gpu = InferenceEngine::Create(*model, Small(), Precision::kFp32, cuda);
+    auto gpu_bf16 = InferenceEngine::Create(*model, Small(), Precision::kAuto, cuda);
+    ASSERT_TRUE(cpu.ok() && gpu.ok() && gpu_bf16.ok());
+    EXPECT_EQ((*gpu_bf16)->precision(), Precision::kBf16);
+    const Sketch sketch = Cross();
+    auto a = (*cpu)->RunSketches({&sketch, &sketch});
+    auto b = (*gpu)->RunSketches({&sketch, &sketch});
+    auto c = (*gpu_bf16)->RunSketches({&sketch, &sketch});
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    EXPECT_TRUE(b->features.device().is_cpu());
+    EXPECT_TRUE(torch::allclose(a->features, b->features, 1e-2, 1e-3)) << architecture;
+    EXPECT_TRUE(torch::allclose(a->features, c->features, 5e-2, 5e-2)) << architecture;
+  }
 }
 
 TEST(InferenceEngineTest, Fp32EqualsTheUnfoldedEvalModelAndLeavesItUntouched) {

@@ -148,10 +148,10 @@ TEST_P(SketchModelTest, Bf16AutocastIsCloseToFp32) {
   {
     AutocastScope autocast(Precision::kBf16);
     EXPECT_TRUE(autocast.active());
-    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_TRUE(Bf16AutocastEnabled());
     bf16 = model->Forward(images);
   }
-  EXPECT_FALSE(at::autocast::is_cpu_enabled()) << "the scope restores the previous state";
+  EXPECT_FALSE(Bf16AutocastEnabled()) << "the scope restores the previous state";
   EXPECT_EQ(bf16.logits.scalar_type(), torch::kFloat);
   EXPECT_TRUE(torch::isfinite(bf16.logits).all().item<bool>());
   // bf16 keeps 8 mantissa bits; through ~10 conv layers about 1% (0.5-0.8% measured).

@@ -3,6 +3,7 @@
 // directory.
 #include "trainer/train.h"
 
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -10,17 +11,19 @@
 #include <functional>
 #include <sstream>
 
+#include "bundle/model_bundle.h"
 #include "core/dataset.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/model_files.h"
-#include "bundle/model_bundle.h"
+#include "models/torch_runtime.h"
+#include "tests/testing/sample_dataset.h"
 #include "trainer/bundle_builder.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluate.h"
 #include "trainer/image_batcher.h"
-#include "trainer/run_files.h"
-#include "tests/testing/sample_dataset.h"
 #include "trainer/prepare.h"
+#include "trainer/run_files.h"
 
 namespace sketch {
 namespace {
@@ -301,6 +304,42 @@ TEST_F(TrainTest, ResumedRunEndsWithTheSameWeights) {
   EXPECT_GT(MaxDifference(*x->model, *at_step3->model), 1e-4) << "the comparison can fail";
   // Steps 2 and 3 (where the first session stopped), then 4, 6 and 7: none twice.
   EXPECT_EQ(CountLines(resumed + "/train_log.jsonl"), 5);
+}
+
+TEST_F(TrainTest, CudaDeviceIsRefusedWithTheReasonWhereThereIsNone) {
+  if (CudaBuild() && torch::cuda::is_available()) GTEST_SKIP() << "a CUDA GPU is present";
+  TrainOptions o = Tiny(TempDir("no-gpu"));
+  o.device = "cuda";
+  auto result = Train(o);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(result.status().message()), testing::HasSubstr("--device cuda"));
+}
+
+// On a GPU: a run killed and resumed there ends where the straight GPU run does (to cuDNN's
+// nondeterminism), and its model loads in a CPU process.
+TEST_F(TrainTest, CudaRunResumesAndItsModelLoadsOnTheCpu) {
+  if (!CudaBuild() || !torch::cuda::is_available()) {
+    GTEST_SKIP() << "no CUDA GPU here (CudaBuild() = " << CudaBuild()
+                 << "): run on a GPU machine with the torch2-cuda build";
+  }
+  const std::string straight = TempDir("cuda-straight"), resumed = TempDir("cuda-resumed");
+  TrainOptions a = Tiny(straight);
+  a.device = "cuda";
+  a.max_steps = 7;
+  auto whole = Train(a);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  TrainOptions b = Tiny(resumed);
+  b.device = "cuda";
+  b.max_steps = 3;
+  ASSERT_TRUE(Train(b).ok());
+  b.max_steps = 7;
+  b.resume = true;
+  auto second = Train(b);
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto x = LoadTrainedModel(straight), y = LoadTrainedModel(resumed);
+  ASSERT_TRUE(x.ok() && y.ok()) << x.status() << " " << y.status();
+  EXPECT_TRUE(x->model->parameters()[0].device().is_cpu());
+  EXPECT_LE(MaxDifference(*x->model, *y->model), 1e-3);
 }
 
 TEST_F(TrainTest, OutputDirectoryGuardsAgainstMixingRuns) {

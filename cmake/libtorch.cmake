@@ -1,0 +1,65 @@
+# Where LibTorch comes from. Sets TORCH_LIBRARIES (what sketch::models links), SKETCH_TORCH_CUDA
+# (ON when the build can run the CNNs on a CUDA GPU) and SKETCH_TORCH_ORIGIN (a line for logs).
+#
+#   SKETCH_LIBTORCH=debian        Debian 12's libtorch-dev 1.13 (CPU): the default.
+#   SKETCH_LIBTORCH=pytorch       the LibTorch inside a PyTorch 2.x wheel (headers, libraries and
+#                                 CMake config ship in it), CPU only: links libtorch_cpu and libc10,
+#                                 never libtorch_cuda, so it needs no CUDA toolkit to build.
+#   SKETCH_LIBTORCH=pytorch-cuda  the same wheel with its CUDA libraries (TorchConfig.cmake; needs
+#                                 the CUDA toolkit, nvcc, to configure). Runs on CPU too.
+#
+# The wheel is found through SKETCH_TORCH_PYTHON, an interpreter that has it installed
+# (scripts/setup.sh --libtorch pytorch makes .venv/torch2). Its location is read without
+# importing torch, which would load the CUDA libraries. Since 2.7 the Linux wheels use the C++11
+# ABI, as Debian's gRPC and Abseil do; since 2.10 their headers need C++20, which the torch
+# targets below ask of their users only (the rest of the project stays C++17).
+set(SKETCH_LIBTORCH "debian" CACHE STRING "LibTorch to build against: debian, pytorch or pytorch-cuda")
+set_property(CACHE SKETCH_LIBTORCH PROPERTY STRINGS debian pytorch pytorch-cuda)
+set(SKETCH_TORCH_PYTHON "${PROJECT_SOURCE_DIR}/.venv/torch2/bin/python" CACHE FILEPATH
+    "Python interpreter whose torch wheel provides LibTorch (SKETCH_LIBTORCH=pytorch*)")
+set(SKETCH_TORCH_CUDA OFF)
+
+if(SKETCH_LIBTORCH STREQUAL "debian")
+  find_package(Torch REQUIRED)
+  set(SKETCH_TORCH_ORIGIN "Debian libtorch-dev ${Torch_VERSION}")
+  return()
+endif()
+if(NOT SKETCH_LIBTORCH MATCHES "^pytorch(-cuda)?$")
+  message(FATAL_ERROR "SKETCH_LIBTORCH=${SKETCH_LIBTORCH}: expected debian, pytorch or pytorch-cuda")
+endif()
+
+execute_process(
+  COMMAND "${SKETCH_TORCH_PYTHON}" -c
+          "import importlib.metadata as m, importlib.util as u, os; print(os.path.dirname(u.find_spec('torch').origin) + ';' + m.version('torch'))"
+  OUTPUT_VARIABLE torch_found OUTPUT_STRIP_TRAILING_WHITESPACE
+  ERROR_VARIABLE torch_find_error RESULT_VARIABLE torch_find_result)
+list(GET torch_found 0 SKETCH_TORCH_ROOT)
+if(NOT torch_find_result EQUAL 0 OR NOT EXISTS "${SKETCH_TORCH_ROOT}/lib/libtorch_cpu.so")
+  message(FATAL_ERROR
+    "SKETCH_LIBTORCH=${SKETCH_LIBTORCH}: no torch wheel for SKETCH_TORCH_PYTHON=${SKETCH_TORCH_PYTHON} "
+    "(${torch_find_error}). Run scripts/setup.sh --libtorch pytorch, or point SKETCH_TORCH_PYTHON "
+    "at a Python that has torch >= 2.7 installed.")
+endif()
+list(GET torch_found 1 SKETCH_TORCH_VERSION)
+if(SKETCH_TORCH_VERSION VERSION_LESS 2.7)
+  message(FATAL_ERROR "torch ${SKETCH_TORCH_VERSION} at ${SKETCH_TORCH_ROOT}: need >= 2.7 (C++11 ABI)")
+endif()
+
+if(SKETCH_LIBTORCH STREQUAL "pytorch-cuda")
+  find_package(Torch REQUIRED PATHS "${SKETCH_TORCH_ROOT}/share/cmake/Torch" NO_DEFAULT_PATH)
+  set(SKETCH_TORCH_CUDA ON)
+  set(SKETCH_TORCH_ORIGIN "PyTorch wheel ${SKETCH_TORCH_VERSION} with CUDA (${SKETCH_TORCH_ROOT})")
+  return()
+endif()
+
+# CPU only: the two libraries the C++ frontend needs on CPU, as one imported target.
+add_library(sketch_libtorch_cpu INTERFACE)
+add_library(sketch::libtorch ALIAS sketch_libtorch_cpu)
+target_include_directories(sketch_libtorch_cpu SYSTEM INTERFACE
+  "${SKETCH_TORCH_ROOT}/include" "${SKETCH_TORCH_ROOT}/include/torch/csrc/api/include")
+target_link_libraries(sketch_libtorch_cpu INTERFACE
+  "${SKETCH_TORCH_ROOT}/lib/libtorch_cpu.so" "${SKETCH_TORCH_ROOT}/lib/libc10.so")
+target_compile_features(sketch_libtorch_cpu INTERFACE cxx_std_20)
+target_compile_definitions(sketch_libtorch_cpu INTERFACE _GLIBCXX_USE_CXX11_ABI=1)
+set(TORCH_LIBRARIES sketch::libtorch)
+set(SKETCH_TORCH_ORIGIN "PyTorch wheel ${SKETCH_TORCH_VERSION}, CPU (${SKETCH_TORCH_ROOT})")
