@@ -4,17 +4,23 @@ models/sketch_model.cc layer for layer and name for name (state-dict keys equal 
 module's named_parameters/named_buffers), plus the timing harness that
 bench/compare_pytorch.py runs next to bench/models_bench.cc.
 
-Needs Debian's python3-torch (1.13.1, the same libtorch1.13 and oneDNN 2.6 the C++ side links):
-run it with /usr/bin/python3, not a pyenv/venv python.
+Runs under any PyTorch interpreter: Debian's python3-torch 1.13 (/usr/bin/python3, the same
+libtorch1.13 and oneDNN 2.6 as the Debian LibTorch build) or a PyTorch 2.x one (e.g. the wheel in
+.venv/torch2, whose LibTorch the torch2 preset links). --impl compile needs PyTorch >= 2 and a
+C++ compiler (inductor builds its CPU kernels with g++).
 
   /usr/bin/python3 bench/pytorch_models.py [--arch sknet|skresnet] [--mode train|infer]
       [--precision bf16|fp32] [--batch 32] [--threads 2] [--size 128] [--classes 345]
-      [--warmup 1] [--iterations 3] [--infer-impl eager|jit] [--bf16-weights]
-      [--malloc glibc|heap] [--describe]
+      [--warmup 1] [--iterations 3] [--impl eager|jit|compile] [--bf16-weights]
+      [--compile-mode default] [--no-freezing] [--malloc glibc|heap] [--describe]
+  .venv/torch2/bin/python bench/pytorch_models.py --info [--sizes 64,128] [--classes 345]
 
 What is timed (as in models_bench.cc):
   train: zero_grad, forward + cross-entropy under torch.autocast('cpu', bfloat16) when bf16,
          backward outside autocast, one Adam(lr=1e-4) step. Model and input channels-last.
+         compile: the same step with forward + autocast + cross-entropy as one torch.compile'd
+         function (dynamic=False); AOTAutograd compiles the backward with it; zero_grad and
+         Adam stay eager, as on the other sides.
   infer: eval, torch.inference_mode, BatchNorm folded into the convs.
          eager: nn.utils.fusion.fuse_conv_bn_eval (what FoldBatchNorm does), channels-last,
                 one autocast scope per batch (as the C++ server does per request);
@@ -24,10 +30,19 @@ What is timed (as in models_bench.cc):
                 constant-folds the bf16 weight casts); for fp32 also
                 torch.jit.optimize_for_inference (oneDNN layout conversion, conv+ReLU fusion).
                 Two untimed calls after freezing let the profiling executor optimize.
+         compile: the folded model, autocast inside the torch.compile'd function, with
+                inductor's freezing (weights become constants: the bf16 casts fold away and
+                oneDNN prepacks the conv weights, as jit.freeze does) unless --no-freezing.
+  With compile, the first call (which compiles) is timed apart as compile_s and is not one of
+  the --warmup calls; a recompile during the timed loop is an error, not a slow iteration.
+
+--info prints one JSON line: torch version, the libtorch_cpu file this process loaded, whether
+torch.compile exists, and --describe's JSON per size in --sizes (compare_pytorch.py's check).
 """
 import argparse
 import ctypes
 import json
+import os
 import sys
 import time
 
@@ -199,8 +214,30 @@ def _timed(fn, warmup, iterations, batch):
             "wall_s": wall, "cpu_s": cpu, "iterations": iterations}
 
 
+def _timed_compiled(fn, warmup, iterations, batch):
+    """_timed after a first call that compiles (its wall time, apart, is compile_s); then no
+    recompiles allowed, so the timed loop measures the compiled code only."""
+    import torch._dynamo.config as dynamo_config
+    wall0 = time.perf_counter()
+    fn()
+    compile_s = time.perf_counter() - wall0
+    dynamo_config.error_on_recompile = True
+    result = _timed(fn, warmup, iterations, batch)
+    result["compile_s"] = compile_s
+    return result
+
+
+def _compile(fn, mode):
+    if not hasattr(torch, "compile"):
+        raise RuntimeError(f"torch {torch.__version__} has no torch.compile (needs >= 2.0)")
+    # dynamic=False: the shapes never change; no symbolic-shape kernels or recompiles to them.
+    return torch.compile(fn, mode=None if mode == "default" else mode, dynamic=False)
+
+
 def bench_train(arch, batch=32, size=128, classes=345, bf16=True, channels_last=True,
-                warmup=1, iterations=3, seed=1):
+                warmup=1, iterations=3, seed=1, impl="eager", compile_mode="default"):
+    if impl not in ("eager", "compile"):
+        raise ValueError(f"training step: --impl eager or compile, not {impl!r}")
     torch.manual_seed(seed)
     model = build(arch, classes, size)
     images = torch.rand(batch, 1, size, size)
@@ -210,21 +247,30 @@ def bench_train(arch, batch=32, size=128, classes=345, bf16=True, channels_last=
         images = images.contiguous(memory_format=torch.channels_last)
     adam = torch.optim.Adam(model.parameters(), lr=1e-4)  # foreach=None: the CPU default
 
+    def forward_loss(x, y):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return F.cross_entropy(model(x)[0], y)
+
+    loss_fn = _compile(forward_loss, compile_mode) if impl == "compile" else forward_loss
+
     def step():
         adam.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = F.cross_entropy(model(images)[0], labels)
-        loss.backward()
+        loss = loss_fn(images, labels)
+        loss.backward()  # outside autocast, as torch.autocast is meant to be used
         adam.step()
         return loss
 
-    result = _timed(step, warmup, iterations, batch)
+    if impl == "compile":
+        result = _timed_compiled(step, warmup, iterations, batch)
+    else:
+        result = _timed(step, warmup, iterations, batch)
     result["parameters"] = describe(model)["count"]
     return result
 
 
 def prepare_inference(arch, batch=32, size=128, classes=345, bf16=True, channels_last=True,
-                      impl="eager", bf16_weights=False, seed=1):
+                      impl="eager", bf16_weights=False, seed=1, compile_mode="default",
+                      freezing=True):
     """(callable, parameter count) for one eval batch, BatchNorm folded."""
     torch.manual_seed(seed)
     model = build(arch, classes, size)
@@ -246,6 +292,26 @@ def prepare_inference(arch, batch=32, size=128, classes=345, bf16=True, channels
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
                                                           enabled=bf16):
                 return model(images)[0]
+        return forward, count
+    if impl == "compile":
+        if bf16_weights:
+            raise ValueError("compile: the bf16 weight casts fold under freezing; "
+                             "no --bf16-weights")
+        model.fold()
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        import torch._inductor.config as inductor_config
+        inductor_config.freezing = freezing
+
+        def logits(x):
+            # Autocast inside the compiled function: its casts are traced into the graph.
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                return model(x)[0]
+        compiled = _compile(logits, compile_mode)
+
+        def forward():
+            with torch.inference_mode():  # grad off: what freezing requires
+                return compiled(images)
         return forward, count
     if impl != "jit":
         raise ValueError(f"unknown inference implementation {impl!r}")
@@ -270,12 +336,30 @@ def prepare_inference(arch, batch=32, size=128, classes=345, bf16=True, channels
 
 
 def bench_infer(arch, batch=32, size=128, classes=345, bf16=True, channels_last=True,
-                impl="eager", bf16_weights=False, warmup=1, iterations=5, seed=1):
+                impl="eager", bf16_weights=False, warmup=1, iterations=5, seed=1,
+                compile_mode="default", freezing=True):
     forward, count = prepare_inference(arch, batch, size, classes, bf16, channels_last, impl,
-                                       bf16_weights, seed)
-    result = _timed(forward, warmup, iterations, batch)
+                                       bf16_weights, seed, compile_mode, freezing)
+    if impl == "compile":
+        result = _timed_compiled(forward, warmup, iterations, batch)
+    else:
+        result = _timed(forward, warmup, iterations, batch)
     result["parameters"] = count
     return result
+
+
+def loaded_libtorch_cpu():
+    """The libtorch_cpu file this process mapped (the same file as a C++ side's, or not)."""
+    with open("/proc/self/maps") as maps:
+        return next((os.path.realpath(line.split()[-1]) for line in maps
+                     if "libtorch_cpu.so" in line), "?")
+
+
+def info(sizes, classes):
+    return {"torch": torch.__version__, "libtorch_cpu": loaded_libtorch_cpu(),
+            "python": sys.executable, "has_compile": hasattr(torch, "compile"),
+            "describe": {str(size): {n: describe(build(n, classes, size)) for n in ARCHITECTURES}
+                         for size in sizes}}
 
 
 def main():
@@ -287,29 +371,50 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--size", type=int, default=128)
+    p.add_argument("--sizes", default="128", help="--info: comma-separated input sizes")
     p.add_argument("--classes", type=int, default=345)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--iterations", type=int, default=3)
-    p.add_argument("--infer-impl", choices=["eager", "jit"], default="eager")
+    # --infer-impl: the name before compile existed (inference only then); same option.
+    p.add_argument("--impl", "--infer-impl", dest="impl", choices=["eager", "jit", "compile"],
+                   default="eager", help="train: eager|compile; infer: eager|jit|compile")
+    p.add_argument("--compile-mode", default="default",
+                   help="torch.compile mode (default, max-autotune-no-cudagraphs, ...)")
+    p.add_argument("--no-freezing", action="store_true",
+                   help="infer compile: without inductor's freezing")
     p.add_argument("--bf16-weights", action="store_true", help="infer eager: weights in bf16")
     p.add_argument("--malloc", choices=["glibc", "heap"], default="glibc")
     p.add_argument("--describe", action="store_true",
                    help="print parameter/buffer names and shapes of both nets as JSON")
+    p.add_argument("--info", action="store_true",
+                   help="print torch version, loaded libtorch_cpu and --describe per --sizes")
     a = p.parse_args()
     if a.describe:
         json.dump({n: describe(build(n, a.classes, a.size)) for n in ARCHITECTURES}, sys.stdout,
                   indent=1)
         print()
         return
+    if a.info:
+        try:
+            sizes = [int(x) for x in a.sizes.split(",") if x]
+        except ValueError:
+            sys.exit(f"--sizes: comma-separated integers, not {a.sizes!r}")
+        print(json.dumps(info(sizes, a.classes)))
+        return
+    if a.mode == "train" and a.impl == "jit":
+        sys.exit("--impl jit is inference only (--mode infer)")
     set_threads(a.threads)
     if a.malloc == "heap" and not keep_large_allocations_in_heap():
         sys.exit("mallopt refused")
     common = dict(batch=a.batch, size=a.size, classes=a.classes, bf16=a.precision == "bf16",
-                  channels_last=a.layout == "nhwc", warmup=a.warmup, iterations=a.iterations)
+                  channels_last=a.layout == "nhwc", warmup=a.warmup, iterations=a.iterations,
+                  impl=a.impl, compile_mode=a.compile_mode)
     if a.mode == "train":
         r = bench_train(a.arch, **common)
     else:
-        r = bench_infer(a.arch, impl=a.infer_impl, bf16_weights=a.bf16_weights, **common)
+        r = bench_infer(a.arch, bf16_weights=a.bf16_weights, freezing=not a.no_freezing,
+                        **common)
+    r["torch"] = torch.__version__
     print(json.dumps(r))
 
 
