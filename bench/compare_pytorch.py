@@ -246,7 +246,7 @@ def cpp_command(side, a, case, iterations):
         bits |= 8
     return [side.path, f"--malloc={a.malloc}", f"--threads={a.threads}", f"--batch={a.batch}",
             f"--size={size}", f"--classes={a.classes}", f"--warmup={a.warmup}",
-            f"--iterations={iterations}",
+            f"--iterations={iterations}", f"--device={a.device}",
             f"--benchmark_filter=^{family}/arch:{ARCH_INDEX[arch]}/variant:{bits}/",
             "--benchmark_format=json"]
 
@@ -274,7 +274,7 @@ def pytorch_command(side, a, case, iterations):
            f"--precision={precision}", f"--layout={a.layout}", f"--batch={a.batch}",
            f"--threads={a.threads}", f"--size={size}", f"--classes={a.classes}",
            f"--warmup={a.warmup}", f"--iterations={iterations}", f"--impl={side.impl}",
-           f"--malloc={a.malloc}"]
+           f"--malloc={a.malloc}", f"--device={a.device}"]
     if side.impl == "eager" and bf16_weights(a, mode, precision):
         cmd.append("--bf16-weights")
     if side.impl == "compile":
@@ -302,6 +302,7 @@ def run_pytorch_inprocess(side, a, case, iterations):
         pm.set_threads(a.threads)
         if a.malloc == "heap" and not pm.keep_large_allocations_in_heap():
             sys.exit("--pytorch-inprocess: mallopt refused")
+        pm.DEVICE = a.device
         _inprocess["pm"] = pm
     pm = _inprocess["pm"]
     common = dict(batch=a.batch, size=size, classes=a.classes, bf16=precision == "bf16",
@@ -441,6 +442,8 @@ def main():
     p.add_argument("--infer-impl", choices=["eager", "jit", "both"], default="eager",
                    help="PyTorch inference rows besides compile: eager, jit trace+freeze, or "
                    "both (one row each; training always eager)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="every side on this device (cuda: the torch2-cuda bench and a CUDA torch)")
     p.add_argument("--malloc", choices=["heap", "glibc"], default="heap",
                    help="glibc malloc tuning, applied to every side alike")
     p.add_argument("--infer-weights", choices=["bf16", "fp32"], default="bf16",

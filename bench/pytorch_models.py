@@ -202,12 +202,24 @@ def keep_large_allocations_in_heap():
     return libc.mallopt(m_trim_threshold, 2**31 - 1) == 1 and ok
 
 
+# --device: where models and inputs live ("cpu" or "cuda"); autocast follows it.
+DEVICE = "cpu"
+
+
+def _synchronized(fn):
+    """fn, then on a GPU a synchronization: the time is the kernels', not the launches'."""
+    result = fn()
+    if DEVICE != "cpu":
+        torch.cuda.synchronize()
+    return result
+
+
 def _timed(fn, warmup, iterations, batch):
     for _ in range(warmup):
-        fn()
+        _synchronized(fn)
     cpu0, wall0 = time.process_time(), time.perf_counter()  # process CPU: all threads
     for _ in range(iterations):
-        fn()
+        _synchronized(fn)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     images = iterations * batch
     return {"images_per_s": images / wall, "images_per_cpu_s": images / cpu if cpu > 0 else 0.0,
@@ -219,7 +231,7 @@ def _timed_compiled(fn, warmup, iterations, batch):
     recompiles allowed, so the timed loop measures the compiled code only."""
     import torch._dynamo.config as dynamo_config
     wall0 = time.perf_counter()
-    fn()
+    _synchronized(fn)
     compile_s = time.perf_counter() - wall0
     dynamo_config.error_on_recompile = True
     result = _timed(fn, warmup, iterations, batch)
@@ -239,16 +251,16 @@ def bench_train(arch, batch=32, size=128, classes=345, bf16=True, channels_last=
     if impl not in ("eager", "compile"):
         raise ValueError(f"training step: --impl eager or compile, not {impl!r}")
     torch.manual_seed(seed)
-    model = build(arch, classes, size)
-    images = torch.rand(batch, 1, size, size)
-    labels = torch.randint(0, classes, (batch,))
+    model = build(arch, classes, size).to(DEVICE)
+    images = torch.rand(batch, 1, size, size, device=DEVICE)
+    labels = torch.randint(0, classes, (batch,), device=DEVICE)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     adam = torch.optim.Adam(model.parameters(), lr=1e-4)  # foreach=None: the CPU default
 
     def forward_loss(x, y):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=bf16):
             return F.cross_entropy(model(x)[0], y)
 
     loss_fn = _compile(forward_loss, compile_mode) if impl == "compile" else forward_loss
@@ -275,7 +287,8 @@ def prepare_inference(arch, batch=32, size=128, classes=345, bf16=True, channels
     torch.manual_seed(seed)
     model = build(arch, classes, size)
     count = describe(model)["count"]
-    images = torch.rand(batch, 1, size, size)
+    model = model.to(DEVICE)
+    images = torch.rand(batch, 1, size, size, device=DEVICE)
     model.eval()
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -289,7 +302,7 @@ def prepare_inference(arch, batch=32, size=128, classes=345, bf16=True, channels
             model = model.to(torch.bfloat16)  # keeps channels-last
 
         def forward():
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
+            with torch.inference_mode(), torch.autocast(DEVICE, dtype=torch.bfloat16,
                                                           enabled=bf16):
                 return model(images)[0]
         return forward, count
@@ -305,7 +318,7 @@ def prepare_inference(arch, batch=32, size=128, classes=345, bf16=True, channels
 
         def logits(x):
             # Autocast inside the compiled function: its casts are traced into the graph.
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=bf16):
                 return model(x)[0]
         compiled = _compile(logits, compile_mode)
 
@@ -319,7 +332,7 @@ def prepare_inference(arch, batch=32, size=128, classes=345, bf16=True, channels
         model = model.to(memory_format=torch.channels_last)
     # Record the autocast casts as graph ops so freeze can constant-fold the weight casts.
     torch._C._jit_set_autocast_mode(False)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.no_grad(), torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=bf16):
         traced = torch.jit.trace(model, images, check_trace=False)
     frozen = torch.jit.freeze(traced)  # folds conv+BN among others
     if not bf16:
@@ -384,11 +397,17 @@ def main():
                    help="infer compile: without inductor's freezing")
     p.add_argument("--bf16-weights", action="store_true", help="infer eager: weights in bf16")
     p.add_argument("--malloc", choices=["glibc", "heap"], default="glibc")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where model and inputs live; cuda synchronizes after each call")
     p.add_argument("--describe", action="store_true",
                    help="print parameter/buffer names and shapes of both nets as JSON")
     p.add_argument("--info", action="store_true",
                    help="print torch version, loaded libtorch_cpu and --describe per --sizes")
     a = p.parse_args()
+    global DEVICE
+    DEVICE = a.device
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        sys.exit("pytorch_models.py: --device cuda, but torch.cuda.is_available() is False")
     if a.describe:
         json.dump({n: describe(build(n, a.classes, a.size)) for n in ARCHITECTURES}, sys.stdout,
                   indent=1)
