@@ -72,7 +72,7 @@ train_on_gpu() {  # NAME DATASET EXTRA_FLAGS...
 export -f train_on_gpu
 step strokes-16-sknet 1800 train_on_gpu s16-sknet "$data/strokes-16.skds"
 step strokes-16-skresnet 1800 train_on_gpu s16-skresnet "$data/strokes-16.skds" --arch skresnet
-step bitmap-100-sknet 1800 train_on_gpu b100-sknet "$data/bitmap-100.skds"
+step bitmap-100-sknet 1800 train_on_gpu b100-sknet "$data/bitmap-100.skds" --input-size 32
 
 if ((${#failed[@]})); then
   echo "gpu_checks: FAILED: ${failed[*]}"

@@ -16,8 +16,9 @@
 // glibc: malloc as the trainer and server run it today). --describe: print the parameter and
 // buffer names and shapes of both networks as JSON and exit (the PyTorch mirror is checked
 // against it). --device=cuda: model and images on the GPU (the torch2-cuda build), each timed
-// call synchronized. --adam: the training step's optimizer update, FusedAdamStep as the trainer
-// runs it (default; the fused kernel from LibTorch 2.4, Adam's loop before) or Adam's step().
+// call synchronized. --adam: the training step's optimizer calls as the trainer makes them
+// (default: SetGradientsToNone and FusedAdamStep, whose fused kernel needs LibTorch 2.4) or
+// LibTorch's own zero_grad() and step().
 #include <benchmark/benchmark.h>
 #include <time.h>
 #include <torch/cuda.h>
@@ -49,7 +50,9 @@ struct Options {
   int warmup = 1;         // the first calls create oneDNN primitives
   int64_t iterations = 0;  // 0: google-benchmark's own count, at least kMinTime seconds
   c10::Device device = c10::Device(c10::kCPU);  // --device: where model and images live
-  bool fused_adam = true;  // --adam=fused (FusedAdamStep, as the trainer) or --adam=loop (step())
+  // --adam=fused: SetGradientsToNone + FusedAdamStep, as the trainer; --adam=loop: zero_grad()
+  // + step(), LibTorch's own.
+  bool fused_adam = true;
 };
 Options options;
 
@@ -171,7 +174,11 @@ void BM_TrainStep(benchmark::State& state) {
   }
   torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
   auto step = [&] {
-    adam.zero_grad();
+    if (options.fused_adam) {
+      SetGradientsToNone(&adam);
+    } else {
+      adam.zero_grad();
+    }
     torch::Tensor loss;
     {
       // As torch.autocast is used: forward and loss inside, backward outside.

@@ -99,6 +99,12 @@ bool FusedStep(torch::optim::Optimizer* optimizer, bool decoupled_weight_decay) 
 }  // namespace
 #endif
 
+void SetGradientsToNone(torch::optim::Optimizer* optimizer) {
+  for (auto& group : optimizer->param_groups()) {
+    for (torch::Tensor& p : group.params()) p.mutable_grad().reset();
+  }
+}
+
 bool FusedAdamStep(torch::optim::Optimizer* optimizer) {
 #if defined(SKETCH_HAS_FUSED_ADAM_CPU)
   // AdamW first: it is not an Adam subclass, but test the exact types to be safe.

@@ -218,7 +218,7 @@ StepStats TrainStep(Run* run, const Batch& batch, double lr) {
   // A per-step seed makes dropout masks a function of the step: a resumed run draws the same.
   torch::manual_seed(DeriveSeed(run->config.seed, absl::StrCat("dropout/", batch.step)));
   for (auto& group : run->optimizer->param_groups()) group.options().set_lr(lr);
-  run->optimizer->zero_grad();
+  SetGradientsToNone(run->optimizer.get());
   const bool bf16 = run->precision == Precision::kBf16;
   // The batcher's tensors are on the CPU; on a GPU both copies are asynchronous (pinned memory).
   Batch on_device = batch;

@@ -106,5 +106,17 @@ TEST(FusedAdamStepTest, ContinuesThePlainStepsState) {
   }
 }
 
+TEST(SetGradientsToNoneTest, DropsGradientsAndTheNextBackwardWritesFreshOnes) {
+  Net net = MakeNet(false);
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-2));
+  const torch::Tensor x = torch::randn({2, 2, 8, 8});
+  net->forward(x).sum().backward();
+  const torch::Tensor first = net->fc->weight.grad().clone();
+  SetGradientsToNone(&adam);
+  for (const torch::Tensor& p : net->parameters()) EXPECT_FALSE(p.grad().defined());
+  net->forward(x).sum().backward();
+  EXPECT_TRUE(torch::equal(net->fc->weight.grad(), first)) << "not accumulated onto the old";
+}
+
 }  // namespace
 }  // namespace sketch
