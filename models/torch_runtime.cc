@@ -176,13 +176,27 @@ bool Bf16AutocastEnabled(c10::DeviceType device) {
   return AutocastEnabled(device) && AutocastDtype(device) == at::kBFloat16;
 }
 
+namespace {
+
+// A copy with channels-last strides, also where contiguous(ChannelsLast) keeps the tensor as
+// it is: with one input channel ([64, 1, 3, 3], the first conv) the plain layout already counts
+// as channels-last-contiguous, but ATen still reads its strides as NCHW and oneDNN then runs
+// that conv with another kernel and reorders around it at every step (bench/onednn_profile.py
+// showed it). Python's module.to(memory_format=...) restrides the same way.
+torch::Tensor WithChannelsLastStrides(const torch::Tensor& t) {
+  if (t.suggest_memory_format() == torch::MemoryFormat::ChannelsLast) return t;
+  return torch::empty_like(t, t.options(), torch::MemoryFormat::ChannelsLast).copy_(t);
+}
+
+}  // namespace
+
 void ToChannelsLast(torch::nn::Module* module) {
   torch::NoGradGuard no_grad;
   for (torch::Tensor& p : module->parameters()) {
-    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    if (p.dim() == 4) p.set_data(WithChannelsLastStrides(p));
   }
   for (torch::Tensor& b : module->buffers()) {
-    if (b.dim() == 4) b.set_data(b.contiguous(torch::MemoryFormat::ChannelsLast));
+    if (b.dim() == 4) b.set_data(WithChannelsLastStrides(b));
   }
 }
 

@@ -120,6 +120,17 @@ TEST(ChannelsLastTest, ConvertsImagesWithoutChangingValues) {
   EXPECT_TRUE(torch::equal(nhwc, images));
 }
 
+// The first conv of every net sees one channel: its weight must get channels-last strides too
+// (contiguous(ChannelsLast) alone leaves [N, 1, 3, 3] as it is, read as NCHW by ATen).
+TEST(ChannelsLastTest, ModuleWeightsWithOneInputChannelGetChannelsLastStrides) {
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(1, 4, 3));
+  const torch::Tensor before = conv->weight.clone();
+  ToChannelsLast(conv.ptr().get());
+  EXPECT_EQ(conv->weight.suggest_memory_format(), torch::MemoryFormat::ChannelsLast);
+  EXPECT_EQ(conv->weight.stride(1), 1);
+  EXPECT_TRUE(torch::equal(conv->weight, before));
+}
+
 TEST(CastWeightsForInferenceTest, Bf16WeightsGiveTheSameOutputsAsAutocastAlone) {
   torch::manual_seed(3);
   auto trained = MakeSketchModel("sknet", {/*num_classes=*/5, /*input_size=*/32});
