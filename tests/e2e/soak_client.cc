@@ -50,6 +50,8 @@ struct Flags {
   int server_pid = 0;
   std::string data;
   double seconds = 60;
+  // Load before the measured window: the calls are checked, the RSS slope ignores them.
+  double warmup_seconds = 0;
   int clients = 16;
   double max_rss_slope = 1.0;
 };
@@ -212,7 +214,8 @@ class Soak {
 
   int Run() {
     const absl::Time start = absl::Now();
-    const absl::Time end = start + absl::Seconds(flags_.seconds);
+    const double total_seconds = flags_.warmup_seconds + flags_.seconds;
+    const absl::Time end = start + absl::Seconds(total_seconds);
     std::vector<std::pair<double, double>> rss;  // (minutes since start, MB)
     std::thread sampler([&] {
       while (absl::Now() < end) {
@@ -227,9 +230,12 @@ class Soak {
     for (auto& t : clients) t.join();
     sampler.join();
 
-    // Least-squares slope over all but the first quarter (the server's warm-up).
+    // Least-squares slope over the measured window less its first quarter: the server's caches
+    // (oneDNN's primitives per batch shape, the allocator's arenas) fill during the warm-up.
+    const double from_minute = (flags_.warmup_seconds + flags_.seconds / 4) / 60.0;
     double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (size_t i = rss.size() / 4; i < rss.size(); ++i) {
+    for (size_t i = 0; i < rss.size(); ++i) {
+      if (rss[i].first < from_minute) continue;
       n += 1;
       sx += rss[i].first;
       sy += rss[i].second;
@@ -241,8 +247,8 @@ class Soak {
     std::printf(
         "soak: %d clients, %.0f s, %lld calls (%.0f/s), %lld wrong answers, %zu "
         "unexpected codes\n",
-        flags_.clients, flags_.seconds, static_cast<long long>(calls_.load()),
-        calls_.load() / flags_.seconds, static_cast<long long>(wrong_answers_.load()),
+        flags_.clients, total_seconds, static_cast<long long>(calls_.load()),
+        calls_.load() / total_seconds, static_cast<long long>(wrong_answers_.load()),
         unexpected_.size());
     for (const auto& [what, count] : unexpected_) std::printf("  %s: %d\n", what.c_str(), count);
     std::printf("soak: server RSS %.1f -> %.1f MB, slope %.2f MB/min (bound %.2f), %s\n",
@@ -271,7 +277,10 @@ int Main(int argc, char** argv) {
   app.add_option("--target", flags.target)->required();
   app.add_option("--server-pid", flags.server_pid)->required();
   app.add_option("--data", flags.data, "folder of drawings (the valid requests)")->required();
-  app.add_option("--seconds", flags.seconds)->capture_default_str();
+  app.add_option("--seconds", flags.seconds, "the measured window")->capture_default_str();
+  app.add_option("--warmup-seconds", flags.warmup_seconds,
+                 "load before the window (answers checked, RSS not measured)")
+      ->capture_default_str();
   app.add_option("--clients", flags.clients)->capture_default_str();
   app.add_option("--max-rss-slope", flags.max_rss_slope, "MB per minute")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
