@@ -46,7 +46,20 @@ if(SKETCH_TORCH_VERSION VERSION_LESS 2.7)
 endif()
 
 if(SKETCH_LIBTORCH STREQUAL "pytorch-cuda")
-  find_package(Torch REQUIRED PATHS "${SKETCH_TORCH_ROOT}/share/cmake/Torch" NO_DEFAULT_PATH)
+  # Both configs from the wheel: TorchConfig's find_dependency(Caffe2) would otherwise find
+  # Debian's Caffe2 (libtorch 1.13) first, PATHS being searched after the system prefix.
+  set(Torch_DIR "${SKETCH_TORCH_ROOT}/share/cmake/Torch" CACHE PATH "" FORCE)
+  set(Caffe2_DIR "${SKETCH_TORCH_ROOT}/share/cmake/Caffe2" CACHE PATH "" FORCE)
+  find_package(Torch REQUIRED)
+  # libtorch_cuda finds its CUDA libraries (NCCL, cuDNN, ...) beside the wheel through its own
+  # RPATH at run time; at link time ld ignores that RPATH and would take the machine's older
+  # ones (a CUDA toolkit's NCCL), so name the wheel's folders for the link too.
+  file(GLOB torch_cuda_lib_dirs LIST_DIRECTORIES true "${SKETCH_TORCH_ROOT}/../nvidia/*/lib")
+  list(JOIN torch_cuda_lib_dirs ":" torch_cuda_rpath_link)
+  add_library(sketch_libtorch_cuda INTERFACE)
+  target_link_libraries(sketch_libtorch_cuda INTERFACE ${TORCH_LIBRARIES})
+  target_link_options(sketch_libtorch_cuda INTERFACE "LINKER:-rpath-link,${torch_cuda_rpath_link}")
+  set(TORCH_LIBRARIES sketch_libtorch_cuda)
   set(SKETCH_TORCH_CUDA ON)
   set(SKETCH_TORCH_ORIGIN "PyTorch wheel ${SKETCH_TORCH_VERSION} with CUDA (${SKETCH_TORCH_ROOT})")
   return()
