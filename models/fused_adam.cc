@@ -16,15 +16,17 @@ namespace sketch {
 #if defined(SKETCH_HAS_FUSED_ADAM_CPU)
 namespace {
 
-// The tensors of one group in the fused kernel's argument order.
+// The tensors of one group in the fused kernel's argument order, and their parameters' states.
+// Adam and AdamW keep the same fields under two types; State is one of them.
+template <typename State>
 struct GroupTensors {
   std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+  std::vector<State*> states;
 };
 
-// Adam and AdamW keep the same fields under two types; Options and State are those types.
-template <typename Options, typename State>
+template <typename State>
 bool CollectGroup(torch::optim::Optimizer* optimizer, torch::optim::OptimizerParamGroup& group,
-                  GroupTensors* out) {
+                  GroupTensors<State>* out) {
   auto& state_map = optimizer->state();
   for (const torch::Tensor& p : group.params()) {
     if (!p.grad().defined()) continue;
@@ -54,32 +56,33 @@ bool CollectGroup(torch::optim::Optimizer* optimizer, torch::optim::OptimizerPar
     out->grads.push_back(grad);
     out->exp_avgs.push_back(state.exp_avg());
     out->exp_avg_sqs.push_back(state.exp_avg_sq());
+    out->states.push_back(&state);
   }
   return true;
 }
 
 template <typename Options, typename State>
 bool FusedStep(torch::optim::Optimizer* optimizer, bool decoupled_weight_decay) {
-  std::vector<GroupTensors> groups;
+  std::vector<GroupTensors<State>> groups;
   for (auto& group : optimizer->param_groups()) {
     if (static_cast<Options&>(group.options()).amsgrad()) return false;
-    GroupTensors tensors;
-    if (!CollectGroup<Options, State>(optimizer, group, &tensors)) return false;
+    GroupTensors<State> tensors;
+    if (!CollectGroup<State>(optimizer, group, &tensors)) return false;
     groups.push_back(std::move(tensors));
   }
   torch::NoGradGuard no_grad;
-  auto& state_map = optimizer->state();
   for (size_t g = 0; g < groups.size(); ++g) {
-    GroupTensors& t = groups[g];
+    GroupTensors<State>& t = groups[g];
     if (t.params.empty()) continue;
     const auto& options = static_cast<const Options&>(optimizer->param_groups()[g].options());
     // As Adam's loop: the step count goes up before the bias corrections use it. The kernel
     // reads each count from a float tensor beside its parameter.
-    for (const torch::Tensor& p : t.params) {
-      auto& state = static_cast<State&>(*state_map.at(p.unsafeGetTensorImpl()));
+    for (size_t i = 0; i < t.params.size(); ++i) {
+      State& state = *t.states[i];
       state.step(state.step() + 1);
-      t.steps.push_back(torch::full({}, static_cast<float>(state.step()),
-                                    torch::TensorOptions(torch::kFloat).device(p.device())));
+      t.steps.push_back(
+          torch::full({}, static_cast<float>(state.step()),
+                      torch::TensorOptions(torch::kFloat).device(t.params[i].device())));
     }
     const double beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
     const std::vector<torch::Tensor> no_max;  // amsgrad is off
@@ -107,7 +110,7 @@ void SetGradientsToNone(torch::optim::Optimizer* optimizer) {
 
 bool FusedAdamStep(torch::optim::Optimizer* optimizer) {
 #if defined(SKETCH_HAS_FUSED_ADAM_CPU)
-  // AdamW first: it is not an Adam subclass, but test the exact types to be safe.
+  // AdamW and Adam are unrelated classes with look-alike options and states.
   if (dynamic_cast<torch::optim::AdamW*>(optimizer) != nullptr &&
       FusedStep<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(optimizer, true)) {
     return true;

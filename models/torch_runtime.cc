@@ -99,18 +99,20 @@ absl::StatusOr<c10::Device> ParseDevice(absl::string_view name) {
   }
   if (!CudaBuild()) {
     return absl::FailedPreconditionError(
-        "--device cuda: this build links LibTorch without CUDA; build with "
-        "`cmake --preset torch2-cuda` (scripts/setup.sh --libtorch pytorch-cuda)");
+        absl::StrCat("--device ", name,
+                     ": this build links LibTorch without CUDA; build with "
+                     "`cmake --preset torch2-cuda` (scripts/setup.sh --libtorch pytorch-cuda)"));
   }
   const int64_t gpus = torch::cuda::device_count();
   if (gpus == 0) {
     return absl::FailedPreconditionError(
-        "--device cuda: no CUDA GPU is visible to this process (driver missing, or "
-        "CUDA_VISIBLE_DEVICES empty)");
+        absl::StrCat("--device ", name,
+                     ": no CUDA GPU is visible to this process (driver missing, or "
+                     "CUDA_VISIBLE_DEVICES empty)"));
   }
   if (index >= gpus) {
     return absl::FailedPreconditionError(
-        absl::StrCat("--device cuda:", index, ": only ", gpus, " CUDA GPU(s) are visible"));
+        absl::StrCat("--device ", name, ": only ", gpus, " CUDA GPU(s) are visible"));
   }
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }

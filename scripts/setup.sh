@@ -86,7 +86,9 @@ if [ "$libtorch" != debian ]; then
     echo "setup: --libtorch pytorch-cuda needs the CUDA toolkit (nvcc) to configure" >&2
     exit 1
   fi
-  [ -x /usr/local/cuda/bin/nvcc ] && export PATH="$PATH:/usr/local/cuda/bin"
+  if [ "$libtorch" = pytorch-cuda ] && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH="$PATH:/usr/local/cuda/bin"  # TorchConfig looks for nvcc on the PATH
+  fi
 fi
 
 [ "$build" = 1 ] || exit 0

@@ -39,14 +39,13 @@ Json WorkSignature(const GalleryOptions& options, const std::vector<DrawingFile>
         {{"path", file.path}, {"bytes", fs::file_size(file.path, ec)}, {"mtime", mtime}});
   }
   const FeatureOptions& f = options.features;
-  Json signature = {{"model_sha256", model.weights_sha256},
-                    {"inputs", inputs},
-                    {"skip_invalid", f.skip_invalid},
-                    {"chunk_size", f.chunk_size},
-                    {"precision", f.precision == Precision::kBf16 ? "bf16" : "fp32"},
-                    // The same weights embed otherwise with mirror averaging.
-                    {"mirror_average", model.model.preprocessing.mirror_average}};
-  return signature;
+  return {{"model_sha256", model.weights_sha256},
+          {"inputs", inputs},
+          {"skip_invalid", f.skip_invalid},
+          {"chunk_size", f.chunk_size},
+          {"precision", f.precision == Precision::kBf16 ? "bf16" : "fp32"},
+          // The same weights embed otherwise with mirror averaging.
+          {"mirror_average", model.model.preprocessing.mirror_average}};
 }
 
 // How far feature extraction got: chunks written, drawings they hold (every chunk but the
