@@ -11,10 +11,12 @@ builds and PyTorch interpreters, PyTorch eager and optionally torch.compile.
       [--train-iterations 3] [--infer-iterations 5] [--malloc heap|glibc]
       [--infer-weights bf16|fp32] [--infer-impl eager|jit|both] [--json OUT] [--dry-run]
 
-  The full table of the PyTorch 2.x comparison (LibTorch 1.13 and 2.x, PyTorch 1.13 and 2.x):
+  The full table of the PyTorch 2.x comparison (LibTorch 1.13 and 2.x, PyTorch 1.13 and 2.x;
+  build/release is the default build, against the wheel's 2.x; build/debian the preset debian;
+  Python's 2.x torch from scripts/setup.sh --python-torch):
   python3 bench/compare_pytorch.py \\
-      --libtorch 1.13=build/release/bench/sketch_models_bench \\
-      --libtorch 2.x=build/torch2/bench/sketch_models_bench \\
+      --libtorch 1.13=build/debian/bench/sketch_models_bench \\
+      --libtorch 2.x=build/release/bench/sketch_models_bench \\
       --pytorch 1.13=/usr/bin/python3 --pytorch 2.x=.venv/torch2/bin/python --compile \\
       --nets sknet,skresnet --sizes 64,128 --precisions fp32,bf16 --modes train,infer \\
       --json results.json

@@ -8,7 +8,7 @@ the command's wall time is what runs outside oneDNN (the optimizer's element-wis
 casts, allocation). Counts and times cover the whole command, warm-up included: give every
 side the same iterations.
 
-  python3 bench/onednn_profile.py --name libtorch -- build/torch2/bench/sketch_models_bench \\
+  python3 bench/onednn_profile.py --name libtorch -- build/release/bench/sketch_models_bench \\
       --threads=1 --batch=32 --iterations=3 --benchmark_filter='^BM_TrainStep/arch:0/variant:5/' \\
       --name pytorch -- .venv/torch2/bin/python bench/pytorch_models.py --mode train \\
       --threads 1 --batch 32 --iterations 3

@@ -6,7 +6,7 @@ bench/compare_pytorch.py runs next to bench/models_bench.cc.
 
 Runs under any PyTorch interpreter: Debian's python3-torch 1.13 (/usr/bin/python3, the same
 libtorch1.13 and oneDNN 2.6 as the Debian LibTorch build) or a PyTorch 2.x one (e.g. the wheel in
-.venv/torch2, whose LibTorch the torch2 preset links). --impl compile needs PyTorch >= 2 and a
+.venv/torch2 after scripts/setup.sh --python-torch, whose LibTorch the default build links). --impl compile needs PyTorch >= 2 and a
 C++ compiler (inductor builds its CPU kernels with g++).
 
   /usr/bin/python3 bench/pytorch_models.py [--arch sknet|skresnet] [--mode train|infer]

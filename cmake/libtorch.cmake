@@ -1,19 +1,23 @@
 # Where LibTorch comes from. Sets TORCH_LIBRARIES (what sketch::models links), SKETCH_TORCH_CUDA
-# (ON when the build can run the CNNs on a CUDA GPU) and SKETCH_TORCH_ORIGIN (a line for logs).
+# (ON when the build can run the CNNs on a CUDA GPU), SKETCH_TORCH_ORIGIN (a line for logs) and,
+# for the wheel, SKETCH_TORCH_WHEEL_LIBS (its site-packages folder: torch/ and nvidia/).
 #
-#   SKETCH_LIBTORCH=debian        Debian 12's libtorch-dev 1.13 (CPU): the default.
-#   SKETCH_LIBTORCH=pytorch       the LibTorch inside a PyTorch 2.x wheel (headers, libraries and
-#                                 CMake config ship in it), CPU only: links libtorch_cpu and libc10,
-#                                 never libtorch_cuda, so it needs no CUDA toolkit to build.
+#   SKETCH_LIBTORCH=pytorch       the default: the LibTorch inside a PyTorch 2.x wheel (headers,
+#                                 libraries and CMake config ship in it), CPU only: links
+#                                 libtorch_cpu and libc10, never libtorch_cuda, so it needs no CUDA
+#                                 toolkit to build. Faster here than 1.13 in 15 of 16 cases of
+#                                 bench/compare_pytorch.py (docs/results.md, issue 15).
+#   SKETCH_LIBTORCH=debian        Debian 12's libtorch-dev 1.13 (CPU): the preset `debian`.
 #   SKETCH_LIBTORCH=pytorch-cuda  the same wheel with its CUDA libraries (TorchConfig.cmake; needs
 #                                 the CUDA toolkit, nvcc, to configure). Runs on CPU too.
 #
 # The wheel is found through SKETCH_TORCH_PYTHON, an interpreter that has it installed
-# (scripts/setup.sh --libtorch pytorch makes .venv/torch2). Its location is read without
-# importing torch, which would load the CUDA libraries. Since 2.7 the Linux wheels use the C++11
+# (scripts/setup.sh makes .venv/torch2; for the CPU build it installs only the wheel and the two
+# small CUDA runtime libraries libtorch_cpu names, not the ~4 GB of CUDA libraries `import torch`
+# loads). Its location is read without importing torch. Since 2.7 the Linux wheels use the C++11
 # ABI, as Debian's gRPC and Abseil do; since 2.10 their headers need C++20, which the torch
 # targets below ask of their users only (the rest of the project stays C++17).
-set(SKETCH_LIBTORCH "debian" CACHE STRING "LibTorch to build against: debian, pytorch or pytorch-cuda")
+set(SKETCH_LIBTORCH "pytorch" CACHE STRING "LibTorch to build against: debian, pytorch or pytorch-cuda")
 set_property(CACHE SKETCH_LIBTORCH PROPERTY STRINGS debian pytorch pytorch-cuda)
 set(SKETCH_TORCH_PYTHON "${PROJECT_SOURCE_DIR}/.venv/torch2/bin/python" CACHE FILEPATH
     "Python interpreter whose torch wheel provides LibTorch (SKETCH_LIBTORCH=pytorch*)")
@@ -37,13 +41,19 @@ list(GET torch_found 0 SKETCH_TORCH_ROOT)
 if(NOT torch_find_result EQUAL 0 OR NOT EXISTS "${SKETCH_TORCH_ROOT}/lib/libtorch_cpu.so")
   message(FATAL_ERROR
     "SKETCH_LIBTORCH=${SKETCH_LIBTORCH}: no torch wheel for SKETCH_TORCH_PYTHON=${SKETCH_TORCH_PYTHON} "
-    "(${torch_find_error}). Run scripts/setup.sh --libtorch pytorch, or point SKETCH_TORCH_PYTHON "
-    "at a Python that has torch >= 2.7 installed.")
+    "(${torch_find_error}). Run scripts/setup.sh --no-build, point SKETCH_TORCH_PYTHON at a Python "
+    "that has torch >= 2.7 installed, or build against Debian's LibTorch (cmake --preset debian).")
 endif()
 list(GET torch_found 1 SKETCH_TORCH_VERSION)
 if(SKETCH_TORCH_VERSION VERSION_LESS 2.7)
   message(FATAL_ERROR "torch ${SKETCH_TORCH_VERSION} at ${SKETCH_TORCH_ROOT}: need >= 2.7 (C++11 ABI)")
 endif()
+# `cmake --install` copies the wheel's libraries the programs load into lib/sketchsearch beside
+# bin/ (CMakeLists.txt, install: RUNTIME_DEPENDENCIES from this folder only), so an install, the
+# container image's included, runs without the wheel. The installed libtorch_cpu finds its own
+# dependencies there through its RPATH's $ORIGIN.
+get_filename_component(SKETCH_TORCH_WHEEL_LIBS "${SKETCH_TORCH_ROOT}/.." ABSOLUTE)
+set(CMAKE_INSTALL_RPATH "$ORIGIN/../lib/sketchsearch")
 
 if(SKETCH_LIBTORCH STREQUAL "pytorch-cuda")
   # Both configs from the wheel: TorchConfig's find_dependency(Caffe2) would otherwise find

@@ -3,8 +3,9 @@
 # checked on the project's Debian 12 machines): podman serves the Docker API on a socket for
 # Debian's docker-compose 1.29, with a local debian:bookworm-slim base image built by debootstrap
 # from the apt mirror (no registry is reachable). Needs root. Defines start_podman_engine (exports
-# DOCKER_HOST, and SKETCH_BASE_IMAGE=localhost/debian:bookworm: test_deploy.sh builds on that in
-# place of the Dockerfile's digest-pinned base; reuses an engine already answering on the socket)
+# DOCKER_HOST, and SKETCH_BASE_IMAGE=localhost/debian:bookworm, or its -hostca form that trusts
+# this machine's certificate authorities: test_deploy.sh builds on that in place of the
+# Dockerfile's digest-pinned base; reuses an engine already answering on the socket)
 # and stop_podman_engine (stops only what start started, and always returns 0, so that it can run
 # in an EXIT trap under set -e), and the health-check poller they use, start_health_poller and
 # stop_health_poller.
@@ -13,6 +14,10 @@
 # The podman command (tests put a fake first on PATH or name one here) and the poller's period.
 PODMAN=${PODMAN:-podman}
 PODMAN_HEALTH_INTERVAL_S=${PODMAN_HEALTH_INTERVAL_S:-1}
+# Certificate authorities this machine adds to Debian's (update-ca-certificates' folder: an egress
+# proxy's, a company's), and the bundle that holds them with the public ones.
+PODMAN_HOST_CA_DIR=${PODMAN_HOST_CA_DIR:-/usr/local/share/ca-certificates}
+PODMAN_HOST_CA_BUNDLE=${PODMAN_HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
 # podman runs health checks from systemd timers, and there is no systemd here: this background
 # loop runs every running container's check once per PODMAN_HEALTH_INTERVAL_S instead. It must
@@ -59,14 +64,41 @@ _podman_engine_end() {
   return 0
 }
 
+# Sets SKETCH_BASE_IMAGE (unless set) to the local debootstrapped base, or, where this machine
+# trusts certificate authorities of its own ($PODMAN_HOST_CA_DIR holds any), to that base with
+# this machine's CA bundle for pip (localhost/debian:bookworm-hostca): the build stage fetches
+# LibTorch's wheel from PyPI over HTTPS, through whatever this machine goes through. The
+# Dockerfile stays as a real host builds it; only this local base image mirrors the machine, as it
+# mirrors its apt mirror.
+_podman_engine_base_image() {
+  [ -z "${SKETCH_BASE_IMAGE:-}" ] || return 0
+  SKETCH_BASE_IMAGE=localhost/debian:bookworm
+  compgen -G "$PODMAN_HOST_CA_DIR/*.crt" >/dev/null || return 0
+  local context
+  context=$(mktemp -d)
+  cp "$PODMAN_HOST_CA_BUNDLE" "$context/host-ca-certificates.crt"
+  printf '[global]\ncert = /etc/ssl/host-ca-certificates.crt\n' > "$context/pip.conf"
+  printf '%s\n' "FROM $SKETCH_BASE_IMAGE" \
+    "COPY host-ca-certificates.crt /etc/ssl/host-ca-certificates.crt" \
+    "COPY pip.conf /etc/pip.conf" > "$context/Containerfile"
+  if ! "$PODMAN" build -q -t localhost/debian:bookworm-hostca -f "$context/Containerfile" \
+      "$context" >/dev/null; then
+    rm -rf "$context"
+    echo "podman_engine: could not add this machine's CA bundle to the base image" >&2
+    return 1
+  fi
+  rm -rf "$context"
+  SKETCH_BASE_IMAGE=localhost/debian:bookworm-hostca
+}
 start_podman_engine() {
   export DOCKER_HOST=unix:///run/podman/podman.sock
   # deploy/Dockerfile's base image is pinned by digest to a registry's image, which cannot be
   # pulled here: test_deploy.sh builds on the local debootstrapped one instead (--build-arg).
-  export SKETCH_BASE_IMAGE=${SKETCH_BASE_IMAGE:-localhost/debian:bookworm}
+  export SKETCH_BASE_IMAGE
   # An engine already answering (started by hand, or left by an earlier run) is reused as it is;
   # its containers' checks still need a poller of ours (one beside another's is harmless).
   if curl -fs --unix-socket /run/podman/podman.sock http://podman/_ping >/dev/null 2>&1; then
+    _podman_engine_base_image || return 1
     start_health_poller
     return 0
   fi
@@ -108,6 +140,7 @@ CONF
   fi
   podman tag localhost/debian:bookworm docker.io/library/debian:bookworm \
     docker.io/library/debian:bookworm-slim
+  _podman_engine_base_image || return 1
   mkdir -p /run/podman
   podman system service --time=0 unix:///run/podman/podman.sock &
   PODMAN_SERVICE_PID=$!

@@ -8,31 +8,38 @@
 #                                     them (sketch-trainer, sketch-server, sketch): the container
 #                                     image's build stage (deploy/Dockerfile); with --no-build,
 #                                     just those packages
-#   --libtorch debian                 (default) build against Debian's libtorch-dev 1.13
-#   --libtorch pytorch                also install the PyTorch 2.x wheel into .venv/torch2
-#                                     (scripts/requirements-torch2.txt) and build against its
-#                                     LibTorch, CPU only (preset torch2, in build/torch2)
+#   --libtorch pytorch                (default) build against the LibTorch of the PyTorch 2.x wheel,
+#                                     CPU only (preset release, build/release): installs the wheel
+#                                     into .venv/torch2, only what the C++ build needs (~1.3 GB,
+#                                     scripts/requirements-libtorch.txt)
+#   --libtorch debian                 build against Debian's libtorch-dev 1.13 (preset debian,
+#                                     build/debian)
 #   --libtorch pytorch-cuda           the same wheel with CUDA (preset torch2-cuda, build/torch2-cuda;
-#                                     needs the CUDA toolkit's nvcc to configure)
+#                                     needs the CUDA toolkit's nvcc to configure; installs the whole
+#                                     wheel, ~5 GB)
+#   --python-torch                    also make Python's torch in .venv/torch2 importable (the whole
+#                                     wheel with its CUDA libraries, ~5 GB): the PyTorch 2.x side of
+#                                     bench/compare_pytorch.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: scripts/setup.sh [--programs-only] [--no-build] [--libtorch debian|pytorch|pytorch-cuda]"
-programs_only=0 build=1 libtorch=debian
+usage="usage: scripts/setup.sh [--programs-only] [--no-build] [--libtorch pytorch|debian|pytorch-cuda] [--python-torch]"
+programs_only=0 build=1 libtorch=pytorch python_torch=0
 while (($#)); do
   case "$1" in
     --programs-only) programs_only=1 ;;
     --no-build) build=0 ;;
     --libtorch) shift; libtorch="${1:-}" ;;
     --libtorch=*) libtorch="${1#--libtorch=}" ;;
+    --python-torch) python_torch=1 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
 case "$libtorch" in
-  debian) preset=release ;;
-  pytorch) preset=torch2 ;;
-  pytorch-cuda) preset=torch2-cuda ;;
+  pytorch) preset=release ;;
+  debian) preset=debian ;;
+  pytorch-cuda) preset=torch2-cuda python_torch=1 ;;
   *) echo "setup: --libtorch must be debian, pytorch or pytorch-cuda, got '$libtorch'" >&2
      echo "$usage" >&2; exit 2 ;;
 esac
@@ -42,7 +49,7 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config
   # libraries
   libabsl-dev libsimdjson-dev libcli11-dev nlohmann-json3-dev
-  libtorch-dev libfaiss-dev libopenblas0-pthread libssl-dev
+  libfaiss-dev libopenblas0-pthread libssl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
   libpng-dev  # the client's PNG contact sheets (sketch search --png)
   # the HTTP/JSON API (Debian builds it with OpenSSL, zlib and brotli: their -dev packages come along)
@@ -58,7 +65,11 @@ DEVELOPER_PACKAGES=(
   clang libclang-rt-14-dev
 )
 [ "$programs_only" = 1 ] || PACKAGES+=("${DEVELOPER_PACKAGES[@]}")
-[ "$libtorch" = debian ] || PACKAGES+=(python3-venv python3-pip)
+if [ "$libtorch" = debian ]; then
+  PACKAGES+=(libtorch-dev)
+else
+  PACKAGES+=(python3-venv python3-pip)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -72,15 +83,21 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$libtorch" != debian ]; then
-  # The wheel, pinned; pip is quiet when it is already there.
+if [ "$libtorch" != debian ] || [ "$python_torch" = 1 ]; then
+  # The wheel, pinned. The C++ build needs only the LibTorch in it (--no-deps: no CUDA libraries
+  # beyond the two libtorch_cpu names); Python's torch needs the whole wheel.
   venv=.venv/torch2
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  wanted=$(sed -n 's/^torch==//p' scripts/requirements-torch2.txt)
+  pip=("$venv/bin/pip" install -q --disable-pip-version-check)
+  wanted=$(sed -n 's/^torch==//p' scripts/requirements-libtorch.txt)
   have=$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('torch'))" 2>/dev/null || true)
   if [ "${have%%+*}" != "$wanted" ]; then
-    echo "setup: installing PyTorch $wanted into $venv (the wheel and its CUDA libraries, ~5 GB)"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-torch2.txt
+    echo "setup: installing LibTorch $wanted from the PyTorch wheel into $venv (~1.3 GB)"
+    "${pip[@]}" --no-deps -r scripts/requirements-libtorch.txt
+  fi
+  if [ "$python_torch" = 1 ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+    echo "setup: installing the rest of PyTorch $wanted into $venv (Python's torch, its CUDA libraries, ~4 GB)"
+    "${pip[@]}" -r scripts/requirements-torch2.txt
   fi
   if [ "$libtorch" = pytorch-cuda ] && ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
     echo "setup: --libtorch pytorch-cuda needs the CUDA toolkit (nvcc) to configure" >&2

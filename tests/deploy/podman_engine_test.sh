@@ -56,6 +56,7 @@ case "$1" in
   image) echo 987654321 ;;
   kill) echo "$2" > "$FAKE_DIR/killed" ;;  # the fault run's kill of one replica
   run) ;;  # the image holds no compiler
+  build) cat "${*: -1}/Containerfile" > "$FAKE_DIR/containerfile" ;;  # the -hostca base image
   exec)  # the hardening check's look inside a replica
     if [ -n "${FAKE_WEAK:-}" ]; then
       printf 'CapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nNoNewPrivs:\t0\nrootfs: writable\n'
@@ -217,7 +218,7 @@ run_deploy() {
   : > "$FAKE_LOG"
   rm -f "$T/killed" "$T/served" "$T/published"
   set +e
-  env TMPDIR="$T/tmp" PODMAN_HEALTH_INTERVAL_S=0.05 "$@" \
+  env TMPDIR="$T/tmp" PODMAN_HEALTH_INTERVAL_S=0.05 PODMAN_HOST_CA_DIR="$T/no-cas" "$@" \
     timeout 30 bash "$T/tree/deploy/test_deploy.sh" > "$T/$name.out" 2>&1
   status=$?
   set -e
@@ -243,6 +244,18 @@ check "it checked the drawing page and /v1/info over HTTP" grep -q \
   "HTTP (127.0.0.1:43210): the drawing page at /, /v1/info names bundle 0123456789abcdef" "$T/pass.out"
 check "it did not publish (no SKETCH_DEPLOY_PUBLISH)" bash -c "! grep -q -- '-T publish' '$FAKE_LOG'"
 check "it checked the replicas' hardening" grep -q "== test_deploy: hardening: every replica has a read-only root, no capabilities, no-new-privileges, memory 1024 MiB (memory+swap 1024 MiB), pids 512, CPUs 2" "$T/pass.out"
+
+echo "-- test_deploy.sh: a machine with certificate authorities of its own"
+mkdir -p "$T/cas"
+echo "a CA" > "$T/cas/proxy.crt"
+echo "every CA" > "$T/bundle.crt"
+run_deploy pass-ca FAKE_HEALTH=healthy PODMAN_HOST_CA_DIR="$T/cas" PODMAN_HOST_CA_BUNDLE="$T/bundle.crt"
+check "a PASS exits 0 (exit status $status)" test "$status" -eq 0
+check "it built on the local base image with the machine's CA bundle" \
+  grep -q "docker-compose .* build --build-arg BASE_IMAGE=localhost/debian:bookworm-hostca trainer" "$FAKE_LOG"
+check "that base image is the local one plus the bundle and pip's setting" \
+  grep -qx "FROM localhost/debian:bookworm" "$T/containerfile"
+check "the build context was removed" work_removed
 
 echo "-- test_deploy.sh: PASS, the poller stopped at exit"
 run_deploy pass2 FAKE_HEALTH=healthy
