@@ -119,12 +119,15 @@ absl::StatusOr<T> Guarded(const std::string& dir, const char* file, Fn&& load) {
 absl::StatusOr<std::shared_ptr<SketchModel>> LoadNetwork(const std::string& dir,
                                                          const BundleManifest& manifest,
                                                          const Preprocessing& preprocessing) {
-  ModelConfig config;
-  config.num_classes = static_cast<int>(manifest.classes.size());
-  config.input_size = manifest.input_size;
-  config.in_channels = RasterChannelCount(preprocessing.raster.channels);
-  ASSIGN_OR_RETURN(std::shared_ptr<SketchModel> model,
-                   MakeSketchModel(manifest.architecture, config));
+  if (preprocessing.raster.size != manifest.input_size) {
+    return absl::DataLossError(absl::StrCat(
+        kPreprocessing, " rasterizes ", preprocessing.raster.size, " px images; the manifest's ",
+        manifest.architecture, " takes ", manifest.input_size, " px"));
+  }
+  ASSIGN_OR_RETURN(
+      std::shared_ptr<SketchModel> model,
+      MakeSketchModel(manifest.architecture,
+                      ModelConfigFor(static_cast<int>(manifest.classes.size()), preprocessing)));
   RETURN_IF_ERROR(LoadModelWeights(dir + "/" + kModel, model.get()));
   model->eval();
   return model;

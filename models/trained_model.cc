@@ -5,6 +5,14 @@
 
 namespace sketch {
 
+ModelConfig ModelConfigFor(int num_classes, const Preprocessing& preprocessing) {
+  ModelConfig config;
+  config.num_classes = num_classes;
+  config.input_size = preprocessing.raster.size;
+  config.in_channels = RasterChannelCount(preprocessing.raster.channels);
+  return config;
+}
+
 absl::Status ValidateModelInput(const SketchModel& model, const Preprocessing& preprocessing) {
   RETURN_IF_ERROR(ValidatePreprocessing(preprocessing));
   if (preprocessing.raster.size != model.input_size()) {

@@ -22,6 +22,11 @@ struct TrainedModel {
   std::vector<std::string> classes;  // label order
 };
 
+// The network shape that takes what `preprocessing` makes (its raster's size and channel count)
+// for `num_classes` classes, dropout 0 (training sets its own). Every place that builds a network
+// for a preprocessing (training, a run's output, a bundle) builds it from this.
+ModelConfig ModelConfigFor(int num_classes, const Preprocessing& preprocessing);
+
 // OK when `preprocessing` is valid and rasterizes the model's input size and channel count;
 // InvalidArgument otherwise.
 absl::Status ValidateModelInput(const SketchModel& model, const Preprocessing& preprocessing);

@@ -65,7 +65,10 @@ torch::Tensor RetrievalObjectiveImpl::forward(const torch::Tensor& features, con
 
 torch::Tensor RetrievalObjectiveImpl::forward(const torch::Tensor& features,
                                               const torch::Tensor& labels) {
-  if (options_.kind == "supcon" || options_.kind == "instance") {
+  // Labels would silently turn instance into supcon: its positives are a drawing's own views.
+  TORCH_CHECK(options_.kind != "instance",
+              "the instance objective needs the batch's example indices: forward(features, batch)");
+  if (options_.kind == "supcon") {
     return options_.weight * SupervisedContrastiveLoss(features, labels, options_.temperature);
   }
   if (options_.kind == "cosface") {

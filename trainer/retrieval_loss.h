@@ -51,6 +51,7 @@ class RetrievalObjectiveImpl : public torch::nn::Module {
   // (supcon, cosface) or its example indices (instance: a drawing's views are the positives);
   // an undefined tensor for kind "none".
   torch::Tensor forward(const torch::Tensor& features, const Batch& batch);
+  // The same over `labels` alone: supcon, cosface and none; throws (c10::Error) for instance.
   torch::Tensor forward(const torch::Tensor& features, const torch::Tensor& labels);
 
   // Renderings per example the batches must carry (ImageBatcherOptions::views): 2 for instance.

@@ -69,10 +69,8 @@ absl::StatusOr<TrainedModel> LoadTrainedModel(const std::string& out_dir) {
     return absl::DataLossError(
         absl::StrCat(out_dir, ": preprocessing size differs from the model's"));
   }
-  ModelConfig model_config;
-  model_config.num_classes = static_cast<int>(trained.classes.size());
-  model_config.input_size = config.input_size;
-  model_config.in_channels = RasterChannelCount(trained.preprocessing.raster.channels);
+  ModelConfig model_config =
+      ModelConfigFor(static_cast<int>(trained.classes.size()), trained.preprocessing);
   model_config.dropout = static_cast<float>(config.dropout);
   ASSIGN_OR_RETURN(trained.model, MakeSketchModel(config.architecture, model_config));
   RETURN_IF_ERROR(LoadModelWeights((fs::path(out_dir) / kModelFile).string(), trained.model.get()));

@@ -22,6 +22,7 @@
 #include "models/model_files.h"
 #include "models/sketch_model.h"
 #include "models/torch_status.h"
+#include "models/trained_model.h"
 #include "nlohmann/json.hpp"
 #include "trainer/checkpoint.h"
 #include "trainer/image_batcher.h"
@@ -148,10 +149,8 @@ std::unique_ptr<torch::optim::Optimizer> MakeGroupedOptimizer(const TrainConfig&
 
 absl::Status BuildModel(Run* run) {
   const TrainConfig& c = run->config;
-  ModelConfig model_config;
-  model_config.num_classes = static_cast<int>(run->dataset.metadata.classes.size());
-  model_config.input_size = c.input_size;
-  model_config.in_channels = RasterChannelCount(c.raster_channels);
+  ModelConfig model_config =
+      ModelConfigFor(static_cast<int>(run->dataset.metadata.classes.size()), run->preprocessing);
   model_config.dropout = static_cast<float>(c.dropout);
   return TorchCall("building the model", [&]() -> absl::Status {
     torch::manual_seed(DeriveSeed(c.seed, "init"));

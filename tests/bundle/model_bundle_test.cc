@@ -196,6 +196,16 @@ TEST_F(BundleTest, CorruptOrMismatchedBundlesAreRefusedWithTheirFile) {
   EXPECT_THAT(LoadBundle(dir).status().message(), HasSubstr("index_metadata.tsv"));
 
   ASSERT_TRUE(BuildBundle(Options(dir)).ok());
+  {  // the manifest's model takes another size than preprocessing.json rasterizes
+    nlohmann::json manifest = nlohmann::json::parse(ReadFileBytes(dir + "/manifest.json"));
+    manifest["input_size"] = manifest["input_size"].get<int>() * 2;
+    std::ofstream(dir + "/manifest.json") << manifest.dump();
+  }
+  auto resized = LoadBundle(dir);
+  EXPECT_EQ(resized.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(resized.status().message(), HasSubstr("preprocessing.json rasterizes"));
+
+  ASSERT_TRUE(BuildBundle(Options(dir)).ok());
   { std::ofstream(dir + "/manifest.json") << "{\"format\": \"something else\"}"; }
   EXPECT_EQ(LoadBundle(dir).status().code(), absl::StatusCode::kDataLoss);
 
