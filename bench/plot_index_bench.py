@@ -30,16 +30,20 @@ def main(argv):
         return 2
     out, directories = argv[1], argv[2:]
     fig, axes = plt.subplots(1, len(directories), figsize=(6 * len(directories), 4.5), squeeze=False)
-    for ax, directory in zip(axes[0], directories):
-        rows = read_rows(directory)
+    panels = [read_rows(directory) for directory in directories]
+    for directory, rows in zip(directories, panels):
         if not rows:
             sys.stderr.write(f"{directory}: no CSVs\n")
             return 1
+    # One colour per index type across all panels, so a type reads the same in each.
+    all_types = sorted({r["type"] for rows in panels for r in rows})
+    colours = {t: f"C{i % 10}" for i, t in enumerate(all_types)}
+    for ax, rows in zip(axes[0], panels):
         for index_type in sorted({r["type"] for r in rows}):
             points = [r for r in rows if r["type"] == index_type]
             qps = [float(r["qps_single"]) for r in points]
             recall = [float(r["recall_at_10"]) for r in points]
-            ax.plot(qps, recall, marker="o", label=index_type)
+            ax.plot(qps, recall, marker="o", label=index_type, color=colours[index_type])
             for r, x, y in zip(points, qps, recall):
                 if r["knob"] != "none":
                     ax.annotate(r["value"], (x, y), textcoords="offset points", xytext=(3, 3),
