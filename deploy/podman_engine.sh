@@ -81,13 +81,14 @@ _podman_engine_base_image() {
   printf '%s\n' "FROM $SKETCH_BASE_IMAGE" \
     "COPY host-ca-certificates.crt /etc/ssl/host-ca-certificates.crt" \
     "COPY pip.conf /etc/pip.conf" > "$context/Containerfile"
-  if ! "$PODMAN" build -q -t localhost/debian:bookworm-hostca -f "$context/Containerfile" \
-      "$context" >/dev/null; then
-    rm -rf "$context"
+  local built=0
+  "$PODMAN" build -q -t localhost/debian:bookworm-hostca -f "$context/Containerfile" "$context" \
+    >/dev/null && built=1
+  rm -rf "$context"
+  if [ "$built" = 0 ]; then
     echo "podman_engine: could not add this machine's CA bundle to the base image" >&2
     return 1
   fi
-  rm -rf "$context"
   SKETCH_BASE_IMAGE=localhost/debian:bookworm-hostca
 }
 start_podman_engine() {

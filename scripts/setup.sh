@@ -43,6 +43,9 @@ case "$libtorch" in
   *) echo "setup: --libtorch must be debian, pytorch or pytorch-cuda, got '$libtorch'" >&2
      echo "$usage" >&2; exit 2 ;;
 esac
+# The wheel goes into .venv/torch2 for a build against it, or for Python's torch.
+wheel=1
+if [ "$libtorch" = debian ] && [ "$python_torch" = 0 ]; then wheel=0; fi
 
 PACKAGES=(
   # toolchain
@@ -65,11 +68,8 @@ DEVELOPER_PACKAGES=(
   clang libclang-rt-14-dev
 )
 [ "$programs_only" = 1 ] || PACKAGES+=("${DEVELOPER_PACKAGES[@]}")
-if [ "$libtorch" = debian ]; then
-  PACKAGES+=(libtorch-dev)
-else
-  PACKAGES+=(python3-venv python3-pip)
-fi
+[ "$libtorch" != debian ] || PACKAGES+=(libtorch-dev)
+[ "$wheel" = 0 ] || PACKAGES+=(python3-venv python3-pip)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -83,7 +83,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$libtorch" != debian ] || [ "$python_torch" = 1 ]; then
+if [ "$wheel" = 1 ]; then
   # The wheel, pinned. The C++ build needs only the LibTorch in it (--no-deps: no CUDA libraries
   # beyond the two libtorch_cpu names); Python's torch needs the whole wheel.
   venv=.venv/torch2

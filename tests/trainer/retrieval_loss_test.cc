@@ -73,12 +73,15 @@ TEST(RetrievalObjectiveTest, GradientsAreFiniteEvenForAZeroFeature) {
   }
   RetrievalObjective none(RetrievalLossOptions(), 3, 16);
   EXPECT_FALSE(none->forward(torch::ones({2, 16}), Labels({0, 1})).defined());
-  RetrievalLossOptions instance_options;
-  instance_options.kind = "instance";
-  RetrievalObjective instance(instance_options, 3, 16);
+  EXPECT_TRUE(none->parameters().empty());
+}
+
+TEST(RetrievalObjectiveTest, InstanceRefusesLabels) {
+  RetrievalLossOptions options;
+  options.kind = "instance";
+  RetrievalObjective instance(options, 3, 16);
   // Its positives are a drawing's views, which labels cannot say.
   EXPECT_THROW(instance->forward(torch::ones({2, 16}), Labels({0, 1})), c10::Error);
-  EXPECT_TRUE(none->parameters().empty());
 }
 
 // Mean cosine similarity of same-class pairs minus that of different-class pairs.
