@@ -7,9 +7,12 @@ index_metadata.tsv (the word of each row). Prints leave-one-out mAP and precisio
 same word) for the features as the service searches them (L2-normalized), then with a PCA
 whitening fitted on the drawings of the *other* half of the words (split at random, both ways,
 averaged): nothing of a query's word is seen by the fit, as for a whitening learned once and
-applied to new words. Needs numpy (Debian's python3-numpy).
+applied to new words. With --fit self the whitening is fitted on all the drawings it is measured
+on, as `sketch-trainer index --whiten` fits it on its gallery (no labels either way); a study
+bundle (`bundle --features l2`, Flat) works too: its test drawings. Needs numpy (Debian's
+python3-numpy).
 
-  /usr/bin/python3 bench/whitening_probe.py GALLERY_BUNDLE [--dims 128,256,512] [--seed 0]
+  /usr/bin/python3 bench/whitening_probe.py BUNDLE [--dims 128,256,512] [--fit other-half|self]
 """
 import argparse
 import csv
@@ -72,9 +75,21 @@ def main():
     p.add_argument("bundle")
     p.add_argument("--dims", default="128,256,512")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fit", choices=("other-half", "self"), default="other-half")
+    p.add_argument("--shrinks", default="0,0.1")
     a = p.parse_args()
     x = l2(read_flat_index(a.bundle + "/index.faiss"))
     words = read_words(a.bundle + "/index_metadata.tsv")
+    shrinks = [float(s) for s in a.shrinks.split(",")]
+    if a.fit == "self":
+        print(f"{a.bundle}: {len(words)} drawings of {len(set(words))} words")
+        print("L2:                                     mAP %.4f  P@10 %.4f" % leave_one_out(x, words))
+        for dims in [int(d) for d in a.dims.split(",")]:
+            for shrink in shrinks:
+                mean, projection = fit_whitening(x, dims, shrink)
+                print("self-fitted, whitened %3d-d, shrink %.1f: mAP %.4f  P@10 %.4f"
+                      % ((dims, shrink) + leave_one_out(l2((x - mean) @ projection), words)))
+        return
     vocabulary = np.array(sorted(set(words)))
     np.random.default_rng(a.seed).shuffle(vocabulary)
     halves = [np.isin(words, vocabulary[: len(vocabulary) // 2]),
@@ -84,7 +99,7 @@ def main():
     per_half = [leave_one_out(x[h], words[h]) for h in halves]
     print("each half alone, L2 (the reference):    mAP %.4f  P@10 %.4f" % tuple(np.mean(per_half, 0)))
     for dims in [int(d) for d in a.dims.split(",")]:
-        for shrink in (0.0, 0.1):
+        for shrink in shrinks:
             scores = []
             for fit, evaluate in ((0, 1), (1, 0)):
                 mean, projection = fit_whitening(x[halves[fit]], dims, shrink)

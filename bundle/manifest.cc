@@ -63,6 +63,10 @@ absl::StatusOr<std::string> ManifestToJson(const BundleManifest& m) {
                 {"recall_at_10", m.index_recall_at_10},
                 {"nprobe", m.index_nprobe},
                 {"ef_search", m.index_ef_search}};
+  if (m.index_whitening_dims > 0) {
+    j["index"]["whitening"] = {{"dims", m.index_whitening_dims},
+                               {"shrink", m.index_whitening_shrink}};
+  }
   j["files"] = m.file_sha256;
   if (m.gallery) {
     j["gallery"] = {{"sources", m.gallery->sources},
@@ -120,6 +124,15 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
       m.index_nprobe = static_cast<int>(IntegerIn(index, "nprobe", 0, kMaxInt));
     if (index.contains("ef_search")) {
       m.index_ef_search = static_cast<int>(IntegerIn(index, "ef_search", 0, kMaxInt));
+    }
+    if (index.contains("whitening")) {
+      const Json& whitening = index.at("whitening");
+      m.index_whitening_dims = static_cast<int>(IntegerIn(whitening, "dims", 1, kMaxInt));
+      const Json& shrink = whitening.at("shrink");
+      if (!shrink.is_number() || !(shrink.get<double>() >= 0)) {
+        throw std::out_of_range("\"shrink\" must be a number >= 0");
+      }
+      m.index_whitening_shrink = shrink.get<double>();
     }
     m.file_sha256 = j.at("files").get<std::map<std::string, std::string>>();
     if (j.contains("gallery")) {

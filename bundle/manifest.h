@@ -40,8 +40,13 @@ struct BundleManifest {
   int64_t num_train = 0, num_test = 0;
   std::map<std::string, double> metrics;  // train_top1, test_top1, test_loss, map, map_l2, ...
   bool index_l2_normalized = false;       // queries must be L2-normalized like the indexed features
+  // A whitened gallery (index/feature_whitening.h, whitening.faiss): the indexed rows and the
+  // queries are L2-normalized, whitened to this many dimensions and L2-normalized again; 0: not
+  // whitened. `shrink` is the whitening's regularization, recorded for reports.
+  int index_whitening_dims = 0;
+  double index_whitening_shrink = 0;
   int64_t index_size = 0;
-  int feature_dim = 0;
+  int feature_dim = 0;  // the indexed rows' dimension: 1024 (fc_1), or the whitening's
   // The FAISS index factory string (index/index_spec.h); manifests written before index types
   // ("flat_l2") read as "Flat".
   std::string index_type = "Flat";

@@ -28,6 +28,7 @@ constexpr char kPreprocessing[] = "preprocessing.json";
 constexpr char kIndex[] = "index.faiss";
 constexpr char kIndexMetadata[] = "index_metadata.tsv";
 constexpr char kDrawings[] = "drawings.skdw";
+constexpr char kWhitening[] = "whitening.faiss";
 
 // Pins every file WriteBundle wrote under the rules LoadBundle checks (bundle/bundle_files.h), so
 // a bundle that would not load is refused when written.
@@ -119,11 +120,7 @@ absl::StatusOr<T> Guarded(const std::string& dir, const char* file, Fn&& load) {
 absl::StatusOr<std::shared_ptr<SketchModel>> LoadNetwork(const std::string& dir,
                                                          const BundleManifest& manifest,
                                                          const Preprocessing& preprocessing) {
-  if (preprocessing.raster.size != manifest.input_size) {
-    return absl::DataLossError(absl::StrCat(
-        kPreprocessing, " rasterizes ", preprocessing.raster.size, " px images; the manifest's ",
-        manifest.architecture, " takes ", manifest.input_size, " px"));
-  }
+  RETURN_IF_ERROR(CheckRecordedInputSize(preprocessing, manifest.input_size, kManifest));
   ASSIGN_OR_RETURN(
       std::shared_ptr<SketchModel> model,
       MakeSketchModel(manifest.architecture,
@@ -150,7 +147,8 @@ absl::StatusOr<TrainedModel> LoadModel(const std::string& dir, const BundleManif
 }
 
 absl::Status CheckIndex(const std::string& dir, const BundleManifest& m, const FaissIndex& index) {
-  if (index.dimension() != kFeatureSize || index.dimension() != m.feature_dim ||
+  const int rows_dimension = m.index_whitening_dims > 0 ? m.index_whitening_dims : kFeatureSize;
+  if (index.dimension() != rows_dimension || index.dimension() != m.feature_dim ||
       index.size() != m.index_size) {
     return absl::DataLossError(absl::StrCat(dir, ": index of ", index.size(), " x ",
                                             index.dimension(), " disagrees with the manifest"));
@@ -199,6 +197,34 @@ absl::StatusOr<std::unique_ptr<DrawingStore>> LoadDrawings(const std::string& di
   return store;
 }
 
+// The whitening when the manifest announces one (its file hashed already), which must turn fc_1
+// into the index's rows; null when there is none.
+absl::StatusOr<std::shared_ptr<const FeatureWhitening>> LoadWhitening(const std::string& dir,
+                                                                      const BundleManifest& m) {
+  const bool listed = m.file_sha256.count(kWhitening) > 0;
+  const bool announced = m.index_whitening_dims > 0;
+  if (listed != announced) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kManifest, ": index.whitening is ",
+                                            announced ? "present" : "absent", " but the files ",
+                                            listed ? "list " : "do not list ", kWhitening));
+  }
+  if (!listed) return nullptr;
+  if (!m.index_l2_normalized) {
+    return absl::DataLossError(absl::StrCat(
+        dir, "/", kManifest, ": a whitened index must say its features are L2-normalized"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<FeatureWhitening> whitening,
+                   FeatureWhitening::Load(absl::StrCat(dir, "/", kWhitening)));
+  if (whitening->input_dimension() != kFeatureSize ||
+      whitening->output_dimension() != m.index_whitening_dims) {
+    return absl::DataLossError(
+        absl::StrCat(dir, "/", kWhitening, " maps ", whitening->input_dimension(), " to ",
+                     whitening->output_dimension(), " dimensions; the manifest says ", kFeatureSize,
+                     " to ", m.index_whitening_dims));
+  }
+  return std::shared_ptr<const FeatureWhitening>(std::move(whitening));
+}
+
 // Puts the drawing store at `from` into the bundle being written, as a hard link when it can
 // (no copy of a multi-gigabyte file), else as a copy; checks it holds `entries` drawings.
 absl::Status AddDrawings(const std::string& from, const std::string& tmp, int64_t entries) {
@@ -226,6 +252,8 @@ absl::StatusOr<ModelBundle> LoadFrom(const std::string& dir, const BundleLimits&
   ASSIGN_OR_RETURN(bundle.model, LoadModel(dir, bundle.manifest));
   ASSIGN_OR_RETURN(bundle.index, Guarded<std::unique_ptr<FaissIndex>>(
                                      dir, kIndex, [&] { return FaissIndex::Load(dir); }));
+  // The whitening first: it decides the dimension the index's rows must have.
+  ASSIGN_OR_RETURN(bundle.whitening, LoadWhitening(dir, bundle.manifest));
   RETURN_IF_ERROR(CheckIndex(dir, bundle.manifest, *bundle.index));
   ASSIGN_OR_RETURN(bundle.drawings, LoadDrawings(dir, bundle.manifest));
   return bundle;
@@ -256,7 +284,8 @@ absl::Status NoBundle(const std::string& dir) {
 }  // namespace
 
 absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FaissIndex& index,
-                         BundleManifest manifest, const std::string& drawings_path) {
+                         BundleManifest manifest, const std::string& drawings_path,
+                         const FeatureWhitening* whitening) {
   RETURN_IF_ERROR(ValidateTrainedModel(model));
   if (manifest.classes != model.classes || manifest.architecture != model.model->architecture() ||
       manifest.input_size != model.model->input_size()) {
@@ -272,7 +301,21 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
         absl::StrCat("bundle manifest: index type \"", manifest.index_type,
                      "\" is not the index's kind (", IndexKindName(index.kind()), ")"));
   }
+  if (whitening != nullptr &&
+      (!manifest.index_l2_normalized || whitening->input_dimension() != kFeatureSize ||
+       whitening->output_dimension() != index.dimension())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle manifest: a whitening of ", whitening->input_dimension(), " to ",
+                     whitening->output_dimension(), " dimensions does not make the L2-normalized ",
+                     index.dimension(), "-d rows of this index"));
+  }
+  if (whitening == nullptr && index.dimension() != kFeatureSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle: a ", index.dimension(), "-d index needs the whitening that made it"));
+  }
   manifest.format_version = kBundleFormatVersion;
+  manifest.index_whitening_dims = whitening != nullptr ? whitening->output_dimension() : 0;
+  if (whitening == nullptr) manifest.index_whitening_shrink = 0;
   const std::string tmp = dir + ".tmp";
   const std::string old = dir + ".old";
   std::error_code ec;
@@ -282,6 +325,7 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
   RETURN_IF_ERROR(SaveModelWeights(*model.model, tmp + "/" + kModel));
   RETURN_IF_ERROR(SavePreprocessing(model.preprocessing, tmp));
   RETURN_IF_ERROR(index.Save(tmp));
+  if (whitening != nullptr) RETURN_IF_ERROR(whitening->Save(tmp + "/" + kWhitening));
   manifest.index_size = index.size();
   manifest.feature_dim = index.dimension();
   manifest.index_nprobe = index.default_knobs().nprobe;

@@ -9,6 +9,8 @@
 //   bundle/index.faiss, bundle/index_metadata.tsv
 //   bundle/drawings.skdw        a gallery's drawings, entry i = index id i (optional;
 //                               core/drawing_store.h)
+//   bundle/whitening.faiss      a whitened gallery's whitening (optional;
+//                               index/feature_whitening.h)
 #ifndef SKETCH_BUNDLE_MODEL_BUNDLE_H_
 #define SKETCH_BUNDLE_MODEL_BUNDLE_H_
 
@@ -21,6 +23,7 @@
 #include "bundle/manifest.h"
 #include "core/drawing_store.h"
 #include "index/faiss_index.h"
+#include "index/feature_whitening.h"
 #include "models/trained_model.h"
 
 namespace sketch {
@@ -30,6 +33,8 @@ struct ModelBundle {
   TrainedModel model;  // fp32, eval mode, BatchNorm not folded
   std::unique_ptr<FaissIndex> index;
   std::unique_ptr<DrawingStore> drawings;  // null unless the bundle stores its drawings
+  // What queries go through before the index (QueryNormalizingIndex); null unless whitened.
+  std::shared_ptr<const FeatureWhitening> whitening;
   std::string bundle_hash;                 // SHA-256 of manifest.json: names this exact bundle
 };
 
@@ -40,11 +45,14 @@ struct ModelBundle {
 // knobs and file hashes (its index type and recall are the caller's); its architecture, input size
 // and classes must be the model's. With `drawings_path` (a drawing store of exactly index.size()
 // entries, in index order) the store is linked or copied in as drawings.skdw; the manifest must
-// then describe a gallery, whose entries and has_drawings are set here. InvalidArgument when they
-// are not, the store's size differs or the manifest's train config is not JSON; Internal on I/O or
-// torch failure.
+// then describe a gallery, whose entries and has_drawings are set here. With `whitening` (which
+// made the index's rows from 1024-d features) it is written as whitening.faiss and the manifest's
+// whitening dims are set; the manifest must then say the features are L2-normalized.
+// InvalidArgument when any of this does not hold, the store's size differs or the manifest's train
+// config is not JSON; Internal on I/O or torch failure.
 absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, const FaissIndex& index,
-                         BundleManifest manifest, const std::string& drawings_path = "");
+                         BundleManifest manifest, const std::string& drawings_path = "",
+                         const FeatureWhitening* whitening = nullptr);
 
 // Loads and checks the bundle in `dir`, which is trusted like code (torch and FAISS parse its
 // files; docs/deploy.md): every name the manifest gives must be a plain file name of a regular
@@ -52,7 +60,8 @@ absl::Status WriteBundle(const std::string& dir, const TrainedModel& model, cons
 // is hashed or read; then the format version (1 or 2), every file's SHA-256, the weights against
 // the manifest's architecture, input size and classes, the preprocessing against the input size,
 // the index against the feature size, classes, and the manifest's index type and knobs, the
-// drawing store (when listed) against the index size and the manifest's gallery section.
+// drawing store (when listed) against the index size and the manifest's gallery section, the
+// whitening (when listed) against the manifest's and the index's dimensions.
 // NotFound when `dir` holds no manifest.json; when "<dir>.old" holds one (a WriteBundle that did
 // not finish) the message says so, and that bundle is not loaded. DataLoss naming the file and
 // the rule for a corrupt, truncated, mismatched, oversized or wrongly named file, and for

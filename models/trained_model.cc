@@ -13,6 +13,14 @@ ModelConfig ModelConfigFor(int num_classes, const Preprocessing& preprocessing) 
   return config;
 }
 
+absl::Status CheckRecordedInputSize(const Preprocessing& preprocessing, int input_size,
+                                    const std::string& record) {
+  if (preprocessing.raster.size == input_size) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat("preprocessing.json rasterizes ",
+                                          preprocessing.raster.size, " px images; ", record,
+                                          " says the network takes ", input_size, " px"));
+}
+
 absl::Status ValidateModelInput(const SketchModel& model, const Preprocessing& preprocessing) {
   RETURN_IF_ERROR(ValidatePreprocessing(preprocessing));
   if (preprocessing.raster.size != model.input_size()) {

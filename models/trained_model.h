@@ -27,6 +27,13 @@ struct TrainedModel {
 // for a preprocessing (training, a run's output, a bundle) builds it from this.
 ModelConfig ModelConfigFor(int num_classes, const Preprocessing& preprocessing);
 
+// OK when `preprocessing` rasterizes images of `input_size` px, the size the record that
+// describes a model gives its network (a run's train_config.json, a bundle's manifest.json; named
+// by `record`); otherwise DataLoss naming both sizes and the record. Checked before the network is
+// built, so a mismatch is named rather than found later in the weights' shapes.
+absl::Status CheckRecordedInputSize(const Preprocessing& preprocessing, int input_size,
+                                    const std::string& record);
+
 // OK when `preprocessing` is valid and rasterizes the model's input size and channel count;
 // InvalidArgument otherwise.
 absl::Status ValidateModelInput(const SketchModel& model, const Preprocessing& preprocessing);

@@ -53,6 +53,7 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   servable.threads = at::get_num_threads();
   servable.embedder = *std::move(embedder);
   servable.index_l2_normalized = manifest.index_l2_normalized;
+  servable.index_whitening_dims = manifest.index_whitening_dims;
   if (absl::Status knobs = bundle->index->SetDefaultKnobs(options.default_knobs); !knobs.ok()) {
     return InDir(dir, knobs);
   }
@@ -60,7 +61,8 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
                                            manifest.index_recall_at_10,
                                            bundle->index->default_knobs()};
   if (manifest.index_l2_normalized) {
-    servable.index = std::make_unique<QueryNormalizingIndex>(std::move(bundle->index));
+    servable.index =
+        std::make_unique<QueryNormalizingIndex>(std::move(bundle->index), bundle->whitening);
   } else {
     servable.index = std::move(bundle->index);
   }

@@ -32,8 +32,9 @@ struct ModelServingOptions {
 struct ServableBundle {
   std::unique_ptr<Embedder> embedder;         // a TorchEmbedder, warmed up
   std::unique_ptr<const FeatureIndex> index;  // a QueryNormalizingIndex when the bundle's
-                                              // features were L2-normalized
+                                              // features were L2-normalized (or whitened)
   bool index_l2_normalized = false;
+  int index_whitening_dims = 0;  // 0: not whitened
   BundleInfo info;        // architecture, bundle hash, recipe, the manifest's metrics
   std::string precision;  // resolved: "fp32" or "bf16"
   int threads = 0;        // torch intra-op threads in effect

@@ -234,10 +234,14 @@ int main(int argc, char** argv) {
 
   auto bundle = sketch::LoadServableBundle(flags.bundle, flags.model);
   if (!bundle.ok()) return Fail(bundle.status());
-  const std::string loaded = absl::StrCat(
-      bundle->info.architecture, ", ", bundle->embedder->num_classes(), " classes, ",
-      bundle->index->size(), bundle->index_l2_normalized ? " L2-normalized" : "", " indexed, ",
-      bundle->precision, ", ", bundle->threads, " threads, bundle ", bundle->info.bundle_hash);
+  const std::string loaded =
+      absl::StrCat(bundle->info.architecture, ", ", bundle->embedder->num_classes(), " classes, ",
+                   bundle->index->size(),
+                   bundle->index_whitening_dims > 0
+                       ? absl::StrCat(" whitened (", bundle->index_whitening_dims, "-d)")
+                       : std::string(bundle->index_l2_normalized ? " L2-normalized" : ""),
+                   " indexed, ", bundle->precision, ", ", bundle->threads, " threads, bundle ",
+                   bundle->info.bundle_hash);
   absl::Status serving = (*server)->Serve(std::move(bundle->embedder), std::move(bundle->index),
                                           std::move(bundle->info));
   if (!serving.ok()) return Fail(serving);

@@ -75,6 +75,22 @@ void AddIndexFlags(CLI::App* cmd, IndexSpec* index, int* recall_queries) {
       ->capture_default_str();
 }
 
+// The learned whitening of a gallery's features (index/feature_whitening.h); the flags need
+// `needs` when it is given (evaluate: only with --drawings).
+void AddWhiteningFlags(CLI::App* cmd, WhiteningOptions* whitening, CLI::Option* needs = nullptr) {
+  auto* dims = cmd->add_option("--whiten", whitening->dims,
+                               "whiten the L2-normalized features to this many dimensions, "
+                               "fitted on these drawings (0: no whitening; 128 is measured)")
+                   ->capture_default_str();
+  auto* shrink = cmd->add_option("--whiten-shrink", whitening->shrink,
+                                 "the whitening's regularization (x the mean eigenvalue)")
+                     ->capture_default_str();
+  if (needs != nullptr) {
+    dims->needs(needs);
+    shrink->needs(needs);
+  }
+}
+
 // Flags of the runtime (not of the result): threads, precision, loader threads.
 void AddRuntimeFlags(CLI::App* cmd, int* threads, std::string* precision, int* loader_threads) {
   cmd->add_option("--threads", *threads, "torch threads (0: all cores)")->capture_default_str();
@@ -193,6 +209,7 @@ void AddEvaluate(CLI::App* app, Commands* c) {
   cmd->add_flag("--mirror-average", d.mirror_average,
                 "embed each drawing as the mean of it and its mirror (a bundle may already)")
       ->needs(drawings);
+  AddWhiteningFlags(cmd, &d.whitening, drawings);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }
 
@@ -254,6 +271,7 @@ void AddIndex(CLI::App* app, Commands* c) {
   cmd->add_flag("--skip-invalid", g.features.skip_invalid, "skip (and count) malformed records");
   cmd->add_flag("--mirror-average", g.mirror_average,
                 "embed each drawing as the mean of it and its mirror (a bundle may already)");
+  AddWhiteningFlags(cmd, &g.whitening);
   cmd->add_flag("!--no-drawings", g.store_drawings, "do not store the drawings in the bundle");
   cmd->add_option("--chunk", g.features.chunk_size, "drawings per resumable feature chunk")
       ->capture_default_str();

@@ -29,7 +29,7 @@ absl::StatusOr<DrawingEvaluation> EvaluateDrawings(const DrawingEvaluationOption
                    LoadGalleryModel(options.model, options.normalization,
                                                     options.mirror_average));
   const auto extraction = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(const GalleryFeatures extracted,
+  ASSIGN_OR_RETURN(GalleryFeatures extracted,
                    ExtractGalleryFeatures(files, model, options.features));
   DrawingEvaluation e;
   e.feature_seconds = SecondsSince(extraction);
@@ -39,8 +39,12 @@ absl::StatusOr<DrawingEvaluation> EvaluateDrawings(const DrawingEvaluationOption
   e.model_classes = static_cast<int64_t>(model.model.classes.size());
   e.l2_normalized = model.l2_normalized;
   e.precision = std::string(PrecisionName(ResolvePrecision(options.features.precision)));
-  ASSIGN_OR_RETURN(e.retrieval, MeasureGalleryRetrieval(extracted.features, extracted.rows,
-                                                        model.l2_normalized, options.map_sample));
+  ASSIGN_OR_RETURN(
+      const MeasuredFeatures measured,
+      MeasureSearchFeatures(std::move(extracted.features), extracted.rows, model.l2_normalized,
+                            options.whitening, options.map_sample));
+  e.whitening_dims = measured.features.whitening_dims();
+  e.retrieval = measured.retrieval;
   e.seconds = SecondsSince(start);
   return e;
 }
@@ -52,7 +56,7 @@ std::string FormatDrawingEvaluation(const DrawingEvaluation& e) {
       "classes, %d of %d unseen words\n",
       e.drawings, e.files, e.skipped, r.words, r.seen_entries, r.seen_words, e.model_classes,
       r.unseen_entries, r.words - r.seen_words);
-  out += FormatGalleryRetrieval(r, e.l2_normalized);
+  out += FormatGalleryRetrieval(r, FeatureSpaceName(e.l2_normalized, e.whitening_dims));
   absl::StrAppendFormat(&out, "%s; %.1f s (features %.1f s)\n", e.precision, e.seconds,
                         e.feature_seconds);
   return out;
@@ -74,6 +78,9 @@ std::string DrawingEvaluationJson(const DrawingEvaluationOptions& options,
                     {"seen", {{"words", r.seen_words}, {"drawings", r.seen_entries}}},
                     {"unseen", {{"words", r.words - r.seen_words}, {"drawings", r.unseen_entries}}},
                     {"features", e.l2_normalized ? "l2" : "raw"},
+                    {"whitening", e.whitening_dims > 0 ? Json{{"dims", e.whitening_dims},
+                                                              {"shrink", options.whitening.shrink}}
+                                                       : Json(nullptr)},
                     {"precision", e.precision},
                     {"measured_drawings", r.map_drawings},
                     {"retrieval",

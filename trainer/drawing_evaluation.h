@@ -24,6 +24,9 @@ struct DrawingEvaluationOptions {
   // `index` would index them.
   FeatureNormalization normalization = FeatureNormalization::kAuto;
   bool mirror_average = false;  // embed with mirror averaging; false keeps the model's own
+  // dims > 0: whiten the L2-normalized features, fitted on these drawings, as `index --whiten`
+  // does on a gallery.
+  WhiteningOptions whitening;
   FeatureOptions features;      // skip_invalid, batch_size, precision, progress
   // Above this many drawings the O(n^2) measure runs within a seeded random sample of this size
   // (0: always all of them); the same sample `index` measures.
@@ -37,13 +40,15 @@ struct DrawingEvaluation {
   int64_t model_classes = 0;
   GalleryRetrieval retrieval;
   bool l2_normalized = false;
+  int whitening_dims = 0;  // 0: not whitened
   std::string precision;  // as run: "fp32" or "bf16"
   double feature_seconds = 0, seconds = 0;
 };
 
 // Errors: NotFound (model, inputs), InvalidArgument (no drawing file or no drawing in the inputs,
-// a malformed record without skip_invalid naming file:line), DataLoss (a damaged or mismatched
-// model, e.g. weights of another size than its config), Internal when torch fails.
+// a malformed record without skip_invalid naming file:line, a whitening the drawings cannot fit),
+// DataLoss (a damaged or mismatched model, e.g. weights of another size than its config), Internal
+// when torch fails.
 absl::StatusOr<DrawingEvaluation> EvaluateDrawings(const DrawingEvaluationOptions& options);
 
 // The report for a terminal: counts, the three parts' mAP and P@10 ("-" for an empty part), time.

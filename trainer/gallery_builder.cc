@@ -14,7 +14,6 @@
 #include "core/file_contents.h"
 #include "core/npy_format.h"
 #include "core/status_macros.h"
-#include "index/l2_normalize.h"
 #include "index/recall.h"
 #include "nlohmann/json.hpp"
 
@@ -166,16 +165,16 @@ int64_t FileBytes(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<GalleryIndex> BuildGalleryIndex(std::vector<float> features, bool l2_normalize,
+absl::StatusOr<GalleryIndex> BuildGalleryIndex(const SearchFeatures& features,
                                                std::vector<IndexedSketch> rows,
                                                const IndexSpec& spec, int recall_queries) {
-  if (l2_normalize) L2NormalizeRows(&features, kFeatureSize);
   GalleryIndex built;
-  ASSIGN_OR_RETURN(built.index, FaissIndex::Build(features, kFeatureSize, std::move(rows), spec));
+  ASSIGN_OR_RETURN(built.index,
+                   FaissIndex::Build(features.rows, features.dimension, std::move(rows), spec));
   if (!built.index->exact()) {
     // The training sample's seed: a rebuild measures the same queries.
     ASSIGN_OR_RETURN(built.recall_at_10,
-                     MeasureRecallAt10(*built.index, features, recall_queries, spec.seed));
+                     MeasureRecallAt10(*built.index, features.rows, recall_queries, spec.seed));
   }
   return built;
 }
@@ -192,23 +191,26 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   report.entries = static_cast<int64_t>(extracted.rows.size());
   report.skipped = extracted.skipped;
   report.l2_normalized = model.l2_normalized;
-  ASSIGN_OR_RETURN(report.retrieval,
-                   MeasureGalleryRetrieval(extracted.features, extracted.rows, model.l2_normalized,
-                                           options.map_sample));
+  ASSIGN_OR_RETURN(
+      MeasuredFeatures measured,
+      MeasureSearchFeatures(std::move(extracted.features), extracted.rows, model.l2_normalized,
+                            options.whitening, options.map_sample));
+  const SearchFeatures& searched = measured.features;
+  report.whitening_dims = searched.whitening_dims();
+  report.retrieval = measured.retrieval;
   const std::string store_path = options.store_drawings ? work + "/drawings.skdw" : "";
   if (!store_path.empty()) {
     RETURN_IF_ERROR(
         WriteStore(store_path, files, options.features.skip_invalid, report.entries, work));
   }
-  ASSIGN_OR_RETURN(
-      GalleryIndex built,
-      BuildGalleryIndex(std::move(extracted.features), model.l2_normalized,
-                        std::move(extracted.rows), options.index, options.recall_queries));
+  ASSIGN_OR_RETURN(GalleryIndex built, BuildGalleryIndex(searched, std::move(extracted.rows),
+                                                         options.index, options.recall_queries));
   report.index_type = options.index.type;
   report.index_recall_at_10 = built.recall_at_10;
 
   BundleManifest& m = model.manifest;
   m.index_l2_normalized = model.l2_normalized;
+  m.index_whitening_shrink = options.whitening.shrink;
   m.index_type = options.index.type;
   m.index_recall_at_10 = built.recall_at_10;
   m.gallery = GalleryInfo{options.inputs, report.entries, options.store_drawings};
@@ -223,7 +225,8 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
     if (!std::isnan(value)) m.metrics[key] = value;
   }
   m.metrics["map_drawings"] = static_cast<double>(r.map_drawings);
-  RETURN_IF_ERROR(WriteBundle(options.out_dir, model.model, *built.index, m, store_path));
+  RETURN_IF_ERROR(WriteBundle(options.out_dir, model.model, *built.index, m, store_path,
+                              searched.whitening.get()));
   report.store_bytes = FileBytes(options.out_dir + "/drawings.skdw");
   report.index_bytes = FileBytes(options.out_dir + "/index.faiss") +
                        FileBytes(options.out_dir + "/index_metadata.tsv");
@@ -238,7 +241,7 @@ std::string FormatGalleryReport(const GalleryReport& r) {
       "gallery: %d drawings (%d of the model's classes, %d unseen), %d words, %d skipped\n",
       r.entries, r.retrieval.seen_entries, r.retrieval.unseen_entries, r.retrieval.words,
       r.skipped);
-  out += FormatGalleryRetrieval(r.retrieval, r.l2_normalized);
+  out += FormatGalleryRetrieval(r.retrieval, FeatureSpaceName(r.l2_normalized, r.whitening_dims));
   absl::StrAppendFormat(&out, "index: %s, recall@10 against exact search %.4f\n", r.index_type,
                         r.index_recall_at_10);
   const double n = r.entries > 0 ? static_cast<double>(r.entries) : 1.0;

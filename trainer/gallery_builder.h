@@ -31,6 +31,9 @@ struct GalleryOptions {
   FeatureNormalization normalization = FeatureNormalization::kAuto;
   // Embed with mirror averaging (recorded in the gallery bundle); false keeps the model's own.
   bool mirror_average = false;
+  // dims > 0: whiten the L2-normalized features, fitted on this gallery's (stored in the bundle,
+  // applied to every query; index/feature_whitening.h).
+  WhiteningOptions whitening;
   FeatureOptions features;  // skip_invalid, chunk_size (the unit of resumption), batch, precision
   bool store_drawings = true;
   // The leave-one-out figures cost O(n^2): above this many drawings they are measured within a
@@ -50,6 +53,7 @@ struct GalleryReport {
   int64_t reused_chunks = 0;   // feature chunks found in the work directory from an earlier run
   GalleryRetrieval retrieval;  // words, seen and unseen counts, leave-one-out mAP and P@10
   bool l2_normalized = false;
+  int whitening_dims = 0;  // 0: not whitened
   std::string index_type;
   double index_recall_at_10 = 1;  // 1 for Flat
   int64_t store_bytes = 0, index_bytes = 0;
@@ -57,14 +61,14 @@ struct GalleryReport {
 };
 
 // The gallery's index: the one place that decides how gallery features are indexed (`spec`'s
-// type, rows L2-normalized first when `l2_normalize`), with an approximate index's recall@10
-// against exact search measured on `recall_queries` of them (1 for an exact one).
-// `features`: float [rows.size(), 1024].
+// type over the rows ToSearchFeatures made), with an approximate index's recall@10 against exact
+// search measured on `recall_queries` of them (1 for an exact one). `features`: one row per
+// drawing of `rows`.
 struct GalleryIndex {
   std::unique_ptr<FaissIndex> index;
   double recall_at_10 = 1;
 };
-absl::StatusOr<GalleryIndex> BuildGalleryIndex(std::vector<float> features, bool l2_normalize,
+absl::StatusOr<GalleryIndex> BuildGalleryIndex(const SearchFeatures& features,
                                                std::vector<IndexedSketch> rows,
                                                const IndexSpec& spec, int recall_queries);
 

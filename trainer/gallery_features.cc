@@ -15,6 +15,7 @@
 #include "core/progress_bar.h"
 #include "core/random.h"
 #include "core/status_macros.h"
+#include "index/l2_normalize.h"
 #include "index/leave_one_out.h"
 #include "models/inference_engine.h"
 #include "trainer/run_files.h"
@@ -211,12 +212,48 @@ absl::StatusOr<GalleryFeatures> ExtractGalleryFeatures(const std::vector<Drawing
   return out;
 }
 
-absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(absl::Span<const float> features,
+absl::StatusOr<SearchFeatures> ToSearchFeatures(std::vector<float> features, bool l2_normalize,
+                                                const WhiteningOptions& whitening) {
+  RETURN_IF_ERROR(ValidateWhiteningOptions(whitening));
+  SearchFeatures out;
+  out.l2_normalized = l2_normalize;
+  out.dimension = kFeatureSize;
+  if (whitening.dims > 0) {
+    if (!l2_normalize) {
+      return absl::InvalidArgumentError(
+          "whitening works on L2-normalized features: it cannot go with raw ones");
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<FeatureWhitening> fitted,
+                     FeatureWhitening::Fit(features, kFeatureSize, whitening));
+    out.dimension = fitted->output_dimension();
+    // In pieces, so that the copies Apply makes stay small next to a large gallery's features.
+    constexpr size_t kRowsPerPiece = 65536;
+    const size_t n = features.size() / kFeatureSize;
+    out.rows.reserve(n * out.dimension);
+    for (size_t begin = 0; begin < n; begin += kRowsPerPiece) {
+      const size_t count = std::min(kRowsPerPiece, n - begin);
+      ASSIGN_OR_RETURN(const std::vector<float> piece,
+                       fitted->Apply(absl::MakeConstSpan(features).subspan(begin * kFeatureSize,
+                                                                           count * kFeatureSize)));
+      out.rows.insert(out.rows.end(), piece.begin(), piece.end());
+    }
+    out.whitening = std::move(fitted);
+    return out;
+  }
+  out.rows = std::move(features);
+  if (l2_normalize) L2NormalizeRows(&out.rows, kFeatureSize);
+  return out;
+}
+
+absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(const SearchFeatures& search,
                                                          const std::vector<IndexedSketch>& rows,
-                                                         bool l2_normalize, int64_t sample) {
-  if (features.size() != rows.size() * kFeatureSize) {
-    return absl::InvalidArgumentError(absl::StrCat(features.size() / kFeatureSize,
-                                                   " feature rows for ", rows.size(), " drawings"));
+                                                         int64_t sample) {
+  const size_t dimension = static_cast<size_t>(search.dimension);
+  const std::vector<float>& features = search.rows;
+  if (dimension == 0 || features.size() != rows.size() * dimension) {
+    return absl::InvalidArgumentError(absl::StrCat(features.size(), " feature values for ",
+                                                   rows.size(), " drawings of ", dimension,
+                                                   " dimensions"));
   }
   GalleryRetrieval r;
   std::map<std::string, int> word_ids;  // relevance: a word's id, for seen and unseen words alike
@@ -235,15 +272,16 @@ absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(absl::Span<const float>
   r.map_drawings = static_cast<int64_t>(chosen.size());
   if (chosen.size() < 2) return r;
   std::vector<float> sampled;
-  sampled.reserve(chosen.size() * kFeatureSize);
+  sampled.reserve(chosen.size() * dimension);
   std::vector<int> relevance;
   for (int64_t i : chosen) {
-    sampled.insert(sampled.end(), features.begin() + i * kFeatureSize,
-                   features.begin() + (i + 1) * kFeatureSize);
+    sampled.insert(sampled.end(), features.begin() + i * dimension,
+                   features.begin() + (i + 1) * dimension);
     relevance.push_back(word_ids[rows[i].word]);
   }
   ASSIGN_OR_RETURN(RetrievalReport loo,
-                   LeaveOneOutMapOfFeatures(sampled, kFeatureSize, relevance, l2_normalize));
+                   LeaveOneOutMapOfFeatures(sampled, search.dimension, relevance,
+                                            /*l2_normalize=*/false));  // they are as searched
   double map_seen = 0, map_unseen = 0, p10_seen = 0, p10_unseen = 0;
   for (size_t q = 0; q < chosen.size(); ++q) {
     const bool is_seen = rows[chosen[q]].label >= 0;
@@ -261,7 +299,23 @@ absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(absl::Span<const float>
   return r;
 }
 
-std::string FormatGalleryRetrieval(const GalleryRetrieval& r, bool l2_normalized) {
+absl::StatusOr<MeasuredFeatures> MeasureSearchFeatures(std::vector<float> features,
+                                                       const std::vector<IndexedSketch>& rows,
+                                                       bool l2_normalize,
+                                                       const WhiteningOptions& whitening,
+                                                       int64_t sample) {
+  MeasuredFeatures out;
+  ASSIGN_OR_RETURN(out.features, ToSearchFeatures(std::move(features), l2_normalize, whitening));
+  ASSIGN_OR_RETURN(out.retrieval, MeasureGalleryRetrieval(out.features, rows, sample));
+  return out;
+}
+
+std::string FeatureSpaceName(bool l2_normalized, int whitening_dims) {
+  if (whitening_dims > 0) return absl::StrCat("whitened (", whitening_dims, "-d)");
+  return l2_normalized ? "L2-normalized" : "raw";
+}
+
+std::string FormatGalleryRetrieval(const GalleryRetrieval& r, const std::string& feature_space) {
   const int64_t entries = r.seen_entries + r.unseen_entries;
   const std::string over =
       r.map_drawings < entries
@@ -269,7 +323,7 @@ std::string FormatGalleryRetrieval(const GalleryRetrieval& r, bool l2_normalized
           : absl::StrFormat("%d drawings", r.map_drawings);
   std::string out =
       absl::StrFormat("leave-one-out retrieval, relevant = same word (%s features, over %s):\n",
-                      l2_normalized ? "L2-normalized" : "raw", over);
+                      feature_space, over);
   const struct {
     const char* name;
     double map, p10;

@@ -20,6 +20,7 @@
 #include "core/sketch.h"
 #include "core/sketch_reader.h"
 #include "index/feature_index.h"
+#include "index/feature_whitening.h"
 #include "models/torch_runtime.h"
 #include "models/trained_model.h"
 #include "trainer/bundle_builder.h"
@@ -127,16 +128,49 @@ struct GalleryRetrieval {
   double p10_all = 0, p10_seen = 0, p10_unseen = 0;
 };
 
-// The figures of `features`, float [rows.size(), 1024], L2-normalized first when `l2_normalize`;
-// the measure is O(n^2), so above `sample` drawings (0: never) it runs within a seeded random
-// sample of that many. InvalidArgument for a shape mismatch or non-finite features.
-absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(absl::Span<const float> features,
+// Features as a gallery indexes, measures and (through QueryNormalizingIndex) queries them.
+struct SearchFeatures {
+  std::vector<float> rows;  // float [n, dimension]
+  int dimension = 0;        // 1024, or the whitening's output dimension
+  bool l2_normalized = false;
+  std::shared_ptr<const FeatureWhitening> whitening;  // null unless whitened
+
+  int whitening_dims() const { return whitening ? whitening->output_dimension() : 0; }
+};
+
+// The one place that turns extracted features (float [n, 1024]) into a gallery's: as they are,
+// L2-normalized when `l2_normalize`, or with whitening.dims > 0 whitened by a FeatureWhitening
+// fitted here on these very features (no labels: what `index --whiten` fits on its gallery).
+// InvalidArgument for whitening without L2 normalization, and FeatureWhitening::Fit's errors.
+absl::StatusOr<SearchFeatures> ToSearchFeatures(std::vector<float> features, bool l2_normalize,
+                                                const WhiteningOptions& whitening);
+
+// The figures of `features` (one row per drawing of `rows`); the measure is O(n^2), so above
+// `sample` drawings (0: never) it runs within a seeded random sample of that many.
+// InvalidArgument for a shape mismatch or non-finite features.
+absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(const SearchFeatures& features,
                                                          const std::vector<IndexedSketch>& rows,
-                                                         bool l2_normalize, int64_t sample);
+                                                         int64_t sample);
+
+// What `index` and `evaluate --drawings` both do with the features they extracted (one per
+// drawing of `rows`): ToSearchFeatures, then MeasureGalleryRetrieval; errors of either.
+struct MeasuredFeatures {
+  SearchFeatures features;
+  GalleryRetrieval retrieval;
+};
+absl::StatusOr<MeasuredFeatures> MeasureSearchFeatures(std::vector<float> features,
+                                                       const std::vector<IndexedSketch>& rows,
+                                                       bool l2_normalize,
+                                                       const WhiteningOptions& whitening,
+                                                       int64_t sample);
+
+// "raw", "L2-normalized" or "whitened (<dims>-d)": the features a report's figures are of.
+std::string FeatureSpaceName(bool l2_normalized, int whitening_dims);
 
 // Lines for a report: the three parts' mAP and P@10 ("-" for an empty part), over how many
-// drawings and with which features.
-std::string FormatGalleryRetrieval(const GalleryRetrieval& retrieval, bool l2_normalized);
+// drawings and with which features (FeatureSpaceName).
+std::string FormatGalleryRetrieval(const GalleryRetrieval& retrieval,
+                                   const std::string& feature_space);
 
 }  // namespace sketch
 

@@ -65,9 +65,10 @@ absl::StatusOr<TrainedModel> LoadTrainedModel(const std::string& out_dir) {
   TrainedModel trained;
   trained.classes = std::move(info.classes);
   ASSIGN_OR_RETURN(trained.preprocessing, LoadPreprocessing(out_dir));
-  if (trained.preprocessing.raster.size != config.input_size) {
-    return absl::DataLossError(
-        absl::StrCat(out_dir, ": preprocessing size differs from the model's"));
+  if (absl::Status size =
+          CheckRecordedInputSize(trained.preprocessing, config.input_size, kTrainConfigFile);
+      !size.ok()) {
+    return absl::DataLossError(absl::StrCat(out_dir, ": ", size.message()));
   }
   ModelConfig model_config =
       ModelConfigFor(static_cast<int>(trained.classes.size()), trained.preprocessing);

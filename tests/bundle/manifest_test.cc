@@ -93,6 +93,36 @@ TEST(ManifestTest, MistypedFieldsAreDataLossNamingTheField) {
   }
 }
 
+// A whitened index records its dims and shrink; unwhitened ones write nothing, and a bad value
+// is DataLoss naming the field.
+TEST(ManifestTest, TheWhiteningIsOptionalAndChecked) {
+  auto plain = ManifestFromJson(ValidManifest().dump(), "m.json");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->index_whitening_dims, 0);
+  EXPECT_FALSE(ValidManifest()["index"].contains("whitening"));
+
+  BundleManifest m = *plain;
+  m.index_whitening_dims = 128;
+  m.index_whitening_shrink = 0.1;
+  const nlohmann::json written = nlohmann::json::parse(*ManifestToJson(m));
+  EXPECT_EQ(written["index"]["whitening"]["dims"], 128);
+  auto again = ManifestFromJson(written.dump(), "m.json");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->index_whitening_dims, 128);
+  EXPECT_DOUBLE_EQ(again->index_whitening_shrink, 0.1);
+
+  for (const auto& [field, value] : {std::pair<const char*, nlohmann::json>{"dims", 0},
+                                     {"dims", "128"},
+                                     {"shrink", -0.5},
+                                     {"shrink", "x"}}) {
+    nlohmann::json j = written;
+    j["index"]["whitening"][field] = value;
+    auto bad = ManifestFromJson(j.dump(), "m.json");
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss) << field;
+    EXPECT_THAT(std::string(bad.status().message()), HasSubstr(field)) << field;
+  }
+}
+
 // The gallery section is optional: absent in the study's bundles (and older ones), round-tripped
 // when present, and DataLoss naming the field when mistyped.
 TEST(ManifestTest, GallerySectionIsOptionalAndChecked) {

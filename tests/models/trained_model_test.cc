@@ -68,5 +68,17 @@ TEST(TrainedModelTest, ClassNamesMustMatchTheModelsClassCount) {
   EXPECT_THAT(status.message(), HasSubstr("2 class names for a 3-class model"));
 }
 
+// A run's train_config.json and a bundle's manifest.json record the input size apart from
+// preprocessing.json: one check names both sizes and the record.
+TEST(TrainedModelTest, TheRecordedInputSizeMustBeThePreprocessings) {
+  const Preprocessing p = PreprocessingOf(64, RasterChannels::kInk);
+  EXPECT_TRUE(CheckRecordedInputSize(p, 64, "manifest.json").ok());
+  const absl::Status status = CheckRecordedInputSize(p, 32, "train_config.json");
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(status.message(),
+            "preprocessing.json rasterizes 64 px images; train_config.json says the network "
+            "takes 32 px");
+}
+
 }  // namespace
 }  // namespace sketch
