@@ -65,6 +65,58 @@ void RefitToSimplified(const Box& box, double extent, Sketch* sketch) {
   }
 }
 
+void CopyMetadata(const Sketch& in, Sketch* out) {
+  out->key_id = in.key_id;
+  out->word = in.word;
+  out->countrycode = in.countrycode;
+  out->recognized = in.recognized;
+  out->timestamp = in.timestamp;
+  out->frame = in.frame;
+}
+
+// The bilinear sample of `pixels` (uint8 [n, n]) at (x, y) in pixel-centre coordinates; 0 beyond
+// the edges.
+float Bilinear(const std::vector<uint8_t>& pixels, int n, float x, float y) {
+  const float fx = std::floor(x), fy = std::floor(y);
+  const int x0 = static_cast<int>(fx), y0 = static_cast<int>(fy);
+  const float wx = x - fx, wy = y - fy;
+  const auto at = [&](int px, int py) -> float {
+    return px < 0 || py < 0 || px >= n || py >= n ? 0.0f : pixels[py * n + px];
+  };
+  return (1 - wy) * ((1 - wx) * at(x0, y0) + wx * at(x0 + 1, y0)) +
+         wy * ((1 - wx) * at(x0, y0 + 1) + wx * at(x0 + 1, y0 + 1));
+}
+
+absl::Status MapBitmap(const Sketch& in, const Affine& m, Sketch* out) {
+  const int n = in.bitmap.size;
+  if (n <= 0 || in.bitmap.pixels.size() != static_cast<size_t>(n) * n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bitmap of size ", n, " holds ", in.bitmap.pixels.size(), " pixels"));
+  }
+  const double det = static_cast<double>(m.a) * m.d - static_cast<double>(m.b) * m.c;
+  if (!(std::abs(det) > 1e-6) || !std::isfinite(det)) {
+    return absl::InvalidArgumentError("augmentation map is not invertible");
+  }
+  // The inverse map, applied to each output pixel's centre relative to the bitmap's centre.
+  const float ia = static_cast<float>(m.d / det), ib = static_cast<float>(-m.b / det);
+  const float ic = static_cast<float>(-m.c / det), id = static_cast<float>(m.a / det);
+  CopyMetadata(in, out);
+  out->strokes.clear();
+  out->bitmap.size = n;
+  out->bitmap.pixels.resize(in.bitmap.pixels.size());
+  const float centre = 0.5f * static_cast<float>(n - 1);
+  for (int y = 0; y < n; ++y) {
+    for (int x = 0; x < n; ++x) {
+      const float dx = x - centre, dy = y - centre;
+      const float value =
+          Bilinear(in.bitmap.pixels, n, ia * dx + ib * dy + centre, ic * dx + id * dy + centre);
+      out->bitmap.pixels[y * n + x] =
+          static_cast<uint8_t>(std::clamp(std::lround(value), 0L, 255L));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateAugmentOptions(const AugmentOptions& options) {
@@ -99,12 +151,8 @@ Affine SampleAffine(const AugmentOptions& options, Rng* rng) {
 }
 
 absl::Status ApplyAffine(const Sketch& in, const Affine& affine, Sketch* out) {
-  if (in.is_bitmap()) return absl::InvalidArgumentError("cannot augment a bitmap sketch's strokes");
-  out->key_id = in.key_id;
-  out->word = in.word;
-  out->countrycode = in.countrycode;
-  out->recognized = in.recognized;
-  out->timestamp = in.timestamp;
+  if (in.is_bitmap()) return MapBitmap(in, affine, out);
+  CopyMetadata(in, out);
   out->frame = StrokeFrame::kSimplified;
   out->bitmap = Bitmap();
   Box box;

@@ -1,6 +1,7 @@
-// Training-time augmentation of stroke drawings: a random affine map (rotation, anisotropic
-// scale, shear) applied to the points before rasterization. The rasterizer re-fits and centres
-// the drawing, so translation is pointless and the map is linear.
+// Training-time augmentation: a random affine map (rotation, anisotropic scale, shear) applied
+// to a stroke drawing's points before rasterization (the rasterizer re-fits and centres the
+// drawing, so translation is pointless and the map is linear), or, when asked, to a bitmap
+// drawing's pixels about its centre.
 #ifndef SKETCH_TRAINER_AUGMENT_H_
 #define SKETCH_TRAINER_AUGMENT_H_
 
@@ -15,6 +16,8 @@ struct AugmentOptions {
   double min_scale = 0.85;             // x and y scales drawn independently in [min, max]
   double max_scale = 1.15;
   double max_shear = 0.15;  // x += shear * y, shear uniform in [-max, max]
+  // Bitmap drawings too (resampled, ApplyAffine); off, they are never augmented.
+  bool bitmaps = false;
 };
 
 // OK, or InvalidArgument naming the field: a negative or non-finite bound, rotation above 180,
@@ -30,12 +33,16 @@ struct Affine {
 // stream's later draws do not depend on the options) and composes rotation * shear * scale.
 Affine SampleAffine(const AugmentOptions& options, Rng* rng);
 
-// Writes to `out` the stroke drawing `in` (any frame) with every point mapped by `affine`, then
+// Writes to `out` the drawing `in` mapped by `affine`. A bitmap drawing: each output pixel takes
+// the bilinear sample of `in` at the pre-image of its centre under `affine` about the bitmap's
+// centre (0 beyond the edges), same size, rounded to uint8. A stroke drawing (any frame): every
+// point mapped by `affine`, then
 // re-fitted to the simplified frame (top-left aligned, longer side 0..255, rounded to integers),
 // so the result passes ValidateSketch like any dataset drawing. Metadata is copied; `out`'s
 // stroke storage is reused. A degenerate map or drawing (zero extent) puts every point at the
-// origin, which rasterizes as a dot. InvalidArgument for a bitmap sketch or a malformed stroke
-// (x/y length mismatch, non-finite points). Per-point times are kept. `in` and `out` must
+// origin, which rasterizes as a dot. InvalidArgument for a malformed stroke (x/y length
+// mismatch, non-finite points), a bitmap of the wrong pixel count, or a map that is not
+// invertible. Per-point times are kept. `in` and `out` must
 // differ. Thread-safe.
 absl::Status ApplyAffine(const Sketch& in, const Affine& affine, Sketch* out);
 

@@ -183,7 +183,7 @@ absl::Status ImageBatcher::FillBatch(int64_t step, Scratch* scratch, Batch* batc
     const int64_t index = scratch->order[offset + i];
     const DatasetExample& example = (*examples_)[index];
     const Sketch* sketch = &example.sketch;
-    if (options_.augment && !sketch->is_bitmap()) {
+    if (options_.augment && (!sketch->is_bitmap() || options_.augment_options.bitmaps)) {
       // View 0 keeps the single-view stream, so one-view runs are unchanged.
       Rng rng(DeriveSeed(options_.seed,
                          view == 0 ? absl::StrCat("augment/", step, "/", i)

@@ -39,7 +39,7 @@ struct ImageBatcherOptions {
   // Rng(DeriveSeed(seed, "epoch<e>")).Shuffle.
   bool shuffle = false;
   // Example i of step s gets SampleAffine(augment_options, Rng(DeriveSeed(seed,
-  // "augment/<s>/<i>"))); bitmap sketches are never augmented.
+  // "augment/<s>/<i>"))); bitmap sketches only with augment_options.bitmaps.
   bool augment = false;
   AugmentOptions augment_options;
   uint64_t seed = 0;

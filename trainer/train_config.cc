@@ -82,6 +82,7 @@ absl::Status ApplyOverrides(const RecipeOverrides& o, TrainConfig* c) {
   Apply(o.min_scale, &c->augment_options.min_scale);
   Apply(o.max_scale, &c->augment_options.max_scale);
   Apply(o.max_shear, &c->augment_options.max_shear);
+  Apply(o.augment_bitmaps, &c->augment_options.bitmaps);
   Apply(o.retrieval_loss, &c->retrieval.kind);
   Apply(o.retrieval_weight, &c->retrieval.weight);
   Apply(o.retrieval_temperature, &c->retrieval.temperature);
@@ -198,6 +199,9 @@ std::string TrainConfigToJson(const TrainConfig& c) {
         {"max_shear", a.max_shear}}},
       {"seed", c.seed},
   };
+  // Written only when set, so that earlier runs' configs (and a resume's comparison) read as
+  // before.
+  if (a.bitmaps) j["augment_options"]["bitmaps"] = true;
   if (c.raster_channels != RasterChannels::kInk) {
     j["raster_channels"] = RasterChannelsName(c.raster_channels);
   }
@@ -241,6 +245,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
     c.augment_options.min_scale = a.at("min_scale").get<double>();
     c.augment_options.max_scale = a.at("max_scale").get<double>();
     c.augment_options.max_shear = a.at("max_shear").get<double>();
+    c.augment_options.bitmaps = a.value("bitmaps", false);  // absent before bitmaps could be
     c.seed = j.at("seed").get<uint64_t>();
     if (j.contains("raster_channels")) {  // absent: ink (and every config before it existed)
       ASSIGN_OR_RETURN(c.raster_channels,

@@ -48,7 +48,7 @@ struct TrainConfig {
   int epochs = 1;
   double label_smoothing = 0.0;
   double dropout = 0.0;  // on fc_1's output
-  bool augment = false;  // random affine on strokes (bitmaps: never)
+  bool augment = false;  // random affine on strokes (bitmaps: with augment_options.bitmaps)
   AugmentOptions augment_options;
   // Written to JSON only when kind is not "none", so the recipes' configs read as before.
   RetrievalLossOptions retrieval;
@@ -68,7 +68,7 @@ struct RecipeOverrides {
   std::optional<double> warmup_fraction;
   std::optional<int> batch_size, epochs;
   std::optional<double> label_smoothing, dropout;
-  std::optional<bool> augment;
+  std::optional<bool> augment, augment_bitmaps;
   std::optional<double> max_rotation_degrees, min_scale, max_scale, max_shear;
   std::optional<std::string> retrieval_loss;
   std::optional<double> retrieval_weight, retrieval_temperature, retrieval_scale, retrieval_margin;

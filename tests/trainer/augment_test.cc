@@ -143,12 +143,57 @@ TEST(AugmentMathTest, DegenerateDrawingGoesToTheOrigin) {
   EXPECT_EQ(out.strokes[0].y, (std::vector<float>{0, 0}));
 }
 
-TEST(AugmentMathTest, RejectsBitmapsMalformedStrokesAndBadOptions) {
+// Golden bitmaps, 5x5 (centre (2, 2)): the identity copies; a quarter turn (x, y) -> (-y, x)
+// moves a pixel right of the centre below it; doubling the scale spreads a centre pixel's ink
+// over its neighbours by the bilinear weights; ink mapped beyond the edge is lost. Metadata is
+// kept.
+TEST(AugmentMathTest, BitmapsAreResampledAboutTheirCentre) {
+  Sketch in;
+  in.word = "star";
+  in.key_id = 7;
+  in.bitmap.size = 5;
+  in.bitmap.pixels.assign(25, 0);
+  in.bitmap.pixels[2 * 5 + 3] = 200;  // (x 3, y 2): one right of the centre
+  Sketch out;
+  ASSERT_TRUE(ApplyAffine(in, Affine(), &out).ok());
+  EXPECT_EQ(out.bitmap.pixels, in.bitmap.pixels);
+  EXPECT_EQ(out.word, "star");
+  EXPECT_EQ(out.key_id, 7u);
+  EXPECT_TRUE(out.strokes.empty());
+
+  ASSERT_TRUE(ApplyAffine(in, Affine{0, -1, 1, 0}, &out).ok());
+  std::vector<uint8_t> turned(25, 0);
+  turned[3 * 5 + 2] = 200;  // (x 2, y 3): one below the centre
+  EXPECT_EQ(out.bitmap.pixels, turned);
+
+  Sketch dot = in;
+  dot.bitmap.pixels.assign(25, 0);
+  dot.bitmap.pixels[2 * 5 + 2] = 200;
+  ASSERT_TRUE(ApplyAffine(dot, Affine{2, 0, 0, 2}, &out).ok());
+  // Output (3, 2) samples the input at (2.5, 2): half the centre's ink; (3, 3) a quarter.
+  std::vector<uint8_t> spread(25, 0);
+  spread[2 * 5 + 2] = 200;
+  for (int i : {1 * 5 + 2, 3 * 5 + 2, 2 * 5 + 1, 2 * 5 + 3}) spread[i] = 100;
+  for (int i : {1 * 5 + 1, 1 * 5 + 3, 3 * 5 + 1, 3 * 5 + 3}) spread[i] = 50;
+  EXPECT_EQ(out.bitmap.pixels, spread);
+
+  Sketch edge = in;
+  edge.bitmap.pixels.assign(25, 0);
+  edge.bitmap.pixels[2 * 5 + 4] = 200;  // at the right edge
+  ASSERT_TRUE(ApplyAffine(edge, Affine{2, 0, 0, 2}, &out).ok());
+  EXPECT_EQ(out.bitmap.pixels, std::vector<uint8_t>(25, 0));  // mapped to x 6: gone
+}
+
+TEST(AugmentMathTest, RejectsMalformedBitmapsStrokesSingularMapsAndBadOptions) {
   Sketch bitmap;
   bitmap.bitmap.size = 2;
-  bitmap.bitmap.pixels = {0, 1, 2, 3};
+  bitmap.bitmap.pixels = {0, 1, 2};  // 3 pixels for 2x2
   Sketch out;
   EXPECT_EQ(ApplyAffine(bitmap, Affine(), &out).code(), absl::StatusCode::kInvalidArgument);
+  bitmap.bitmap.pixels.push_back(3);
+  EXPECT_TRUE(ApplyAffine(bitmap, Affine(), &out).ok());
+  EXPECT_EQ(ApplyAffine(bitmap, Affine{1, 1, 1, 1}, &out).code(),
+            absl::StatusCode::kInvalidArgument);
   Sketch bad;
   bad.strokes.push_back({{1, 2}, {1}, {}});
   EXPECT_EQ(ApplyAffine(bad, Affine(), &out).code(), absl::StatusCode::kInvalidArgument);

@@ -204,7 +204,8 @@ TEST_F(ImageBatcherTest, MeanImageIsTheAverageRasterAndIsSubtracted) {
   EXPECT_LT(subtracted->mean(0).abs().max().item<float>(), 1e-5);
 }
 
-TEST_F(ImageBatcherTest, BitmapsAreNeverAugmented) {
+// Bitmaps are augmented only when augment_options.bitmaps says so, and then each differently.
+TEST_F(ImageBatcherTest, BitmapsAreAugmentedOnlyWhenAsked) {
   std::vector<DatasetExample> bitmaps(3);
   for (int i = 0; i < 3; ++i) {
     bitmaps[i].label = i;
@@ -220,7 +221,17 @@ TEST_F(ImageBatcherTest, BitmapsAreNeverAugmented) {
   o.augment = false;
   auto plain = ImageBatcher::Create(&bitmaps, Small(), o);
   ASSERT_TRUE(plain.ok());
-  ExpectSame(Drain(augmented->get()), Drain(plain->get()));
+  const auto plain_batches = Drain(plain->get());
+  ExpectSame(Drain(augmented->get()), plain_batches);
+
+  o.augment = true;
+  o.augment_options.bitmaps = true;
+  auto resampled = ImageBatcher::Create(&bitmaps, Small(), o);
+  ASSERT_TRUE(resampled.ok());
+  const auto resampled_batches = Drain(resampled->get());
+  ASSERT_EQ(resampled_batches.size(), plain_batches.size());
+  EXPECT_FALSE(torch::equal(resampled_batches[0].images, plain_batches[0].images));
+  EXPECT_TRUE(torch::equal(resampled_batches[0].labels, plain_batches[0].labels));
 }
 
 TEST_F(ImageBatcherTest, RejectsBadInputAndStopsAfterAnError) {

@@ -159,6 +159,21 @@ TEST(RecipeTest, ConfigJsonRoundTrips) {
   EXPECT_FALSE(TrainConfigFromJson("not json").ok());
 }
 
+TEST(RecipeTest, BitmapAugmentationIsAnOptionWrittenOnlyWhenSet) {
+  auto plain = ResolveTrainConfig("default", {});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->augment_options.bitmaps);
+  EXPECT_EQ(TrainConfigToJson(*plain).find("bitmaps"), std::string::npos);
+  RecipeOverrides o;
+  o.augment_bitmaps = true;
+  auto bitmaps = ResolveTrainConfig("default", o);
+  ASSERT_TRUE(bitmaps.ok()) << bitmaps.status();
+  EXPECT_TRUE(bitmaps->augment_options.bitmaps);
+  auto back = TrainConfigFromJson(TrainConfigToJson(*bitmaps));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->augment_options.bitmaps);
+}
+
 TEST(RecipeTest, RasterChannelsAreAnOptionWrittenOnlyWhenSet) {
   auto ink = ResolveTrainConfig("default", {});
   ASSERT_TRUE(ink.ok());
