@@ -27,14 +27,6 @@ constexpr int64_t kTrainingPointsPerCentroid = 40;
 // A PQ or OPQ codebook has 256 centroids per sub-quantizer (8-bit codes).
 constexpr int64_t kCodebookCentroids = 256;
 
-absl::Status CheckRows(absl::Span<const float> values, int dimension, const char* what) {
-  if (values.empty() || values.size() % static_cast<size_t>(dimension) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " of size ", values.size(), " are not rows of dimension ", dimension));
-  }
-  return CheckFinite(values, what);
-}
-
 }  // namespace
 
 absl::Status CheckFinite(absl::Span<const float> values, const char* what) {
@@ -44,6 +36,14 @@ absl::Status CheckFinite(absl::Span<const float> values, const char* what) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckRows(absl::Span<const float> values, int dimension, const char* what) {
+  if (values.empty() || values.size() % static_cast<size_t>(dimension) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " of size ", values.size(), " are not rows of dimension ", dimension));
+  }
+  return CheckFinite(values, what);
 }
 
 absl::StatusOr<FaissIndexBuilder> FaissIndexBuilder::Create(int dimension, const IndexSpec& spec) {

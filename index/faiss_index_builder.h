@@ -55,6 +55,10 @@ class FaissIndexBuilder {
 // InvalidArgument naming the first non-finite value of `values` ("<what> value <i> is not finite").
 absl::Status CheckFinite(absl::Span<const float> values, const char* what);
 
+// InvalidArgument unless `values` is one or more whole rows of `dimension` ("<what> of size <n>
+// are not rows of dimension <d>"), all finite (CheckFinite).
+absl::Status CheckRows(absl::Span<const float> values, int dimension, const char* what);
+
 }  // namespace sketch
 
 #endif  // SKETCH_INDEX_FAISS_INDEX_BUILDER_H_

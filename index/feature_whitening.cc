@@ -20,14 +20,6 @@ namespace {
 
 using idx_t = faiss::Index::idx_t;
 
-absl::Status CheckRows(absl::Span<const float> values, int dimension) {
-  if (values.empty() || values.size() % static_cast<size_t>(dimension) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("features of size ", values.size(), " are not rows of dimension ", dimension));
-  }
-  return CheckFinite(values, "feature");
-}
-
 // `features` L2-normalized, all of them or a seeded random sample of `max_rows`, in row order.
 std::vector<float> NormalizedSample(absl::Span<const float> features, int dimension,
                                     int64_t max_rows, uint64_t seed) {
@@ -83,7 +75,7 @@ absl::StatusOr<std::unique_ptr<FeatureWhitening>> FeatureWhitening::Fit(
                                                    dimension, "-d features: dims must be in 1..",
                                                    dimension));
   }
-  RETURN_IF_ERROR(CheckRows(features, dimension));
+  RETURN_IF_ERROR(CheckRows(features, dimension, "features"));
   const std::vector<float> sample =
       NormalizedSample(features, dimension, options.max_fit_rows, options.seed);
   const idx_t n = static_cast<idx_t>(sample.size() / dimension);
@@ -154,7 +146,7 @@ int FeatureWhitening::input_dimension() const { return transform_->d_in; }
 int FeatureWhitening::output_dimension() const { return transform_->d_out; }
 
 absl::StatusOr<std::vector<float>> FeatureWhitening::Apply(absl::Span<const float> features) const {
-  RETURN_IF_ERROR(CheckRows(features, input_dimension()));
+  RETURN_IF_ERROR(CheckRows(features, input_dimension(), "features"));
   std::vector<float> normalized(features.begin(), features.end());
   L2NormalizeRows(&normalized, input_dimension());
   const idx_t n = static_cast<idx_t>(normalized.size() / input_dimension());
