@@ -34,7 +34,6 @@
 
 #include "core/process_cpu_time.h"
 #include "models/fused_adam.h"
-#include "models/max_pool_relu.h"
 #include "models/sketch_model.h"
 #include "models/sknet.h"
 #include "models/skresnet.h"
@@ -198,25 +197,6 @@ void BM_TrainStep(benchmark::State& state) {
   state.SetLabel(Label(state.range(0), variant));
 }
 
-// The first pool of both networks on its input, the first units' output [batch, 64, size, size],
-// channels-last, bf16 (range(1) == 1) or fp32: range(0) 0 is eager ATen (relu_ + max_pool2d, which
-// also writes int64 argmax indices), 1 is MaxPoolRelu (what the networks run in inference).
-void BM_ReluMaxPool(benchmark::State& state) {
-  torch::manual_seed(1);
-  const torch::Tensor input = torch::randn({options.batch, 64, options.size, options.size})
-                                  .to(state.range(1) == 1 ? torch::kBFloat16 : torch::kFloat)
-                                  .contiguous(torch::MemoryFormat::ChannelsLast);
-  c10::InferenceMode inference;
-  const bool fused = state.range(0) == 1;
-  TimedLoop(state, [&] {
-    if (fused) return MaxPoolRelu(input);
-    torch::Tensor y = torch::relu(input);  // the unit's in-place ReLU, on a copy to keep the input
-    return torch::max_pool2d(y, 3, 2, 1);
-  });
-  state.SetLabel(std::string(fused ? "MaxPoolRelu" : "relu + max_pool2d") +
-                 (state.range(1) == 1 ? " bf16" : " fp32"));
-}
-
 // {architecture, variant}; each iteration is a fraction of a second to seconds long, so a short
 // minimum time suffices. Forward: fp32, fp32+NHWC, bf16+NHWC, each unfolded and folded, and
 // bf16+NHWC folded with bf16 weights. Training: fp32, fp32+NHWC, bf16+NHWC.
@@ -240,12 +220,6 @@ void RegisterBenchmarks() {
       b->MinTime(kMinTime);
     }
   }
-  benchmark::RegisterBenchmark("BM_ReluMaxPool", BM_ReluMaxPool)
-      ->ArgsProduct({{0, 1}, {0, 1}})
-      ->ArgNames({"impl", "bf16"})
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime()
-      ->MinTime(kMinTime);
 }
 
 // JSON {"sknet": {"parameters": [[name, [shape]], ...], "buffers": [...]}, "skresnet": ...}.

@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "models/max_pool_relu.h"
 #include "models/sknet.h"
 #include "models/skresnet.h"
 
@@ -69,13 +68,9 @@ ConvBnReluImpl::ConvBnReluImpl(int64_t in_channels, int64_t out_channels) {
 
 torch::Tensor ConvBnReluImpl::forward(const torch::Tensor& x) {
   // In-place ReLU is safe for autograd: neither conv nor batch_norm needs its own output.
-  torch::Tensor y = ForwardWithoutRelu(x);
+  torch::Tensor y = bn_ ? bn_(conv_(x)) : conv_(x);
   torch::relu_(y);
   return y;
-}
-
-torch::Tensor ConvBnReluImpl::ForwardWithoutRelu(const torch::Tensor& x) {
-  return bn_ ? bn_(conv_(x)) : conv_(x);
 }
 
 void ConvBnReluImpl::Fold() {
@@ -107,11 +102,8 @@ void ConvBnReluImpl::Fold() {
 SketchModel::SketchModel(std::string architecture, const ModelConfig& config)
     : architecture_(std::move(architecture)), config_(config) {}
 
-torch::Tensor SketchModel::PooledUnit(ConvBnReluImpl& unit, const torch::Tensor& x) {
-  torch::Tensor y = unit.ForwardWithoutRelu(x);
-  if (CanUseMaxPoolRelu(y)) return MaxPoolRelu(y);
-  torch::relu_(y);
-  return torch::max_pool2d(y, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
+torch::Tensor SketchModel::Pool(const torch::Tensor& x) {
+  return torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
 }
 
 void SketchModel::RegisterHead(int64_t in_features) {

@@ -43,8 +43,6 @@ class ConvBnReluImpl : public torch::nn::Module {
 
   // x: [N, in_channels, H, W] -> [N, out_channels, H, W].
   torch::Tensor forward(const torch::Tensor& x);
-  // forward without the final ReLU, for a caller that fuses the ReLU into what follows.
-  torch::Tensor ForwardWithoutRelu(const torch::Tensor& x);
 
   // Folds the BatchNorm's running statistics and affine parameters into the conv:
   // w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps). Equals the
@@ -82,11 +80,8 @@ class SketchModel : public torch::nn::Module {
  protected:
   SketchModel(std::string architecture, const ModelConfig& config);
 
-  // unit(x), then a 3x3 max-pool, stride 2, padding 1: [N, C, s, s] -> [N, C', s/2, s/2] for
-  // even s. Where MaxPoolRelu can take the unit's output (inference: nothing requires grad, a
-  // channels-last CPU tensor) the unit's ReLU and the pool are that one pass, the same values;
-  // otherwise (training) ReLU and torch::max_pool2d, so autograd sees the study's ops.
-  static torch::Tensor PooledUnit(ConvBnReluImpl& unit, const torch::Tensor& x);
+  // 3x3 max-pool, stride 2, padding 1: [N, C, s, s] -> [N, C, s/2, s/2] for even s.
+  static torch::Tensor Pool(const torch::Tensor& x);
 
   // Registers fc_1 (in_features -> 1024) and fc_2 (1024 -> num_classes). Subclasses call it
   // last, so the state dict lists the convs first.

@@ -18,10 +18,10 @@ SkNet::SkNet(const ModelConfig& config) : SketchModel(kSkNetName, config) {
 }
 
 ModelOutput SkNet::Forward(const torch::Tensor& images) {
-  torch::Tensor x = PooledUnit(*conv1_2_, conv1_1_(images));
-  x = PooledUnit(*conv2_2_, conv2_1_(x));
-  x = PooledUnit(*conv3_2_, conv3_1_(x));
-  x = PooledUnit(*conv4_2_, conv4_1_(x));
+  torch::Tensor x = Pool(conv1_2_(conv1_1_(images)));
+  x = Pool(conv2_2_(conv2_1_(x)));
+  x = Pool(conv3_2_(conv3_1_(x)));
+  x = Pool(conv4_2_(conv4_1_(x)));
   return Head(x);
 }
 

@@ -31,10 +31,10 @@ SkResNet::SkResNet(const ModelConfig& config) : SketchModel(kSkResNetName, confi
 }
 
 ModelOutput SkResNet::Forward(const torch::Tensor& images) {
-  torch::Tensor x = PooledUnit(*conv1_2_, conv1_1_(images));  // pool_1: 64 x S/2
-  x = PooledUnit(*conv4_1_, res3_(res2_(x)));                 // pool_2: 128 x S/4
-  x = PooledUnit(*conv7_1_, res6_(res5_(x)));                 // pool_3: 256 x S/8
-  x = PooledUnit(*conv10_1_, res9_(res8_(x)));                // pool_4: 256 x S/16
+  torch::Tensor x = Pool(conv1_2_(conv1_1_(images)));  // pool_1: 64 x S/2
+  x = Pool(conv4_1_(res3_(res2_(x))));                 // pool_2: 128 x S/4
+  x = Pool(conv7_1_(res6_(res5_(x))));                 // pool_3: 256 x S/8
+  x = Pool(conv10_1_(res9_(res8_(x))));                // pool_4: 256 x S/16
   return Head(x);
 }
 
