@@ -6,7 +6,7 @@
 //
 // The recipe: a BatchNorm-folded copy of the weights (MakeInferenceCopy) on the chosen device
 // (CPU unless told), the precision resolved once (kAuto: bf16 iff the CPU has it, always on
-// CUDA); for bf16 channels-last weights and inputs with the weights stored in bf16
+// CUDA); channels-last weights and inputs; for bf16 the weights stored in bf16
 // (CastWeightsForInference) under bf16 autocast; the forward pass under InferenceMode; logits
 // and features returned in float32 on the CPU.
 #ifndef SKETCH_MODELS_INFERENCE_ENGINE_H_
