@@ -159,7 +159,9 @@ void AddTrain(CLI::App* app, Commands* c) {
   auto* cmd = c->tr = app->add_subcommand("train", "train skNet/skResNet on a prepared dataset");
   cmd->add_option("--dataset", t.dataset_path, "dataset file from `prepare`")->required();
   cmd->add_option("--out", t.out_dir, "output dir: checkpoints, log, model.pt")->required();
-  cmd->add_option("--recipe", t.recipe, "seed (the 2018 study) or default")->capture_default_str();
+  cmd->add_option("--recipe", t.recipe,
+                  "seed (the 2018 study), default or retrieval (own-class search)")
+      ->capture_default_str();
   cmd->add_option("--arch", t.overrides.architecture, "sknet | skresnet (recipe: sknet)");
   AddRecipeFlags(cmd, &t.overrides);
   AddRuntimeFlags(cmd, &t.threads, &t.precision, &t.loader_threads);
@@ -309,7 +311,7 @@ void AddStudy(CLI::App* app, Commands* c) {
       "study", "the 2018 study in one command: train and bundle both networks, write the table");
   cmd->add_option("--dataset", s.dataset_path, "dataset file from `prepare`")->required();
   cmd->add_option("--out", s.out_dir, "directory for runs, bundles and the table")->required();
-  cmd->add_option("--recipe", s.recipe, "seed | default")->capture_default_str();
+  cmd->add_option("--recipe", s.recipe, "seed | default | retrieval")->capture_default_str();
   cmd->add_option("--archs", s.architectures, "networks, comma-separated")
       ->delimiter(',')
       ->capture_default_str();

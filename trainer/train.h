@@ -1,5 +1,6 @@
 // `sketch-trainer train`: trains a study CNN (skNet or skResNet) on a prepared dataset with a
-// named recipe ("seed": the 2018 study exactly; "default": a stronger CPU recipe), every field
+// named recipe ("seed": the 2018 study exactly; "default": a stronger CPU recipe; "retrieval":
+// default + supervised contrastive + stroke order for own-class search), every field
 // overridable, with resumable checkpoints. The output directory is described in run_files.h.
 #ifndef SKETCH_TRAINER_TRAIN_H_
 #define SKETCH_TRAINER_TRAIN_H_

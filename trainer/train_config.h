@@ -1,5 +1,6 @@
 // TrainConfig: everything that defines a training run's result (with the dataset), the named
-// recipes it starts from ("seed": the 2018 study exactly; "default": a stronger CPU recipe),
+// recipes it starts from ("seed": the 2018 study exactly; "default": a stronger CPU recipe;
+// "retrieval": default + supervised contrastive + stroke order, 32 epochs, for own-class search),
 // the flag overrides, its validation and its JSON form. Only the trainer reads it; a bundle
 // carries the JSON as an opaque document (bundle/manifest.h).
 #ifndef SKETCH_TRAINER_TRAIN_CONFIG_H_
@@ -29,7 +30,7 @@ struct RetrievalLossOptions {
 // directory and in every checkpoint (TrainConfigToJson below); a resumed run must
 // resolve to the same config.
 struct TrainConfig {
-  std::string recipe;                  // "seed" or "default"
+  std::string recipe;                  // "seed", "default" or "retrieval"
   std::string architecture = "sknet";  // "sknet" or "skresnet"
   int input_size = 128;                // a multiple of 16
   RasterStyle raster_style = RasterStyle::kDefault;

@@ -197,6 +197,39 @@ TEST(RecipeTest, RasterChannelsAreAnOptionWrittenOnlyWhenSet) {
   EXPECT_EQ(ResolveTrainConfig("seed", o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(RecipeTest, RetrievalIsTheDefaultWithSupconStrokeOrderAndMoreEpochs) {
+  auto base = ResolveTrainConfig("default", {});
+  auto retrieval = ResolveTrainConfig("retrieval", {});
+  ASSERT_TRUE(base.ok() && retrieval.ok()) << retrieval.status();
+  EXPECT_EQ(retrieval->recipe, "retrieval");
+  EXPECT_EQ(retrieval->retrieval.kind, "supcon");
+  EXPECT_EQ(retrieval->raster_channels, RasterChannels::kStrokeOrder);
+  EXPECT_EQ(retrieval->epochs, 2 * base->epochs);
+  // Everything else is the default recipe's: same JSON once the three differences are undone.
+  TrainConfig undone = *retrieval;
+  undone.recipe = base->recipe;
+  undone.retrieval = base->retrieval;
+  undone.raster_channels = base->raster_channels;
+  undone.epochs = base->epochs;
+  EXPECT_EQ(TrainConfigToJson(undone), TrainConfigToJson(*base));
+
+  auto back = TrainConfigFromJson(TrainConfigToJson(*retrieval));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(TrainConfigToJson(*back), TrainConfigToJson(*retrieval));
+
+  RecipeOverrides o;  // flags still override it
+  o.retrieval_loss = "none";
+  o.epochs = 24;
+  auto plain = ResolveTrainConfig("retrieval", o);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->retrieval.kind, "none");
+  EXPECT_EQ(plain->epochs, 24);
+
+  const absl::Status unknown = ResolveTrainConfig("fast", {}).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.message().find("seed, default or retrieval"), std::string::npos) << unknown;
+}
+
 TEST(ScheduleTest, WarmsUpThenDecaysToZero) {
   TrainConfig c;
   c.lr = 1.0;
