@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/sketch_validation.h"
+#include "core/status_macros.h"
 
 namespace sketch {
 namespace {
@@ -88,11 +90,9 @@ float Bilinear(const std::vector<uint8_t>& pixels, int n, float x, float y) {
 }
 
 absl::Status MapBitmap(const Sketch& in, const Affine& m, Sketch* out) {
+  // The readers' rule for a bitmap (square, non-empty, pixel count matching): one check.
+  RETURN_IF_ERROR(ValidateSketch(in));
   const int n = in.bitmap.size;
-  if (n <= 0 || in.bitmap.pixels.size() != static_cast<size_t>(n) * n) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bitmap of size ", n, " holds ", in.bitmap.pixels.size(), " pixels"));
-  }
   const double det = static_cast<double>(m.a) * m.d - static_cast<double>(m.b) * m.c;
   if (!(std::abs(det) > 1e-6) || !std::isfinite(det)) {
     return absl::InvalidArgumentError("augmentation map is not invertible");

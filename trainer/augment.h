@@ -41,7 +41,7 @@ Affine SampleAffine(const AugmentOptions& options, Rng* rng);
 // so the result passes ValidateSketch like any dataset drawing. Metadata is copied; `out`'s
 // stroke storage is reused. A degenerate map or drawing (zero extent) puts every point at the
 // origin, which rasterizes as a dot. InvalidArgument for a malformed stroke (x/y length
-// mismatch, non-finite points), a bitmap of the wrong pixel count, or a map that is not
+// mismatch, non-finite points), a bitmap ValidateSketch rejects, or a map that is not
 // invertible. Per-point times are kept. `in` and `out` must
 // differ. Thread-safe.
 absl::Status ApplyAffine(const Sketch& in, const Affine& affine, Sketch* out);
