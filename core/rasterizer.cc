@@ -9,6 +9,7 @@
 #endif
 
 #include "absl/strings/str_cat.h"
+#include "core/sketch_validation.h"
 
 namespace sketch {
 namespace {
@@ -304,16 +305,10 @@ void ResizeBitmap(const Bitmap& bitmap, int n, uint8_t* out) {
 
 absl::Status RasterizeBitmap(const Sketch& sketch, int n, RasterChannels channels,
                              std::vector<uint8_t>* image) {
+  // A bitmap's whole check is O(1) (a square, non-empty buffer), so the rasterizer applies the
+  // readers' own rule rather than a copy of it.
+  if (auto status = ValidateSketch(sketch); !status.ok()) return status;
   const Bitmap& bitmap = sketch.bitmap;
-  if (!sketch.strokes.empty()) {
-    return absl::InvalidArgumentError("a sketch holds either strokes or a bitmap, not both");
-  }
-  const size_t expected = static_cast<size_t>(bitmap.size) * static_cast<size_t>(bitmap.size);
-  if (bitmap.pixels.size() != expected) {
-    return absl::InvalidArgumentError(absl::StrCat("bitmap of size ", bitmap.size, " has ",
-                                                   bitmap.pixels.size(), " pixels, expected ",
-                                                   expected));
-  }
   const size_t plane = static_cast<size_t>(n) * n;
   image->resize(plane * RasterChannelCount(channels));
   ResizeBitmap(bitmap, n, image->data());

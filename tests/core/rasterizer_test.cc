@@ -308,6 +308,8 @@ TEST(RasterizerTest, MalformedBitmapIsInvalidArgument) {
   Sketch both = BitmapSketch(2, std::vector<uint8_t>(4));
   both.strokes.push_back(MakeStroke({1}, {1}));
   EXPECT_FALSE(Rasterize(both, {}, &image).ok());
+  // The readers' bound on a side (core/sketch_validation.h) holds here too.
+  EXPECT_FALSE(Rasterize(BitmapSketch(4097, std::vector<uint8_t>(4097 * 4097)), {}, &image).ok());
 }
 
 // ---- Goldens on real drawings ----
