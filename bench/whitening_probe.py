@@ -13,6 +13,7 @@ bundle (`bundle --features l2`, Flat) works too: its test drawings. Needs numpy 
 python3-numpy).
 
   /usr/bin/python3 bench/whitening_probe.py BUNDLE [--dims 128,256,512] [--fit other-half|self]
+      [--powers 0.75,0.5]
 """
 import argparse
 import csv
@@ -77,6 +78,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fit", choices=("other-half", "self"), default="other-half")
     p.add_argument("--shrinks", default="0,0.1")
+    p.add_argument("--powers", default="",
+                   help="with --fit self: also x^p (fc_1 is >= 0) and centring, each then L2")
     a = p.parse_args()
     x = l2(read_flat_index(a.bundle + "/index.faiss"))
     words = read_words(a.bundle + "/index_metadata.tsv")
@@ -89,6 +92,12 @@ def main():
                 mean, projection = fit_whitening(x, dims, shrink)
                 print("self-fitted, whitened %3d-d, shrink %.1f: mAP %.4f  P@10 %.4f"
                       % ((dims, shrink) + leave_one_out(l2((x - mean) @ projection), words)))
+        for power in [float(p) for p in a.powers.split(",") if p]:
+            print("power %.2f, then L2:                   mAP %.4f  P@10 %.4f"
+                  % ((power,) + leave_one_out(l2(np.power(np.maximum(x, 0), power)), words)))
+        if a.powers:
+            print("centred, then L2:                       mAP %.4f  P@10 %.4f"
+                  % leave_one_out(l2(x - x.mean(0)), words))
         return
     vocabulary = np.array(sorted(set(words)))
     np.random.default_rng(a.seed).shuffle(vocabulary)
