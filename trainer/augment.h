@@ -16,6 +16,10 @@ struct AugmentOptions {
   double min_scale = 0.85;             // x and y scales drawn independently in [min, max]
   double max_scale = 1.15;
   double max_shear = 0.15;  // x += shear * y, shear uniform in [-max, max]
+  // Probability of mirroring the drawing left-right (x -> -x before the rest of the map). Quick,
+  // Draw! words mean the same mirrored, and a model that serves with mirror averaging
+  // (models/preprocessing.h) then sees both orientations in training too. 0 = never.
+  double mirror_probability = 0.0;
   // Bitmap drawings too (resampled, ApplyAffine); off, they are never augmented.
   bool bitmaps = false;
 };
@@ -29,8 +33,10 @@ struct Affine {
   float a = 1.0f, b = 0.0f, c = 0.0f, d = 1.0f;
 };
 
-// Draws rotation, x scale, y scale and shear from `rng` in that order (four draws, always, so a
-// stream's later draws do not depend on the options) and composes rotation * shear * scale.
+// Draws rotation, x scale, y scale, shear and the mirror's coin from `rng` in that order (five
+// draws, always, so no draw depends on the options, and the first four are those of the streams
+// before the mirror existed) and composes rotation * shear * scale * mirror, the mirror being
+// diag(-1, 1) with probability mirror_probability and the identity otherwise.
 Affine SampleAffine(const AugmentOptions& options, Rng* rng);
 
 // Writes to `out` the drawing `in` mapped by `affine`. A bitmap drawing: each output pixel takes

@@ -50,6 +50,8 @@ void AddRecipeFlags(CLI::App* cmd, RecipeOverrides* o) {
   cmd->add_option("--min-scale", o->min_scale, "augmentation: min x/y scale");
   cmd->add_option("--max-scale", o->max_scale, "augmentation: max x/y scale");
   cmd->add_option("--shear", o->max_shear, "augmentation: max |shear|");
+  cmd->add_option("--mirror-probability", o->mirror_probability,
+                  "augmentation: probability of mirroring a drawing left-right");
   cmd->add_option("--augment-bitmaps", o->augment_bitmaps,
                   "true | false: the same random affine on bitmap drawings (resampled)");
   cmd->add_option("--retrieval-loss", o->retrieval_loss,

@@ -97,6 +97,7 @@ absl::Status ApplyOverrides(const RecipeOverrides& o, TrainConfig* c) {
   Apply(o.min_scale, &c->augment_options.min_scale);
   Apply(o.max_scale, &c->augment_options.max_scale);
   Apply(o.max_shear, &c->augment_options.max_shear);
+  Apply(o.mirror_probability, &c->augment_options.mirror_probability);
   Apply(o.augment_bitmaps, &c->augment_options.bitmaps);
   Apply(o.retrieval_loss, &c->retrieval.kind);
   Apply(o.retrieval_weight, &c->retrieval.weight);
@@ -219,6 +220,7 @@ std::string TrainConfigToJson(const TrainConfig& c) {
   // Written only when set, so that earlier runs' configs (and a resume's comparison) read as
   // before.
   if (a.bitmaps) j["augment_options"]["bitmaps"] = true;
+  if (a.mirror_probability > 0.0) j["augment_options"]["mirror_probability"] = a.mirror_probability;
   if (c.raster_channels != RasterChannels::kInk) {
     j["raster_channels"] = RasterChannelsName(c.raster_channels);
   }
@@ -263,6 +265,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
     c.augment_options.max_scale = a.at("max_scale").get<double>();
     c.augment_options.max_shear = a.at("max_shear").get<double>();
     c.augment_options.bitmaps = a.value("bitmaps", false);  // absent before bitmaps could be
+    c.augment_options.mirror_probability = a.value("mirror_probability", 0.0);  // or mirrors
     c.seed = j.at("seed").get<uint64_t>();
     if (j.contains("raster_channels")) {  // absent: ink (and every config before it existed)
       ASSIGN_OR_RETURN(c.raster_channels,

@@ -70,7 +70,7 @@ struct RecipeOverrides {
   std::optional<int> batch_size, epochs;
   std::optional<double> label_smoothing, dropout;
   std::optional<bool> augment, augment_bitmaps;
-  std::optional<double> max_rotation_degrees, min_scale, max_scale, max_shear;
+  std::optional<double> max_rotation_degrees, min_scale, max_scale, max_shear, mirror_probability;
   std::optional<std::string> retrieval_loss;
   std::optional<double> retrieval_weight, retrieval_temperature, retrieval_scale, retrieval_margin;
   std::optional<uint64_t> seed;

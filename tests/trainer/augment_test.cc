@@ -211,6 +211,53 @@ TEST(AugmentMathTest, RejectsMalformedBitmapsStrokesSingularMapsAndBadOptions) {
   o = AugmentOptions();
   o.max_rotation_degrees = NAN;
   EXPECT_EQ(ValidateAugmentOptions(o).code(), absl::StatusCode::kInvalidArgument);
+  for (double p : {-0.1, 1.5, static_cast<double>(NAN)}) {
+    o = AugmentOptions();
+    o.mirror_probability = p;
+    EXPECT_EQ(ValidateAugmentOptions(o).code(), absl::StatusCode::kInvalidArgument) << p;
+  }
+  o.mirror_probability = 1.0;
+  EXPECT_TRUE(ValidateAugmentOptions(o).ok());
+}
+
+// The mirror negates the map's first column and nothing else: the four draws before its coin
+// are those of a stream without it, so runs without the mirror keep their augmentation.
+TEST(AugmentMathTest, MirrorNegatesTheFirstColumnOfTheSameMap) {
+  AugmentOptions never, always;
+  always.mirror_probability = 1.0;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    Rng a(seed), b(seed);
+    const Affine plain = SampleAffine(never, &a), mirrored = SampleAffine(always, &b);
+    EXPECT_EQ(mirrored.a, -plain.a);
+    EXPECT_EQ(mirrored.c, -plain.c);
+    EXPECT_EQ(mirrored.b, plain.b);
+    EXPECT_EQ(mirrored.d, plain.d);
+    EXPECT_LT(mirrored.a * mirrored.d - mirrored.b * mirrored.c, 0.0f) << "a reflection";
+  }
+  // About half of the drawings are mirrored at 0.5.
+  AugmentOptions half;
+  half.mirror_probability = 0.5;
+  Rng rng(3);
+  int reflections = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const Affine m = SampleAffine(half, &rng);
+    reflections += m.a * m.d - m.b * m.c < 0.0f;
+  }
+  EXPECT_GT(reflections, 430);
+  EXPECT_LT(reflections, 570);
+}
+
+TEST(AugmentMathTest, MirroredDrawingIsFlippedAndRefitted) {
+  Sketch l;  // an L: down the left side, then along the bottom
+  l.strokes.push_back({{0, 0, 100}, {0, 255, 255}, {}});
+  Affine mirror;  // (x, y) -> (-x, y)
+  mirror.a = -1;
+  Sketch out;
+  ASSERT_TRUE(ApplyAffine(l, mirror, &out).ok());
+  ASSERT_TRUE(ValidateSketch(out).ok());
+  // Down the right side, then along the bottom to the left; re-fitted to start at x = 0.
+  EXPECT_EQ(out.strokes[0].x, (std::vector<float>{100, 100, 0}));
+  EXPECT_EQ(out.strokes[0].y, (std::vector<float>{0, 255, 255}));
 }
 
 }  // namespace

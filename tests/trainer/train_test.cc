@@ -174,6 +174,23 @@ TEST(RecipeTest, BitmapAugmentationIsAnOptionWrittenOnlyWhenSet) {
   EXPECT_TRUE(back->augment_options.bitmaps);
 }
 
+TEST(RecipeTest, MirrorAugmentationIsAnOptionWrittenOnlyWhenSet) {
+  auto plain = ResolveTrainConfig("default", {});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->augment_options.mirror_probability, 0.0);
+  EXPECT_EQ(TrainConfigToJson(*plain).find("mirror"), std::string::npos)
+      << "the recipes' configs read as before";
+  RecipeOverrides o;
+  o.mirror_probability = 0.5;
+  auto mirrored = ResolveTrainConfig("default", o);
+  ASSERT_TRUE(mirrored.ok()) << mirrored.status();
+  auto back = TrainConfigFromJson(TrainConfigToJson(*mirrored));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->augment_options.mirror_probability, 0.5);
+  o.mirror_probability = 2.0;
+  EXPECT_EQ(ResolveTrainConfig("default", o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RecipeTest, RasterChannelsAreAnOptionWrittenOnlyWhenSet) {
   auto ink = ResolveTrainConfig("default", {});
   ASSERT_TRUE(ink.ok());
