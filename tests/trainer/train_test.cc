@@ -214,7 +214,7 @@ TEST(RecipeTest, RasterChannelsAreAnOptionWrittenOnlyWhenSet) {
   EXPECT_EQ(ResolveTrainConfig("seed", o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(RecipeTest, RetrievalIsTheDefaultWithSupconStrokeOrderAndMoreEpochs) {
+TEST(RecipeTest, RetrievalIsTheDefaultWithSupconStrokeOrderMirrorsAndMoreEpochs) {
   auto base = ResolveTrainConfig("default", {});
   auto retrieval = ResolveTrainConfig("retrieval", {});
   ASSERT_TRUE(base.ok() && retrieval.ok()) << retrieval.status();
@@ -222,12 +222,14 @@ TEST(RecipeTest, RetrievalIsTheDefaultWithSupconStrokeOrderAndMoreEpochs) {
   EXPECT_EQ(retrieval->retrieval.kind, "supcon");
   EXPECT_EQ(retrieval->raster_channels, RasterChannels::kStrokeOrder);
   EXPECT_EQ(retrieval->epochs, 2 * base->epochs);
-  // Everything else is the default recipe's: same JSON once the three differences are undone.
+  EXPECT_EQ(retrieval->augment_options.mirror_probability, 0.5);
+  // Everything else is the default recipe's: same JSON once the four differences are undone.
   TrainConfig undone = *retrieval;
   undone.recipe = base->recipe;
   undone.retrieval = base->retrieval;
   undone.raster_channels = base->raster_channels;
   undone.epochs = base->epochs;
+  undone.augment_options.mirror_probability = base->augment_options.mirror_probability;
   EXPECT_EQ(TrainConfigToJson(undone), TrainConfigToJson(*base));
 
   auto back = TrainConfigFromJson(TrainConfigToJson(*retrieval));
