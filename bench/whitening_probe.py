@@ -81,6 +81,8 @@ def main():
     p.add_argument("--powers", default="",
                    help="with --fit self: also x^p (fc_1 is >= 0) and centring, each then L2")
     a = p.parse_args()
+    if a.powers and a.fit != "self":
+        p.error("--powers needs --fit self")
     x = l2(read_flat_index(a.bundle + "/index.faiss"))
     words = read_words(a.bundle + "/index_metadata.tsv")
     shrinks = [float(s) for s in a.shrinks.split(",")]

@@ -268,7 +268,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
     c.augment_options.max_scale = a.at("max_scale").get<double>();
     c.augment_options.max_shear = a.at("max_shear").get<double>();
     c.augment_options.bitmaps = a.value("bitmaps", false);  // absent before bitmaps could be
-    c.augment_options.mirror_probability = a.value("mirror_probability", 0.0);  // or mirrors
+    c.augment_options.mirror_probability = a.value("mirror_probability", 0.0);  // likewise
     c.seed = j.at("seed").get<uint64_t>();
     if (j.contains("raster_channels")) {  // absent: ink (and every config before it existed)
       ASSIGN_OR_RETURN(c.raster_channels,

@@ -1,9 +1,8 @@
 // TrainConfig: everything that defines a training run's result (with the dataset), the named
 // recipes it starts from ("seed": the 2018 study exactly; "default": a stronger CPU recipe;
 // "retrieval": default + supervised contrastive + stroke order + mirroring, 32 epochs, for
-// own-class search),
-// the flag overrides, its validation and its JSON form. Only the trainer reads it; a bundle
-// carries the JSON as an opaque document (bundle/manifest.h).
+// own-class search), the flag overrides, its validation and its JSON form. Only the trainer
+// reads it; a bundle carries the JSON as an opaque document (bundle/manifest.h).
 #ifndef SKETCH_TRAINER_TRAIN_CONFIG_H_
 #define SKETCH_TRAINER_TRAIN_CONFIG_H_
 
