@@ -138,7 +138,7 @@ TEST_F(BundleTest, BuildWritesABundleThatLoadsAndAgrees) {
     stored.insert(stored.end(), v.begin(), v.end());
     labels.push_back(bundle->index->metadata(id).label);
   }
-  auto map = LeaveOneOutMapOfFeatures(stored, kFeatureSize, labels, false);
+  auto map = LeaveOneOutMapOfFeatures(stored, kFeatureSize, labels, {});
   ASSERT_TRUE(map.ok());
   EXPECT_NEAR(map->mean_average_precision, bundle->manifest.metrics.at("map"), 1e-9);
 }

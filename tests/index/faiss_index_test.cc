@@ -145,7 +145,9 @@ TEST(LeaveOneOutTest, MatchesBruteForceRankings) {
   }
   auto expected = LeaveOneOutMap(labels, rankings);
   ASSERT_TRUE(expected.ok());
-  auto actual = LeaveOneOutMapOfFeatures(f.features, f.dim, labels, false, /*chunk=*/7);
+  LeaveOneOutOptions options;
+  options.chunk = 7;
+  auto actual = LeaveOneOutMapOfFeatures(f.features, f.dim, labels, options);
   ASSERT_TRUE(actual.ok()) << actual.status();
   EXPECT_DOUBLE_EQ(actual->mean_average_precision, expected->mean_average_precision);
   EXPECT_GT(actual->mean_average_precision, 0.25);  // the label bump makes classes separable-ish
@@ -157,12 +159,14 @@ TEST(LeaveOneOutTest, PerfectlySeparatedClassesScoreOne) {
   // Two tight clusters far apart: every ranking puts the own class first.
   const std::vector<float> features = {0, 0, 0.1f, 0, 0, 0.1f, 10, 10, 10.1f, 10, 10, 10.1f};
   const std::vector<int> labels = {0, 0, 0, 1, 1, 1};
-  auto report = LeaveOneOutMapOfFeatures(features, 2, labels, false);
+  auto report = LeaveOneOutMapOfFeatures(features, 2, labels, {});
   ASSERT_TRUE(report.ok());
   EXPECT_DOUBLE_EQ(report->mean_average_precision, 1.0);
   // 5 others, the 2 of its own class first: precision@10 over the 5 there are.
   EXPECT_DOUBLE_EQ(report->mean_precision_at_10, 0.4);
-  auto normalized = LeaveOneOutMapOfFeatures(features, 2, labels, true);
+  LeaveOneOutOptions l2;
+  l2.l2_normalize = true;
+  auto normalized = LeaveOneOutMapOfFeatures(features, 2, labels, l2);
   ASSERT_TRUE(normalized.ok());
   EXPECT_LT(normalized->mean_average_precision, 1.0);  // unit norm merges the two directions
 }
