@@ -1,5 +1,6 @@
 #include "bundle/manifest.h"
 
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <limits>
@@ -67,6 +68,10 @@ absl::StatusOr<std::string> ManifestToJson(const BundleManifest& m) {
     j["index"]["whitening"] = {{"dims", m.index_whitening_dims},
                                {"shrink", m.index_whitening_shrink}};
   }
+  if (m.index_query_expansion_neighbors > 0) {
+    j["index"]["query_expansion"] = {{"neighbors", m.index_query_expansion_neighbors},
+                                     {"alpha", m.index_query_expansion_alpha}};
+  }
   j["files"] = m.file_sha256;
   if (m.gallery) {
     j["gallery"] = {{"sources", m.gallery->sources},
@@ -133,6 +138,23 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
         throw std::out_of_range("\"shrink\" must be a number >= 0");
       }
       m.index_whitening_shrink = shrink.get<double>();
+    }
+    if (index.contains("query_expansion")) {
+      const Json& expansion = index.at("query_expansion");
+      m.index_query_expansion_neighbors =
+          static_cast<int>(IntegerIn(expansion, "neighbors", 1, kMaxInt));
+      const Json& alpha = expansion.at("alpha");
+      if (!alpha.is_number() || !(alpha.get<double>() >= 0) ||
+          !std::isfinite(alpha.get<double>())) {
+        throw std::out_of_range("\"alpha\" must be a finite number >= 0");
+      }
+      m.index_query_expansion_alpha = alpha.get<double>();
+      if (!m.index_l2_normalized) {
+        throw std::out_of_range("index.query_expansion needs index.l2_normalized true");
+      }
+      if (*IndexKindOfType(m.index_type) == IndexKind::kIvf) {
+        throw std::out_of_range("index.query_expansion needs a Flat or HNSW index, not IVF");
+      }
     }
     m.file_sha256 = j.at("files").get<std::map<std::string, std::string>>();
     if (j.contains("gallery")) {

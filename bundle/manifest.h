@@ -45,6 +45,11 @@ struct BundleManifest {
   // whitened. `shrink` is the whitening's regularization, recorded for reports.
   int index_whitening_dims = 0;
   double index_whitening_shrink = 0;
+  // Search-time query expansion (index/query_expanding_index.h): each query is expanded with its
+  // `neighbors` nearest indexed rows weighted by similarity ^ `alpha`; 0 neighbours: none. Only
+  // with L2-normalized rows.
+  int index_query_expansion_neighbors = 0;
+  double index_query_expansion_alpha = 0;
   int64_t index_size = 0;
   int feature_dim = 0;  // the indexed rows' dimension: 1024 (fc_1), or the whitening's
   // The FAISS index factory string (index/index_spec.h); manifests written before index types

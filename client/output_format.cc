@@ -102,6 +102,10 @@ std::string FormatInfo(const v1::GetInfoResponse& info, OutputStyle style) {
                           "index type", index.type().empty() ? "?" : index.type(),
                           index.exact() ? "exact" : "approximate", index.recall_at_10(),
                           index.words_size(), index.has_drawings() ? "stored" : "not stored");
+    if (index.query_expansion_neighbors() > 0) {
+      absl::StrAppendFormat(&out, "%-14s %d neighbours, alpha %g\n", "query expansion",
+                            index.query_expansion_neighbors(), index.query_expansion_alpha());
+    }
   }
   if (!info.recipe().empty()) absl::StrAppendFormat(&out, "%-14s %s\n", "recipe", info.recipe());
   // A std::map copy prints the metrics in a stable order (proto maps have none).

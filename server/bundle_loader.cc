@@ -9,6 +9,7 @@
 #include "bundle/bundle_files.h"
 #include "bundle/model_bundle.h"
 #include "core/status_macros.h"
+#include "index/query_expanding_index.h"
 #include "index/query_normalizing_index.h"
 #include "models/torch_runtime.h"
 #include "server/torch_embedder.h"
@@ -57,14 +58,29 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   if (absl::Status knobs = bundle->index->SetDefaultKnobs(options.default_knobs); !knobs.ok()) {
     return InDir(dir, knobs);
   }
-  const IndexDescription index_description{manifest.index_type, bundle->index->exact(),
+  const IndexDescription index_description{manifest.index_type,
+                                           bundle->index->exact(),
                                            manifest.index_recall_at_10,
-                                           bundle->index->default_knobs()};
+                                           bundle->index->default_knobs(),
+                                           manifest.index_query_expansion_neighbors,
+                                           manifest.index_query_expansion_alpha};
+  // A query is normalized (QueryNormalizingIndex), then expanded (QueryExpandingIndex, which the
+  // manifest allows only over L2-normalized rows), then searched.
+  std::unique_ptr<const FeatureIndex> searched;
+  if (manifest.index_query_expansion_neighbors > 0) {
+    absl::StatusOr<std::unique_ptr<QueryExpandingIndex>> expanding = QueryExpandingIndex::Create(
+        std::move(bundle->index),
+        {manifest.index_query_expansion_neighbors, manifest.index_query_expansion_alpha});
+    if (!expanding.ok()) return InDir(dir, expanding.status());
+    searched = *std::move(expanding);
+  } else {
+    searched = std::move(bundle->index);
+  }
   if (manifest.index_l2_normalized) {
     servable.index =
-        std::make_unique<QueryNormalizingIndex>(std::move(bundle->index), bundle->whitening);
+        std::make_unique<QueryNormalizingIndex>(std::move(searched), bundle->whitening);
   } else {
-    servable.index = std::move(bundle->index);
+    servable.index = std::move(searched);
   }
   servable.info =
       BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe,

@@ -240,6 +240,10 @@ int main(int argc, char** argv) {
                    bundle->index_whitening_dims > 0
                        ? absl::StrCat(" whitened (", bundle->index_whitening_dims, "-d)")
                        : std::string(bundle->index_l2_normalized ? " L2-normalized" : ""),
+                   bundle->info.index.query_expansion_neighbors > 0
+                       ? absl::StrCat(" (queries expanded with ",
+                                      bundle->info.index.query_expansion_neighbors, " neighbours)")
+                       : std::string(),
                    " indexed, ", bundle->precision, ", ", bundle->threads, " threads, bundle ",
                    bundle->info.bundle_hash);
   absl::Status serving = (*server)->Serve(std::move(bundle->embedder), std::move(bundle->index),

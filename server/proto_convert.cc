@@ -224,6 +224,8 @@ void ToProto(const ServiceInfo& info, const RequestLimits& limits, int max_messa
   index->mutable_default_params()->set_nprobe(info.bundle.index.default_knobs.nprobe);
   index->mutable_default_params()->set_ef_search(info.bundle.index.default_knobs.ef_search);
   index->set_has_drawings(info.has_drawings);
+  index->set_query_expansion_neighbors(info.bundle.index.query_expansion_neighbors);
+  index->set_query_expansion_alpha(info.bundle.index.query_expansion_alpha);
   for (const std::string& word : info.words) index->add_words(word);
 }
 

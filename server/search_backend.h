@@ -26,6 +26,8 @@ struct IndexDescription {
   bool exact = true;
   double recall_at_10 = 1;    // against exact search, measured when the index was built
   SearchKnobs default_knobs;  // what a search without knobs uses (0 where one does not apply)
+  int query_expansion_neighbors = 0;  // 0: queries are searched as they are
+  double query_expansion_alpha = 0;
 };
 
 // What the bundle says about itself, reported by GetInfo.

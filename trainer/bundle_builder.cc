@@ -38,6 +38,10 @@ BundleManifest MakeManifest(const TrainedModel& model, const TrainConfig& config
   m.index_l2_normalized = report.l2_normalized;
   m.index_type = options.index.type;
   m.index_recall_at_10 = report.index_recall_at_10;
+  if (options.query_expansion.neighbors > 0) {
+    m.index_query_expansion_neighbors = options.query_expansion.neighbors;
+    m.index_query_expansion_alpha = options.query_expansion.alpha;
+  }
   if (options.evaluate_train) {
     m.metrics["train_top1"] = report.train.top1;
     m.metrics["train_loss"] = report.train.loss;
@@ -48,6 +52,10 @@ BundleManifest MakeManifest(const TrainedModel& model, const TrainConfig& config
   m.metrics["map_raw"] = report.map_raw;
   m.metrics["map_l2"] = report.map_l2;
   m.metrics["map"] = report.l2_normalized ? report.map_l2 : report.map_raw;
+  if (options.query_expansion.neighbors > 0) {
+    m.metrics["map_query_expansion"] = report.map_query_expansion;
+    m.metrics["map"] = report.map_query_expansion;  // what the server's searches rank by
+  }
   return m;
 }
 
@@ -61,8 +69,27 @@ absl::StatusOr<FeatureNormalization> ParseFeatureNormalization(const std::string
       absl::StrCat("feature normalization '", name, "' is not auto, raw or l2"));
 }
 
+absl::Status CheckQueryExpansion(const QueryExpansionOptions& query_expansion,
+                                 FeatureNormalization normalization, const IndexSpec& index) {
+  RETURN_IF_ERROR(ValidateQueryExpansionOptions(query_expansion));
+  if (query_expansion.neighbors == 0) return absl::OkStatus();
+  if (normalization == FeatureNormalization::kRaw) {
+    return absl::InvalidArgumentError(
+        "query expansion needs L2-normalized features (--features l2 or auto), not raw");
+  }
+  ASSIGN_OR_RETURN(const IndexKind kind, IndexKindOfType(index.type));
+  if (kind == IndexKind::kIvf) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query expansion needs a Flat or HNSW index, not ", index.type,
+                     " (FAISS finds an IVF vector by its id only by scanning every list)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(
+      CheckQueryExpansion(options.query_expansion, options.normalization, options.index));
   ASSIGN_OR_RETURN(TrainedModel model, LoadTrainedModel(options.model_dir));
   model.preprocessing.mirror_average = options.mirror_average;
   TrainConfig config;
@@ -86,15 +113,24 @@ absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
   ASSIGN_OR_RETURN(report.test, EvaluateSplit(model, dataset.test, eval));
 
   std::vector<float>& features = report.test.features;
-  ASSIGN_OR_RETURN(RetrievalReport raw, LeaveOneOutMapOfFeatures(features, kFeatureSize,
-                                                                 report.test.labels, false));
-  ASSIGN_OR_RETURN(RetrievalReport l2, LeaveOneOutMapOfFeatures(features, kFeatureSize,
-                                                                report.test.labels, true));
+  LeaveOneOutOptions loo;
+  ASSIGN_OR_RETURN(RetrievalReport raw,
+                   LeaveOneOutMapOfFeatures(features, kFeatureSize, report.test.labels, loo));
+  loo.l2_normalize = true;
+  ASSIGN_OR_RETURN(RetrievalReport l2,
+                   LeaveOneOutMapOfFeatures(features, kFeatureSize, report.test.labels, loo));
   report.map_raw = raw.mean_average_precision;
   report.map_l2 = l2.mean_average_precision;
-  report.l2_normalized = options.normalization == FeatureNormalization::kL2 ||
-                         (options.normalization == FeatureNormalization::kAuto &&
-                          report.map_l2 > report.map_raw);
+  const bool expand = options.query_expansion.neighbors > 0;
+  if (expand) {
+    loo.query_expansion = options.query_expansion;
+    ASSIGN_OR_RETURN(RetrievalReport expanded,
+                     LeaveOneOutMapOfFeatures(features, kFeatureSize, report.test.labels, loo));
+    report.map_query_expansion = expanded.mean_average_precision;
+  }
+  report.l2_normalized =
+      expand || options.normalization == FeatureNormalization::kL2 ||
+      (options.normalization == FeatureNormalization::kAuto && report.map_l2 > report.map_raw);
   if (report.l2_normalized) L2NormalizeRows(&features, kFeatureSize);
   ASSIGN_OR_RETURN(auto index, FaissIndex::Build(features, kFeatureSize,
                                                  IndexRows(dataset.test, model.classes),
@@ -122,6 +158,13 @@ std::string FormatBundleReport(const BundleReport& r) {
                         r.test.count, r.test.top1, r.test.top5, r.test.loss);
   absl::StrAppendFormat(&out, "leave-one-out mAP: raw %.4f, L2-normalized %.4f (index: %s)\n",
                         r.map_raw, r.map_l2, r.l2_normalized ? "L2-normalized" : "raw");
+  if (r.manifest.index_query_expansion_neighbors > 0) {
+    absl::StrAppendFormat(&out,
+                          "leave-one-out mAP with query expansion (%d neighbours, alpha %g): "
+                          "%.4f (served)\n",
+                          r.manifest.index_query_expansion_neighbors,
+                          r.manifest.index_query_expansion_alpha, r.map_query_expansion);
+  }
   absl::StrAppendFormat(&out, "index: %s, recall@10 against exact search %.4f\n",
                         r.manifest.index_type, r.index_recall_at_10);
   return out;

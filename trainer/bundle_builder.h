@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "bundle/model_bundle.h"
 #include "index/index_spec.h"
+#include "index/query_expanding_index.h"
 #include "trainer/evaluate.h"
 
 namespace sketch {
@@ -31,6 +32,10 @@ struct BundleOptions {
   // Test-time mirror averaging (models/preprocessing.h): the bundle's features, its figures and
   // the server's queries all average each drawing with its left-right mirror.
   bool mirror_average = false;
+  // Search-time query expansion (index/query_expanding_index.h), recorded in the manifest for
+  // the server; the bundle's "map" is then the expanded search's. Needs L2-normalized features
+  // (`normalization` auto or l2) and an index that is not IVF.
+  QueryExpansionOptions query_expansion;
 };
 
 struct BundleReport {
@@ -38,18 +43,26 @@ struct BundleReport {
   SplitEvaluation test;
   double map_raw = 0;
   double map_l2 = 0;
+  double map_query_expansion = 0;  // L2-normalized, expanded; 0 without query expansion
   bool l2_normalized = false;
   double index_recall_at_10 = 1;  // 1 for Flat
   BundleManifest manifest;
   double seconds = 0;
 };
 
+// Query expansion's requirements, checked before an evaluation spends minutes: valid options,
+// and when it expands, features that are not raw and an index type that is not IVF.
+// InvalidArgument otherwise.
+absl::Status CheckQueryExpansion(const QueryExpansionOptions& query_expansion,
+                                 FeatureNormalization normalization, const IndexSpec& index);
+
 // Errors: NotFound (model dir, dataset), InvalidArgument (the dataset's classes differ from the
-// model's), and whatever evaluation, indexing or writing returns.
+// model's; query expansion with raw features, an IVF index or bad options: before any
+// evaluation), and whatever evaluation, indexing or writing returns.
 absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options);
 
-// The report as a short table (train/test accuracy, test loss, mAP raw and L2, index type and
-// its recall@10).
+// The report as a short table (train/test accuracy, test loss, mAP raw and L2 and with query
+// expansion, index type and its recall@10).
 std::string FormatBundleReport(const BundleReport& report);
 
 }  // namespace sketch

@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "core/atomic_file.h"
 #include "core/binary_format.h"
+#include "index/query_expanding_index.h"
 #include "models/torch_runtime.h"
 #include "trainer/bundle_builder.h"
 #include "trainer/drawing_evaluation.h"
@@ -92,6 +93,26 @@ void AddWhiteningFlags(CLI::App* cmd, WhiteningOptions* whitening, CLI::Option* 
   if (needs != nullptr) {
     dims->needs(needs);
     shrink->needs(needs);
+  }
+}
+
+// Search-time query expansion (index/query_expanding_index.h), recorded in the bundle.
+// The flags need `needs` when it is given (evaluate: only with --drawings).
+void AddQueryExpansionFlags(CLI::App* cmd, QueryExpansionOptions* expansion,
+                            CLI::Option* needs = nullptr) {
+  auto* neighbors =
+      cmd->add_option("--query-expansion", expansion->neighbors,
+                      "expand each query with its N nearest indexed drawings before searching "
+                      "again (0: no expansion; needs L2 features and a Flat or HNSW index)")
+          ->capture_default_str();
+  auto* alpha = cmd->add_option("--query-expansion-alpha", expansion->alpha,
+                                "each neighbour's weight: its cosine similarity to the query ^ "
+                                "alpha")
+                    ->capture_default_str()
+                    ->needs(neighbors);
+  if (needs != nullptr) {
+    neighbors->needs(needs);
+    alpha->needs(needs);
   }
 }
 
@@ -216,6 +237,7 @@ void AddEvaluate(CLI::App* app, Commands* c) {
                 "embed each drawing as the mean of it and its mirror (a bundle may already)")
       ->needs(drawings);
   AddWhiteningFlags(cmd, &d.whitening, drawings);
+  AddQueryExpansionFlags(cmd, &d.query_expansion, drawings);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }
 
@@ -258,6 +280,7 @@ void AddBundle(CLI::App* app, Commands* c) {
   cmd->add_flag("--mirror-average", b.mirror_average,
                 "embed each drawing as the mean of it and its mirror (twice the compute)");
   AddIndexFlags(cmd, &b.index, &b.recall_queries);
+  AddQueryExpansionFlags(cmd, &b.query_expansion);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }
 
@@ -278,6 +301,7 @@ void AddIndex(CLI::App* app, Commands* c) {
   cmd->add_flag("--mirror-average", g.mirror_average,
                 "embed each drawing as the mean of it and its mirror (a bundle may already)");
   AddWhiteningFlags(cmd, &g.whitening);
+  AddQueryExpansionFlags(cmd, &g.query_expansion);
   cmd->add_flag("!--no-drawings", g.store_drawings, "do not store the drawings in the bundle");
   cmd->add_option("--chunk", g.features.chunk_size, "drawings per resumable feature chunk")
       ->capture_default_str();

@@ -42,7 +42,8 @@ absl::StatusOr<DrawingEvaluation> EvaluateDrawings(const DrawingEvaluationOption
   ASSIGN_OR_RETURN(
       const MeasuredFeatures measured,
       MeasureSearchFeatures(std::move(extracted.features), extracted.rows, model.l2_normalized,
-                            options.whitening, options.map_sample));
+                            options.whitening, options.query_expansion, options.map_sample));
+  e.query_expansion_neighbors = options.query_expansion.neighbors;
   e.whitening_dims = measured.features.whitening_dims();
   e.retrieval = measured.retrieval;
   e.seconds = SecondsSince(start);
@@ -56,7 +57,8 @@ std::string FormatDrawingEvaluation(const DrawingEvaluation& e) {
       "classes, %d of %d unseen words\n",
       e.drawings, e.files, e.skipped, r.words, r.seen_entries, r.seen_words, e.model_classes,
       r.unseen_entries, r.words - r.seen_words);
-  out += FormatGalleryRetrieval(r, FeatureSpaceName(e.l2_normalized, e.whitening_dims));
+  out += FormatGalleryRetrieval(
+      r, FeatureSpaceName(e.l2_normalized, e.whitening_dims, e.query_expansion_neighbors));
   absl::StrAppendFormat(&out, "%s; %.1f s (features %.1f s)\n", e.precision, e.seconds,
                         e.feature_seconds);
   return out;
@@ -81,6 +83,10 @@ std::string DrawingEvaluationJson(const DrawingEvaluationOptions& options,
                     {"whitening", e.whitening_dims > 0 ? Json{{"dims", e.whitening_dims},
                                                               {"shrink", options.whitening.shrink}}
                                                        : Json(nullptr)},
+                    {"query_expansion", e.query_expansion_neighbors > 0
+                                            ? Json{{"neighbors", e.query_expansion_neighbors},
+                                                   {"alpha", options.query_expansion.alpha}}
+                                            : Json(nullptr)},
                     {"precision", e.precision},
                     {"measured_drawings", r.map_drawings},
                     {"retrieval",

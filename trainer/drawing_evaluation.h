@@ -27,6 +27,9 @@ struct DrawingEvaluationOptions {
   // dims > 0: whiten the L2-normalized features, fitted on these drawings, as `index --whiten`
   // does on a gallery.
   WhiteningOptions whitening;
+  // Query expansion (index/query_expanding_index.h) in the measure, as `index --query-expansion`
+  // would serve it; needs L2-normalized features.
+  QueryExpansionOptions query_expansion;
   FeatureOptions features;      // skip_invalid, batch_size, precision, progress
   // Above this many drawings the O(n^2) measure runs within a seeded random sample of this size
   // (0: always all of them); the same sample `index` measures.
@@ -41,6 +44,7 @@ struct DrawingEvaluation {
   GalleryRetrieval retrieval;
   bool l2_normalized = false;
   int whitening_dims = 0;  // 0: not whitened
+  int query_expansion_neighbors = 0;  // 0: not expanded
   std::string precision;  // as run: "fp32" or "bf16"
   double feature_seconds = 0, seconds = 0;
 };

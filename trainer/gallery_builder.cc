@@ -184,6 +184,10 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   ASSIGN_OR_RETURN(const std::vector<DrawingFile> files, ListDrawingFiles(options.inputs));
   ASSIGN_OR_RETURN(GalleryModel model,
                    LoadGalleryModel(options.model, options.normalization, options.mirror_average));
+  // Before the extraction spends minutes.
+  RETURN_IF_ERROR(CheckQueryExpansion(
+      options.query_expansion,
+      model.l2_normalized ? FeatureNormalization::kL2 : FeatureNormalization::kRaw, options.index));
   const std::string work = options.out_dir + ".work";
   GalleryReport report;
   ASSIGN_OR_RETURN(GalleryFeatures extracted,
@@ -194,9 +198,10 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   ASSIGN_OR_RETURN(
       MeasuredFeatures measured,
       MeasureSearchFeatures(std::move(extracted.features), extracted.rows, model.l2_normalized,
-                            options.whitening, options.map_sample));
+                            options.whitening, options.query_expansion, options.map_sample));
   const SearchFeatures& searched = measured.features;
   report.whitening_dims = searched.whitening_dims();
+  report.query_expansion_neighbors = options.query_expansion.neighbors;
   report.retrieval = measured.retrieval;
   const std::string store_path = options.store_drawings ? work + "/drawings.skdw" : "";
   if (!store_path.empty()) {
@@ -211,6 +216,9 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   BundleManifest& m = model.manifest;
   m.index_l2_normalized = model.l2_normalized;
   m.index_whitening_shrink = options.whitening.shrink;
+  m.index_query_expansion_neighbors = options.query_expansion.neighbors;  // never the bundle's own
+  m.index_query_expansion_alpha =
+      options.query_expansion.neighbors > 0 ? options.query_expansion.alpha : 0;
   m.index_type = options.index.type;
   m.index_recall_at_10 = built.recall_at_10;
   m.gallery = GalleryInfo{options.inputs, report.entries, options.store_drawings};
@@ -241,7 +249,8 @@ std::string FormatGalleryReport(const GalleryReport& r) {
       "gallery: %d drawings (%d of the model's classes, %d unseen), %d words, %d skipped\n",
       r.entries, r.retrieval.seen_entries, r.retrieval.unseen_entries, r.retrieval.words,
       r.skipped);
-  out += FormatGalleryRetrieval(r.retrieval, FeatureSpaceName(r.l2_normalized, r.whitening_dims));
+  out += FormatGalleryRetrieval(r.retrieval, FeatureSpaceName(r.l2_normalized, r.whitening_dims,
+                                                              r.query_expansion_neighbors));
   absl::StrAppendFormat(&out, "index: %s, recall@10 against exact search %.4f\n", r.index_type,
                         r.index_recall_at_10);
   const double n = r.entries > 0 ? static_cast<double>(r.entries) : 1.0;

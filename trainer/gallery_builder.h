@@ -34,6 +34,10 @@ struct GalleryOptions {
   // dims > 0: whiten the L2-normalized features, fitted on this gallery's (stored in the bundle,
   // applied to every query; index/feature_whitening.h).
   WhiteningOptions whitening;
+  // Search-time query expansion (index/query_expanding_index.h) of this gallery, recorded in its
+  // manifest and in its figures; a bundle's own is not inherited. Needs L2-normalized features
+  // and an index that is not IVF.
+  QueryExpansionOptions query_expansion;
   FeatureOptions features;  // skip_invalid, chunk_size (the unit of resumption), batch, precision
   bool store_drawings = true;
   // The leave-one-out figures cost O(n^2): above this many drawings they are measured within a
@@ -54,6 +58,7 @@ struct GalleryReport {
   GalleryRetrieval retrieval;  // words, seen and unseen counts, leave-one-out mAP and P@10
   bool l2_normalized = false;
   int whitening_dims = 0;  // 0: not whitened
+  int query_expansion_neighbors = 0;  // 0: queries are not expanded
   std::string index_type;
   double index_recall_at_10 = 1;  // 1 for Flat
   int64_t store_bytes = 0, index_bytes = 0;

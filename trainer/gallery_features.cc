@@ -271,6 +271,8 @@ absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(const SearchFeatures& s
   const std::vector<int64_t> chosen = ChooseMeasured(static_cast<int64_t>(rows.size()), sample);
   r.map_drawings = static_cast<int64_t>(chosen.size());
   if (chosen.size() < 2) return r;
+  LeaveOneOutOptions options;  // the features are as searched: no normalization here
+  options.query_expansion = search.query_expansion;
   std::vector<float> sampled;
   sampled.reserve(chosen.size() * dimension);
   std::vector<int> relevance;
@@ -280,8 +282,7 @@ absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(const SearchFeatures& s
     relevance.push_back(word_ids[rows[i].word]);
   }
   ASSIGN_OR_RETURN(RetrievalReport loo,
-                   LeaveOneOutMapOfFeatures(sampled, search.dimension, relevance,
-                                            /*l2_normalize=*/false));  // they are as searched
+                   LeaveOneOutMapOfFeatures(sampled, search.dimension, relevance, options));
   double map_seen = 0, map_unseen = 0, p10_seen = 0, p10_unseen = 0;
   for (size_t q = 0; q < chosen.size(); ++q) {
     const bool is_seen = rows[chosen[q]].label >= 0;
@@ -303,16 +304,29 @@ absl::StatusOr<MeasuredFeatures> MeasureSearchFeatures(std::vector<float> featur
                                                        const std::vector<IndexedSketch>& rows,
                                                        bool l2_normalize,
                                                        const WhiteningOptions& whitening,
+                                                       const QueryExpansionOptions& query_expansion,
                                                        int64_t sample) {
+  RETURN_IF_ERROR(ValidateQueryExpansionOptions(query_expansion));
+  if (query_expansion.neighbors > 0 && !l2_normalize) {
+    return absl::InvalidArgumentError(
+        "query expansion needs L2-normalized features (a bundle indexed with --features l2)");
+  }
   MeasuredFeatures out;
   ASSIGN_OR_RETURN(out.features, ToSearchFeatures(std::move(features), l2_normalize, whitening));
+  out.features.query_expansion = query_expansion;
   ASSIGN_OR_RETURN(out.retrieval, MeasureGalleryRetrieval(out.features, rows, sample));
   return out;
 }
 
-std::string FeatureSpaceName(bool l2_normalized, int whitening_dims) {
-  if (whitening_dims > 0) return absl::StrCat("whitened (", whitening_dims, "-d)");
-  return l2_normalized ? "L2-normalized" : "raw";
+std::string FeatureSpaceName(bool l2_normalized, int whitening_dims,
+                             int query_expansion_neighbors) {
+  std::string name = whitening_dims > 0 ? absl::StrCat("whitened (", whitening_dims, "-d)")
+                     : l2_normalized    ? "L2-normalized"
+                                        : "raw";
+  if (query_expansion_neighbors > 0) {
+    absl::StrAppend(&name, ", queries expanded with ", query_expansion_neighbors, " neighbours");
+  }
+  return name;
 }
 
 std::string FormatGalleryRetrieval(const GalleryRetrieval& r, const std::string& feature_space) {

@@ -21,6 +21,7 @@
 #include "core/sketch_reader.h"
 #include "index/feature_index.h"
 #include "index/feature_whitening.h"
+#include "index/query_expanding_index.h"
 #include "models/torch_runtime.h"
 #include "models/trained_model.h"
 #include "trainer/bundle_builder.h"
@@ -134,6 +135,8 @@ struct SearchFeatures {
   int dimension = 0;        // 1024, or the whitening's output dimension
   bool l2_normalized = false;
   std::shared_ptr<const FeatureWhitening> whitening;  // null unless whitened
+  // Search-time query expansion (index/query_expanding_index.h); neighbors 0: none.
+  QueryExpansionOptions query_expansion;
 
   int whitening_dims() const { return whitening ? whitening->output_dimension() : 0; }
 };
@@ -153,7 +156,8 @@ absl::StatusOr<GalleryRetrieval> MeasureGalleryRetrieval(const SearchFeatures& f
                                                          int64_t sample);
 
 // What `index` and `evaluate --drawings` both do with the features they extracted (one per
-// drawing of `rows`): ToSearchFeatures, then MeasureGalleryRetrieval; errors of either.
+// drawing of `rows`): ToSearchFeatures, then MeasureGalleryRetrieval with `query_expansion`;
+// errors of either, and InvalidArgument for query expansion of raw features or bad options.
 struct MeasuredFeatures {
   SearchFeatures features;
   GalleryRetrieval retrieval;
@@ -162,10 +166,13 @@ absl::StatusOr<MeasuredFeatures> MeasureSearchFeatures(std::vector<float> featur
                                                        const std::vector<IndexedSketch>& rows,
                                                        bool l2_normalize,
                                                        const WhiteningOptions& whitening,
+                                                       const QueryExpansionOptions& query_expansion,
                                                        int64_t sample);
 
-// "raw", "L2-normalized" or "whitened (<dims>-d)": the features a report's figures are of.
-std::string FeatureSpaceName(bool l2_normalized, int whitening_dims);
+// "raw", "L2-normalized" or "whitened (<dims>-d)": the features a report's figures are of, then
+// ", queries expanded with <n> neighbours" when they are.
+std::string FeatureSpaceName(bool l2_normalized, int whitening_dims,
+                             int query_expansion_neighbors = 0);
 
 // Lines for a report: the three parts' mAP and P@10 ("-" for an empty part), over how many
 // drawings and with which features (FeatureSpaceName).

@@ -1,6 +1,7 @@
 #include "bundle/manifest.h"
 
 #include <string>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -120,6 +121,40 @@ TEST(ManifestTest, TheWhiteningIsOptionalAndChecked) {
     auto bad = ManifestFromJson(j.dump(), "m.json");
     EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss) << field;
     EXPECT_THAT(std::string(bad.status().message()), HasSubstr(field)) << field;
+  }
+}
+
+// Query expansion is recorded only when on, read back, and checked: neighbours >= 1, alpha a
+// finite number >= 0, and only over L2-normalized rows of an index that is not IVF.
+TEST(ManifestTest, QueryExpansionIsOptionalAndChecked) {
+  auto plain = ManifestFromJson(ValidManifest().dump(), "m.json");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->index_query_expansion_neighbors, 0);
+  EXPECT_FALSE(ValidManifest()["index"].contains("query_expansion"));
+
+  BundleManifest m = *plain;
+  m.index_l2_normalized = true;
+  m.index_query_expansion_neighbors = 5;
+  m.index_query_expansion_alpha = 3;
+  const nlohmann::json written = nlohmann::json::parse(*ManifestToJson(m));
+  EXPECT_EQ(written["index"]["query_expansion"]["neighbors"], 5);
+  auto again = ManifestFromJson(written.dump(), "m.json");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->index_query_expansion_neighbors, 5);
+  EXPECT_DOUBLE_EQ(again->index_query_expansion_alpha, 3);
+
+  for (const auto& [pointer, value, expected] :
+       {std::tuple<const char*, nlohmann::json, const char*>{"/index/query_expansion/neighbors", 0,
+                                                             "neighbors"},
+        {"/index/query_expansion/alpha", -1, "alpha"},
+        {"/index/query_expansion/alpha", "3", "alpha"},
+        {"/index/l2_normalized", false, "l2_normalized"},
+        {"/index/type", "IVF16,Flat", "IVF"}}) {
+    nlohmann::json j = written;
+    j[nlohmann::json::json_pointer(pointer)] = value;
+    auto bad = ManifestFromJson(j.dump(), "m.json");
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss) << pointer;
+    EXPECT_THAT(std::string(bad.status().message()), HasSubstr(expected)) << pointer;
   }
 }
 

@@ -100,6 +100,11 @@ TEST(OutputFormatTest, InfoAndHealth) {
   EXPECT_THAT(FormatInfo(info, OutputStyle::kTable),
               HasSubstr("index type     HNSW32, approximate (recall@10 0.9700), 1 words, drawings "
                         "stored\n"));
+  EXPECT_THAT(FormatInfo(info, OutputStyle::kTable), Not(HasSubstr("query expansion")));
+  index->set_query_expansion_neighbors(5);
+  index->set_query_expansion_alpha(3);
+  EXPECT_THAT(FormatInfo(info, OutputStyle::kTable),
+              HasSubstr("query expansion 5 neighbours, alpha 3\n"));
 
   EXPECT_EQ(FormatHealth("", grpc::health::v1::HealthCheckResponse::SERVING, OutputStyle::kTable),
             "SERVING\n");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -23,7 +24,8 @@ using ::sketch::testing::SharedModelFixture;
 using ::testing::HasSubstr;
 
 absl::StatusOr<BundleReport> Build(const std::string& dir, FeatureNormalization normalization,
-                                   const IndexSpec& index = IndexSpec()) {
+                                   const IndexSpec& index = IndexSpec(),
+                                   const QueryExpansionOptions& query_expansion = {}) {
   const testing::ModelFixture* fixture = SharedModelFixture();
   if (fixture == nullptr) return absl::InternalError("no trained model");
   BundleOptions options;
@@ -33,6 +35,7 @@ absl::StatusOr<BundleReport> Build(const std::string& dir, FeatureNormalization 
   options.normalization = normalization;
   options.evaluate_train = false;
   options.index = index;
+  options.query_expansion = query_expansion;
   return BuildBundle(options);
 }
 
@@ -58,6 +61,20 @@ double ExactLeaveOneOutMap(const std::vector<float>& features, const std::vector
   }
   auto report = accumulator.Finish();
   return report.ok() ? report->mean_average_precision : -1;
+}
+
+// The rows of the bundle in `dir` as its index stores them: float [index size, 1024]; empty when
+// it does not load.
+std::vector<float> IndexedRows(const std::string& dir) {
+  auto loaded = LoadBundle(dir);
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  std::vector<float> indexed;
+  if (!loaded.ok()) return indexed;
+  for (int64_t id = 0; id < loaded->index->size(); ++id) {
+    const std::vector<float> row = loaded->index->Reconstruct(id);
+    indexed.insert(indexed.end(), row.begin(), row.end());
+  }
+  return indexed;
 }
 
 struct LiveRun {
@@ -125,13 +142,8 @@ TEST(BundleLoaderTest, ServesWhatTheBundleIndexedWithRawAndL2Features) {
     std::vector<int> labels;
     for (const DatasetExample& e : dataset->test) labels.push_back(e.label);
     const LiveRun live = RunLive(*bundle, dataset->test, labels);
-    auto loaded = LoadBundle(dir);
-    ASSERT_TRUE(loaded.ok());
-    std::vector<float> indexed;
-    for (int64_t id = 0; id < loaded->index->size(); ++id) {
-      const std::vector<float> row = loaded->index->Reconstruct(id);
-      indexed.insert(indexed.end(), row.begin(), row.end());
-    }
+    const std::vector<float> indexed = IndexedRows(dir);
+    ASSERT_EQ(indexed.size(), labels.size() * kFeatureSize);
     const double exact_offline = ExactLeaveOneOutMap(indexed, labels);
     EXPECT_NEAR(ExactLeaveOneOutMap(live.features, labels), exact_offline, 1e-9);
     EXPECT_NEAR(live.map, exact_offline, 1e-9);
@@ -168,6 +180,70 @@ TEST(BundleLoaderTest, ReportsTheIndexAndAppliesTheServersDefaultKnobs) {
   EXPECT_EQ(bundle->info.index.default_knobs.nprobe, 0);
   options.default_knobs.ef_search = -1;
   EXPECT_EQ(LoadServableBundle(dir, options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A bundle with query expansion: the manifest records it, the server's index expands every query,
+// and what `sketch map` measures through it (each drawing's own key excluded, so that it never
+// expands itself) equals the offline leave-one-out mAP with the same expansion.
+TEST(BundleLoaderTest, ExpandsQueriesAsTheBundleSays) {
+  const std::string dir = FreshTempDir("bundle_query_expansion");
+  const QueryExpansionOptions expansion{/*neighbors=*/3, /*alpha=*/3.0};
+  auto report = Build(dir, FeatureNormalization::kAuto, IndexSpec(), expansion);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->l2_normalized);  // auto chooses L2 when queries are expanded
+  EXPECT_EQ(report->manifest.index_query_expansion_neighbors, 3);
+  EXPECT_DOUBLE_EQ(report->manifest.index_query_expansion_alpha, 3.0);
+  EXPECT_DOUBLE_EQ(report->manifest.metrics.at("map"), report->map_query_expansion);
+  EXPECT_DOUBLE_EQ(report->manifest.metrics.at("map_l2"), report->map_l2);
+  EXPECT_THAT(FormatBundleReport(*report), HasSubstr("query expansion (3 neighbours, alpha 3)"));
+
+  auto bundle = LoadServableBundle(dir, {});
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ(bundle->info.index.query_expansion_neighbors, 3);
+  EXPECT_DOUBLE_EQ(bundle->info.index.query_expansion_alpha, 3.0);
+  auto dataset = ReadDataset(report->manifest.dataset_path);
+  ASSERT_TRUE(dataset.ok());
+  std::vector<const Sketch*> sketches;
+  std::vector<int> labels;
+  for (const DatasetExample& e : dataset->test) {
+    sketches.push_back(&e.sketch);
+    labels.push_back(e.label);
+  }
+  auto embedded = bundle->embedder->EmbedBatch(sketches);
+  ASSERT_TRUE(embedded.ok()) << embedded.status();
+  const int n = static_cast<int>(labels.size());
+  LeaveOneOutMapAccumulator live(labels);
+  for (int q = 0; q < n; ++q) {
+    SearchFilter filter;
+    filter.excluded_ids = {q};
+    auto hits = bundle->index->Search(embedded->embeddings[q].feature, n - 1, filter);
+    ASSERT_TRUE(hits.ok()) << hits.status();
+    std::vector<int64_t> ranking;
+    for (const Neighbor& nb : (*hits)[0]) ranking.push_back(nb.id);
+    ASSERT_TRUE(live.AddRanking(q, ranking).ok());
+  }
+  auto live_report = live.Finish();
+  ASSERT_TRUE(live_report.ok());
+
+  const std::vector<float> indexed = IndexedRows(dir);
+  ASSERT_EQ(indexed.size(), labels.size() * kFeatureSize);
+  LeaveOneOutOptions offline_options;
+  offline_options.query_expansion = expansion;
+  auto offline = LeaveOneOutMapOfFeatures(indexed, kFeatureSize, labels, offline_options);
+  ASSERT_TRUE(offline.ok()) << offline.status();
+  EXPECT_NEAR(live_report->mean_average_precision, offline->mean_average_precision, 1e-9);
+  EXPECT_NEAR(live_report->mean_average_precision, bundle->info.metrics.at("map"), 1e-2);
+
+  // Refused before any evaluation: raw features, an IVF index.
+  auto raw =
+      Build(FreshTempDir("bundle_qe_raw"), FeatureNormalization::kRaw, IndexSpec(), expansion);
+  EXPECT_EQ(raw.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(raw.status().message(), HasSubstr("L2-normalized"));
+  IndexSpec ivf;
+  ivf.type = "IVF4,Flat";
+  auto refused = Build(FreshTempDir("bundle_qe_ivf"), FeatureNormalization::kL2, ivf, expansion);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("IVF4,Flat"));
 }
 
 TEST(BundleLoaderTest, ErrorsSayWhatIsWrong) {

@@ -377,6 +377,13 @@ TEST(ToProtoTest, ConvertsResults) {
   EXPECT_EQ(out.index().type(), "Flat");  // a bundle that says nothing: exact
   EXPECT_TRUE(out.index().exact());
   EXPECT_DOUBLE_EQ(out.index().recall_at_10(), 1.0);
+  EXPECT_EQ(out.index().query_expansion_neighbors(), 0);  // a bundle that says nothing: none
+  info.bundle.index.query_expansion_neighbors = 5;
+  info.bundle.index.query_expansion_alpha = 3;
+  v1::GetInfoResponse expanded;
+  ToProto(info, {}, 1 << 20, &expanded);
+  EXPECT_EQ(expanded.index().query_expansion_neighbors(), 5);
+  EXPECT_DOUBLE_EQ(expanded.index().query_expansion_alpha(), 3);
 
   info.bundle.index = {"HNSW32", false, 0.97, {0, 64}};
   v1::GetInfoResponse approximate;

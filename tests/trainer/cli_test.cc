@@ -60,6 +60,27 @@ TEST_F(TrainerCliTest, EvaluateDrawingsPrintsAndWritesTheReport) {
   EXPECT_THAT(written, HasSubstr("\"precision_at_10\""));
 }
 
+// --query-expansion reaches the measure; its alpha alone, or either flag without --drawings, is
+// refused by the parser.
+TEST_F(TrainerCliTest, EvaluateDrawingsWithQueryExpansion) {
+  const std::string drawings = kData + "/simplified-25";
+  std::string out;
+  ASSERT_EQ(RunCli({"evaluate", "--model", model_->dir, "--drawings", drawings, "--threads", "1",
+                    "--query-expansion", "3", "--query-expansion-alpha", "2", "-q"},
+                   &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("queries expanded with 3 neighbours"));
+  EXPECT_NE(RunCli({"evaluate", "--model", model_->dir, "--drawings", drawings,
+                    "--query-expansion-alpha", "2", "-q"}),
+            0);
+  EXPECT_NE(RunCli({"evaluate", "--model", model_->dir, "--dataset", model_->dataset,
+                    "--query-expansion", "3", "-q"}),
+            0);
+  EXPECT_NE(RunCli({"evaluate", "--model", model_->dir, "--drawings", drawings, "--query-expansion",
+                    "-1", "-q"}),
+            0);
+}
+
 // The split mode is as it was: both splits' accuracy, and the CSVs in --out.
 TEST_F(TrainerCliTest, EvaluateADatasetWritesTheCsvs) {
   const std::string dir = TempPath("evaluate_dataset");

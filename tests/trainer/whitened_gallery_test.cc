@@ -2,7 +2,9 @@
 // trainer/drawing_evaluation.h over index/feature_whitening.h): the gallery bundle records and
 // stores its whitening, a loaded one whitens queries as its rows were (an indexed drawing's
 // fc_1 finds itself at distance 0), both commands measure the same figures, and bad options and
-// inconsistent bundles are refused with their reasons.
+// inconsistent bundles are refused with their reasons. Also `--query-expansion` over such a
+// gallery (index/query_expanding_index.h): recorded, measured alike by both commands, refused
+// where it cannot run.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -143,6 +145,55 @@ TEST_F(WhitenedGalleryTest, EvaluationMeasuresWhatTheWhitenedGalleryRecords) {
   ASSERT_TRUE(plain.ok());
   EXPECT_NE(plain->retrieval.map_all, e->retrieval.map_all);  // the whitening did something
   EXPECT_THAT(DrawingEvaluationJson(o, *plain), HasSubstr("\"whitening\": null"));
+}
+
+TEST_F(WhitenedGalleryTest, QueryExpansionIsRecordedAndMeasuredAlikeByIndexAndEvaluate) {
+  GalleryOptions g = Options("whitened_expanded", kDims);
+  g.query_expansion = {/*neighbors=*/3, /*alpha=*/3.0};
+  auto gallery = BuildGallery(g);
+  ASSERT_TRUE(gallery.ok()) << gallery.status();
+  EXPECT_EQ(gallery->query_expansion_neighbors, 3);
+  EXPECT_THAT(FormatGalleryReport(*gallery), HasSubstr("queries expanded with 3 neighbours"));
+  const nlohmann::json manifest = nlohmann::json::parse(Read(g.out_dir + "/manifest.json"));
+  EXPECT_EQ(manifest["index"]["query_expansion"]["neighbors"], 3);
+  EXPECT_EQ(manifest["index"]["query_expansion"]["alpha"], 3.0);
+  EXPECT_DOUBLE_EQ(manifest["metrics"]["map"].get<double>(), gallery->retrieval.map_all);
+
+  DrawingEvaluationOptions o;
+  o.model = g.model;
+  o.inputs = g.inputs;
+  o.features.batch_size = 32;
+  o.whitening.dims = kDims;
+  o.query_expansion = g.query_expansion;
+  auto e = EvaluateDrawings(o);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_DOUBLE_EQ(e->retrieval.map_seen, gallery->retrieval.map_seen);
+  EXPECT_DOUBLE_EQ(e->retrieval.map_unseen, gallery->retrieval.map_unseen);
+  EXPECT_DOUBLE_EQ(e->retrieval.p10_all, gallery->retrieval.p10_all);
+  EXPECT_THAT(DrawingEvaluationJson(o, *e), HasSubstr("\"neighbors\": 3"));
+  o.query_expansion = {};
+  auto plain = EvaluateDrawings(o);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_NE(plain->retrieval.map_all, e->retrieval.map_all);  // the expansion did something
+  EXPECT_THAT(DrawingEvaluationJson(o, *plain), HasSubstr("\"query_expansion\": null"));
+
+  // Refused before any drawing is embedded: raw features, an IVF index, a bad alpha.
+  GalleryOptions raw = Options("expanded_raw", 0);
+  raw.normalization = FeatureNormalization::kRaw;
+  raw.query_expansion = g.query_expansion;
+  auto with_raw = BuildGallery(raw);
+  EXPECT_EQ(with_raw.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(with_raw.status().message()), HasSubstr("L2-normalized"));
+  EXPECT_FALSE(fs::exists(raw.out_dir + ".work"));
+  GalleryOptions ivf = Options("expanded_ivf", 0);
+  ivf.index.type = "IVF4,Flat";
+  ivf.query_expansion = g.query_expansion;
+  auto with_ivf = BuildGallery(ivf);
+  EXPECT_EQ(with_ivf.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(with_ivf.status().message()), HasSubstr("IVF4,Flat"));
+  GalleryOptions alpha = Options("expanded_alpha", 0);
+  alpha.query_expansion = {3, -1.0};
+  EXPECT_EQ(BuildGallery(alpha).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(WhitenedGalleryTest, ImpossibleWhiteningsAreRefusedWithTheirReason) {
