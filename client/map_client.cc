@@ -232,6 +232,15 @@ absl::StatusOr<MapReport> RunLeaveOneOutMap(const SketchClient& client, const Ma
   // Excluding by key_id on the server is exact only when key_ids are unique (numpy_bitmap
   // records number their rows per file, so classes share key_ids).
   const bool exclude_on_server = static_cast<int64_t>(key_ids.size()) == n;
+  // A server that expands queries adds each query's nearest indexed sketches to it: a drawing not
+  // excluded on the server would expand with itself, and its ranking would not be the
+  // leave-one-out one the bundle's offline mAP is.
+  if (!exclude_on_server && info.has_index() && info.index().query_expansion_neighbors() > 0) {
+    return absl::FailedPreconditionError(
+        "the server expands queries (query_expansion_neighbors), and key_ids repeat among these "
+        "drawings, so a drawing cannot be left out of its own expansion; leave-one-out through "
+        "query expansion needs unique key_ids");
+  }
   // Servers from before IndexInfo serve only exact (Flat) indexes.
   const bool exact = !info.has_index() || info.index().exact();
   MapRun run(input, info, exclude_on_server, /*complete_rankings=*/!exact,

@@ -59,8 +59,9 @@ struct MapReport {
 // replica restarting, a full queue: IsRetryable) is sent again as `client`'s RetryOptions allow,
 // the answered ones kept; the report counts the re-sends.
 // FailedPrecondition when the index is not exactly the test set or is larger than the server's
-// max_search_k; InvalidArgument for two drawings with the same (word, key_id); otherwise the first
-// RPC error that outlasted its retries.
+// max_search_k, or when the server expands queries and key_ids repeat (a drawing could not be
+// left out of its own expansion); InvalidArgument for two drawings with the same (word, key_id);
+// otherwise the first RPC error that outlasted its retries.
 absl::StatusOr<MapReport> RunLeaveOneOutMap(const SketchClient& client, const MapInput& input,
                                             const MapOptions& options);
 

@@ -16,6 +16,7 @@ namespace sketch {
 namespace {
 
 namespace v1 = ::sketchsearch::v1;
+using ::sketch::testing::FakeEmbedder;
 using ::sketch::testing::FakeFeature;
 using ::sketch::testing::Flakiness;
 using ::sketch::testing::FlakyServer;
@@ -117,6 +118,35 @@ TEST_F(MapClientTest, SharedKeyIdsAreMatchedByWordToo) {
   auto report = RunMap(*input, /*class_weight=*/0);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_NEAR(report->retrieval.mean_average_precision, OfflineMap(*input, 8, 0), 1e-9);
+}
+
+// A server that expands queries cannot leave a drawing out of its own expansion unless it can
+// exclude it by key_id: shared key_ids are refused there, and only there.
+TEST(MapClientQueryExpansionTest, SharedKeyIdsAreRefusedWhenTheServerExpandsQueries) {
+  std::vector<std::string> files;
+  for (const char* c : {"cat", "circle", "star"}) {
+    files.push_back(TestData(std::string("numpy_bitmap/") + c + ".npy"));
+  }
+  auto input = LoadMapInputFromFiles(files);
+  ASSERT_TRUE(input.ok()) << input.status();
+  ServerOptions server_options;
+  auto server = SketchServer::Start(server_options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  IndexDescription expanding;
+  expanding.query_expansion_neighbors = 3;
+  expanding.query_expansion_alpha = 3;
+  ASSERT_TRUE((*server)
+                  ->Serve(std::make_unique<FakeEmbedder>(input->class_names, 8, 0.0f),
+                          MakeFakeIndex(input->sketches, input->class_names, 8, 0.0f),
+                          BundleInfo{"sknet", "h", "", {}, expanding})
+                  .ok());
+  auto stub = v1::SketchSearch::NewStub((*server)->InProcessChannel());
+  SketchClient client(stub.get(), absl::Seconds(30));
+  MapOptions options;
+  options.progress = false;
+  auto report = RunLeaveOneOutMap(client, *input, options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(report.status().message(), HasSubstr("query expansion needs unique key_ids"));
 }
 
 TEST_F(MapClientTest, IndexOfOtherDrawingsIsFailedPrecondition) {
