@@ -50,7 +50,8 @@ struct DrawingEvaluation {
 };
 
 // Errors: NotFound (model, inputs), InvalidArgument (no drawing file or no drawing in the inputs,
-// a malformed record without skip_invalid naming file:line, a whitening the drawings cannot fit),
+// a malformed record without skip_invalid naming file:line, a whitening the drawings cannot fit,
+// query expansion of raw features or with bad options: before any drawing is embedded),
 // DataLoss (a damaged or mismatched model, e.g. weights of another size than its config), Internal
 // when torch fails.
 absl::StatusOr<DrawingEvaluation> EvaluateDrawings(const DrawingEvaluationOptions& options);

@@ -176,6 +176,12 @@ TEST_F(WhitenedGalleryTest, QueryExpansionIsRecordedAndMeasuredAlikeByIndexAndEv
   ASSERT_TRUE(plain.ok());
   EXPECT_NE(plain->retrieval.map_all, e->retrieval.map_all);  // the expansion did something
   EXPECT_THAT(DrawingEvaluationJson(o, *plain), HasSubstr("\"query_expansion\": null"));
+  o.whitening.dims = 0;
+  o.normalization = FeatureNormalization::kRaw;
+  o.query_expansion = g.query_expansion;
+  auto raw_evaluation = EvaluateDrawings(o);
+  EXPECT_EQ(raw_evaluation.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(raw_evaluation.status().message()), HasSubstr("L2-normalized"));
 
   // Refused before any drawing is embedded: raw features, an IVF index, a bad alpha.
   GalleryOptions raw = Options("expanded_raw", 0);
