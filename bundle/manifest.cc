@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "index/index_spec.h"
+#include "index/query_expanding_index.h"
 #include "nlohmann/json.hpp"
 
 namespace sketch {
@@ -152,7 +153,7 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
       if (!m.index_l2_normalized) {
         throw std::out_of_range("index.query_expansion needs index.l2_normalized true");
       }
-      if (*IndexKindOfType(m.index_type) == IndexKind::kIvf) {
+      if (!SupportsQueryExpansion(*IndexKindOfType(m.index_type))) {
         throw std::out_of_range("index.query_expansion needs a Flat or HNSW index, not IVF");
       }
     }

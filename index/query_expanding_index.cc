@@ -22,6 +22,8 @@ absl::Status ValidateQueryExpansionOptions(const QueryExpansionOptions& options)
   return absl::OkStatus();
 }
 
+bool SupportsQueryExpansion(IndexKind kind) { return kind != IndexKind::kIvf; }
+
 absl::StatusOr<std::unique_ptr<QueryExpandingIndex>> QueryExpandingIndex::Create(
     std::unique_ptr<const FaissIndex> index, const QueryExpansionOptions& options) {
   RETURN_IF_ERROR(ValidateQueryExpansionOptions(options));
@@ -29,7 +31,7 @@ absl::StatusOr<std::unique_ptr<QueryExpandingIndex>> QueryExpandingIndex::Create
     return absl::InvalidArgumentError("query_expansion.neighbors is 0: nothing to expand with");
   }
   if (index == nullptr) return absl::InvalidArgumentError("query expansion of no index");
-  if (index->kind() == IndexKind::kIvf) {
+  if (!SupportsQueryExpansion(index->kind())) {
     return absl::InvalidArgumentError(
         "query expansion needs an index that reads a vector back by its id: Flat or HNSW, not "
         "IVF (FAISS finds an IVF vector only by scanning every list)");

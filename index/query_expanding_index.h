@@ -23,6 +23,7 @@
 #include "absl/types/span.h"
 #include "index/faiss_index.h"
 #include "index/feature_index.h"
+#include "index/index_spec.h"
 
 namespace sketch {
 
@@ -34,20 +35,23 @@ struct QueryExpansionOptions {
 // InvalidArgument naming the field for neighbors < 0 or alpha < 0 or not finite.
 absl::Status ValidateQueryExpansionOptions(const QueryExpansionOptions& options);
 
+// Whether a QueryExpandingIndex can wrap an index of this kind: it reads each neighbour's vector
+// back by id, which Flat and HNSW do at once and IVF only by scanning every list.
+bool SupportsQueryExpansion(IndexKind kind);
+
 class QueryExpandingIndex : public FeatureIndex {
  public:
   // `index` must hold unit-norm rows, and queries must come unit-norm in the same space (wrap this
   // index in a QueryNormalizingIndex, which normalizes them first). Its vectors are read back with
   // FaissIndex::Reconstruct, so it must store them where one read is cheap: Flat or HNSW.
-  // InvalidArgument for bad options (neighbors 0 included: there is nothing to wrap) or an IVF
-  // index (FAISS finds an IVF vector by its id only by scanning every list).
+  // InvalidArgument for bad options (neighbors 0 included: there is nothing to wrap) or a kind
+  // !SupportsQueryExpansion.
   static absl::StatusOr<std::unique_ptr<QueryExpandingIndex>> Create(
       std::unique_ptr<const FaissIndex> index, const QueryExpansionOptions& options);
 
   int dimension() const override { return index_->dimension(); }
   int64_t size() const override { return index_->size(); }
   const IndexedSketch& metadata(int64_t id) const override { return index_->metadata(id); }
-  const QueryExpansionOptions& options() const { return options_; }
 
   // FeatureIndex::Search with each query expanded (the header comment): the wrapped index's
   // errors as they are. A query whose first search finds nothing is searched as it is.

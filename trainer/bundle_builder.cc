@@ -78,7 +78,7 @@ absl::Status CheckQueryExpansion(const QueryExpansionOptions& query_expansion,
         "query expansion needs L2-normalized features (--features l2 or auto), not raw");
   }
   ASSIGN_OR_RETURN(const IndexKind kind, IndexKindOfType(index.type));
-  if (kind == IndexKind::kIvf) {
+  if (!SupportsQueryExpansion(kind)) {
     return absl::InvalidArgumentError(
         absl::StrCat("query expansion needs a Flat or HNSW index, not ", index.type,
                      " (FAISS finds an IVF vector by its id only by scanning every list)"));

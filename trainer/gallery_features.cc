@@ -306,11 +306,10 @@ absl::StatusOr<MeasuredFeatures> MeasureSearchFeatures(std::vector<float> featur
                                                        const WhiteningOptions& whitening,
                                                        const QueryExpansionOptions& query_expansion,
                                                        int64_t sample) {
-  RETURN_IF_ERROR(ValidateQueryExpansionOptions(query_expansion));
-  if (query_expansion.neighbors > 0 && !l2_normalize) {
-    return absl::InvalidArgumentError(
-        "query expansion needs L2-normalized features (a bundle indexed with --features l2)");
-  }
+  // The measure searches a Flat index.
+  RETURN_IF_ERROR(CheckQueryExpansion(
+      query_expansion, l2_normalize ? FeatureNormalization::kL2 : FeatureNormalization::kRaw,
+      IndexSpec()));
   MeasuredFeatures out;
   ASSIGN_OR_RETURN(out.features, ToSearchFeatures(std::move(features), l2_normalize, whitening));
   out.features.query_expansion = query_expansion;
