@@ -311,8 +311,8 @@ void AddIndex(CLI::App* app, Commands* c) {
       ->capture_default_str();
   cmd->add_option("--precision", c->gallery_precision, "auto | fp32 | bf16")->capture_default_str();
   AddDeviceFlag(cmd, &g.features.device);
-  // For tests of resumption: behaves as a run killed after N new chunks.
   AddIndexFlags(cmd, &g.index, &g.recall_queries);
+  // For tests of resumption: behaves as a run killed after N new chunks.
   cmd->add_option("--max-chunks", g.max_chunks)->group("");
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
 }
