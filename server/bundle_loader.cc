@@ -43,7 +43,7 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   TorchEmbedderOptions embedder_options;
   embedder_options.precision = *precision;
   embedder_options.device = options.device;
-  embedder_options.warmup_batch_size = options.warmup_batch_size;
+  embedder_options.warmup_max_batch_size = options.warmup_max_batch_size;
   absl::StatusOr<std::unique_ptr<TorchEmbedder>> embedder =
       TorchEmbedder::Create(bundle->model, embedder_options);
   if (!embedder.ok()) return InDir(dir, embedder.status());

@@ -23,7 +23,9 @@ struct ModelServingOptions {
   std::string device = "cpu";
   // Torch intra-op threads for the one batcher worker; <= 0: every CPU this process may use.
   int threads = 0;
-  int warmup_batch_size = 1;  // 0: no warm-up
+  // Warm-up batches of every size 1..N (TorchEmbedderOptions); the server passes its batcher's
+  // max batch size. 0: no warm-up.
+  int warmup_max_batch_size = 1;
   // The index's default search knobs (--nprobe, --ef-search); 0 keeps the bundle's.
   SearchKnobs default_knobs;
 };

@@ -37,8 +37,8 @@ absl::StatusOr<std::unique_ptr<TorchEmbedder>> TorchEmbedder::Create(
   if (absl::Status status = ValidateTrainedModel(model); !status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("TorchEmbedder: ", status.message()));
   }
-  if (options.warmup_batch_size < 0) {
-    return absl::InvalidArgumentError("warmup_batch_size: must not be negative");
+  if (options.warmup_max_batch_size < 0) {
+    return absl::InvalidArgumentError("warmup_max_batch_size: must not be negative");
   }
   ASSIGN_OR_RETURN(const c10::Device device, ParseDevice(options.device));
   ASSIGN_OR_RETURN(
@@ -46,12 +46,13 @@ absl::StatusOr<std::unique_ptr<TorchEmbedder>> TorchEmbedder::Create(
       InferenceEngine::Create(*model.model, model.preprocessing, options.precision, device));
   auto embedder =
       std::unique_ptr<TorchEmbedder>(new TorchEmbedder(std::move(engine), model.classes));
-  if (options.warmup_batch_size > 0) {
-    const Sketch sketch = WarmupSketch();
-    const std::vector<const Sketch*> batch(options.warmup_batch_size, &sketch);
+  const Sketch sketch = WarmupSketch();
+  for (int size = 1; size <= options.warmup_max_batch_size; ++size) {
+    const std::vector<const Sketch*> batch(size, &sketch);
     absl::StatusOr<EmbedResult> warmup = embedder->EmbedBatch(batch);
     if (!warmup.ok()) {
-      return absl::InternalError(absl::StrCat("warm-up batch failed: ", warmup.status().message()));
+      return absl::InternalError(
+          absl::StrCat("warm-up batch of ", size, " failed: ", warmup.status().message()));
     }
   }
   return embedder;

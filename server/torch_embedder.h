@@ -26,15 +26,17 @@ namespace sketch {
 struct TorchEmbedderOptions {
   Precision precision = Precision::kFp32;  // resolved by Create (kAuto: bf16 iff native)
   std::string device = "cpu";              // cpu | cuda | cuda:N (ParseDevice)
-  // Drawings in the dummy batch Create runs so the first request does not pay for oneDNN's
-  // one-time set-up (weight reorders, scratch allocation); 0 skips the warm-up.
-  int warmup_batch_size = 1;
+  // Create runs one dummy batch of every size from 1 to this, because oneDNN sets up (creates,
+  // JIT-compiles and caches) its primitives per input shape: warmed up to the largest batch the
+  // server forms, no request pays that set-up for its batch size, and the memory the cache takes
+  // is taken before serving rather than during it. 0 skips the warm-up.
+  int warmup_max_batch_size = 1;
 };
 
 class TorchEmbedder : public Embedder {
  public:
   // Builds the InferenceEngine (a copy of `model`'s weights, so `model` may be dropped or changed
-  // afterwards) and runs the warm-up batch. InvalidArgument when the model's parts do not fit
+  // afterwards) and runs the warm-up batches. InvalidArgument when the model's parts do not fit
   // (ValidateTrainedModel); Internal when torch fails (the warm-up included).
   static absl::StatusOr<std::unique_ptr<TorchEmbedder>> Create(
       const TrainedModel& model, const TorchEmbedderOptions& options = {});

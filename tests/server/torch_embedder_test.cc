@@ -118,6 +118,36 @@ TEST_F(TorchEmbedderTest, TheModelIsCopiedAtCreation) {
   EXPECT_EQ(after->embeddings[0].feature, before->embeddings[0].feature);
 }
 
+TEST_F(TorchEmbedderTest, WarmingUpEveryBatchSizeLeavesTheAnswersAsTheyWere) {
+  TorchEmbedderOptions cold;
+  cold.warmup_max_batch_size = 0;
+  TorchEmbedderOptions warm;
+  warm.warmup_max_batch_size = 5;
+  auto a = TorchEmbedder::Create(model_, cold);
+  auto b = TorchEmbedder::Create(model_, warm);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  for (size_t size = 1; size <= 5; ++size) {
+    const std::vector<const Sketch*> batch(sketches_.begin(), sketches_.begin() + size);
+    auto from_cold = (*a)->EmbedBatch(batch);
+    auto from_warm = (*b)->EmbedBatch(batch);
+    ASSERT_TRUE(from_cold.ok()) << from_cold.status();
+    ASSERT_TRUE(from_warm.ok()) << from_warm.status();
+    for (size_t i = 0; i < size; ++i) {
+      EXPECT_EQ(from_warm->embeddings[i].feature, from_cold->embeddings[i].feature)
+          << "batch of " << size << ", drawing " << i;
+    }
+  }
+}
+
+TEST_F(TorchEmbedderTest, ANegativeWarmUpIsRefused) {
+  TorchEmbedderOptions options;
+  options.warmup_max_batch_size = -1;
+  auto embedder = TorchEmbedder::Create(model_, options);
+  EXPECT_EQ(embedder.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(embedder.status().message(), ::testing::HasSubstr("warmup_max_batch_size"));
+}
+
 TEST_F(TorchEmbedderTest, BadSketchesAreInvalidArgument) {
   auto embedder = Make();
   ASSERT_NE(embedder, nullptr);
