@@ -469,7 +469,7 @@ int Main(int argc, char** argv) {
   ModelServingOptions model_options;
   model_options.precision = flags.precision;
   model_options.threads = flags.threads;
-  model_options.warmup_max_batch_size = flags.max_batch_size;
+  model_options.warmup_max_batch_size = WarmupMaxBatchSizeFor(flags.max_batch_size);
   auto bundle = LoadServableBundle(flags.bundle, model_options);
   if (!bundle.ok()) {
     std::cerr << "serving_bench: " << bundle.status()

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 
@@ -86,6 +87,11 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
       BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe,
                  manifest.metrics,      index_description,   std::move(bundle->drawings)};
   return servable;
+}
+
+int WarmupMaxBatchSizeFor(int max_batch_size) {
+  constexpr int kLargestWarmedUp = 64;
+  return std::clamp(max_batch_size, 1, kLargestWarmedUp);
 }
 
 absl::StatusOr<std::string> ReadBundleHash(const std::string& dir) {

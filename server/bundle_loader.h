@@ -23,8 +23,8 @@ struct ModelServingOptions {
   std::string device = "cpu";
   // Torch intra-op threads for the one batcher worker; <= 0: every CPU this process may use.
   int threads = 0;
-  // Warm-up batches of every size 1..N (TorchEmbedderOptions); the server passes its batcher's
-  // max batch size. 0: no warm-up.
+  // Warm-up batches of every size 1..N (TorchEmbedderOptions); the server passes
+  // WarmupMaxBatchSizeFor(its batcher's max batch size). 0: no warm-up.
   int warmup_max_batch_size = 1;
   // The index's default search knobs (--nprobe, --ef-search); 0 keeps the bundle's.
   SearchKnobs default_knobs;
@@ -50,6 +50,11 @@ struct ServableBundle {
 // they are, so it is safe to call again from any thread.
 absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
                                                   const ModelServingOptions& options);
+
+// The warm-up a server whose batcher forms batches of up to `max_batch_size` (>= 1) drawings
+// asks for: every size, up to 64. The warm-up runs 1 + 2 + ... + N drawings, so beyond 64 (2,080
+// drawings, seconds) its cost would grow quadratically into every start and swap.
+int WarmupMaxBatchSizeFor(int max_batch_size);
 
 // The bundle hash of `dir` (the SHA-256 of its manifest.json, ServableBundle::info.bundle_hash)
 // without loading it: what a reload compares with the bundle serving. Errors as HashBundleFile

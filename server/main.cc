@@ -136,9 +136,9 @@ void AddFlags(CLI::App* app, Flags* f) {
                   "HNSW indexes: candidate list size unless a search asks (0: the bundle's)")
       ->envname("SKETCH_EF_SEARCH")
       ->capture_default_str();
-  app->add_option(
-         "--max-batch-size", f->server.backend.batcher.max_batch_size,
-         "drawings per model batch (1: no batching); each size up to it is warmed up at start")
+  app->add_option("--max-batch-size", f->server.backend.batcher.max_batch_size,
+                  "drawings per model batch (1: no batching); each size up to it (at most 64) is "
+                  "warmed up at start")
       ->envname("SKETCH_MAX_BATCH_SIZE")
       ->capture_default_str();
   app->add_option("--max-queue-delay-us", f->max_queue_delay_us,
@@ -214,8 +214,9 @@ int main(int argc, char** argv) {
     options.auth_tokens = *std::move(tokens);
   }
   options.backend.batcher.max_queue_delay = absl::Microseconds(flags.max_queue_delay_us);
-  // Every batch size the batcher can form is warmed up before serving (server/torch_embedder.h).
-  flags.model.warmup_max_batch_size = options.backend.batcher.max_batch_size;
+  // The batch sizes the batcher can form are warmed up before serving (server/torch_embedder.h).
+  flags.model.warmup_max_batch_size =
+      sketch::WarmupMaxBatchSizeFor(options.backend.batcher.max_batch_size);
   options.backend.batcher.max_queue_wait = absl::Seconds(flags.max_queue_wait_s);
   if (flags.max_connection_age_s > 0) {
     options.max_connection_age = absl::Seconds(flags.max_connection_age_s);

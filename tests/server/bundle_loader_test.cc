@@ -246,6 +246,13 @@ TEST(BundleLoaderTest, ExpandsQueriesAsTheBundleSays) {
   EXPECT_THAT(refused.status().message(), HasSubstr("IVF4,Flat"));
 }
 
+TEST(BundleLoaderTest, AServerWarmsUpEveryBatchSizeItFormsUpTo64) {
+  EXPECT_EQ(WarmupMaxBatchSizeFor(1), 1);
+  EXPECT_EQ(WarmupMaxBatchSizeFor(32), 32);
+  EXPECT_EQ(WarmupMaxBatchSizeFor(64), 64);
+  EXPECT_EQ(WarmupMaxBatchSizeFor(4096), 64);
+}
+
 TEST(BundleLoaderTest, ErrorsSayWhatIsWrong) {
   auto missing = LoadServableBundle(FreshTempDir("no_bundle"), {});
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
