@@ -9,6 +9,7 @@
 //
 // A view is `id` (the drawing as served), `mirror`, `rot<deg>`, `sx<scale>` (x only), `sy<scale>`,
 // each optionally prefixed `m` (mirrored as well, e.g. `mrot+10`).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
