@@ -21,14 +21,15 @@ inline std::string TestData(const std::string& relative) {
 }
 
 // Makes `server` serve FakeEmbedder(classes, dimension, class_weight) and an index of `indexed`
-// (their FakeFeatures): what a real server does once its bundle is loaded.
+// (their FakeFeatures): what a real server does once its bundle is loaded. `index` is what
+// GetInfo says of the index (e.g. that it expands queries); the fake index itself is exact.
 inline void ServeFakes(SketchServer* server, const std::vector<Sketch>& indexed,
                        const std::vector<std::string>& classes, int dimension, float class_weight,
-                       std::map<std::string, double> metrics = {}) {
+                       std::map<std::string, double> metrics = {}, IndexDescription index = {}) {
   const absl::Status status =
       server->Serve(std::make_unique<FakeEmbedder>(classes, dimension, class_weight),
                     MakeFakeIndex(indexed, classes, dimension, class_weight),
-                    BundleInfo{"sknet", "h", "", std::move(metrics), {}});
+                    BundleInfo{"sknet", "h", "", std::move(metrics), std::move(index)});
   EXPECT_TRUE(status.ok()) << status;
 }
 

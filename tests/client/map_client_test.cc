@@ -16,13 +16,13 @@ namespace sketch {
 namespace {
 
 namespace v1 = ::sketchsearch::v1;
-using ::sketch::testing::FakeEmbedder;
 using ::sketch::testing::FakeFeature;
 using ::sketch::testing::Flakiness;
 using ::sketch::testing::FlakyServer;
 using ::sketch::testing::MakeFakeIndex;
 using ::sketch::testing::QuickRetries;
 using ::sketch::testing::Refuse;
+using ::sketch::testing::ServeFakes;
 using ::sketch::testing::StartFakeServer;
 using ::sketch::testing::TestData;
 using ::testing::AllOf;
@@ -35,6 +35,15 @@ const std::vector<std::string> kClasses = {"cat", "eye", "map", "guitar"};
 std::vector<std::string> Files() {
   std::vector<std::string> files;
   for (const std::string& c : kClasses) files.push_back(TestData("simplified/" + c + ".ndjson"));
+  return files;
+}
+
+// numpy_bitmap key_ids are row numbers, so every class has key_ids 0..59.
+std::vector<std::string> NumpyBitmapFiles() {
+  std::vector<std::string> files;
+  for (const char* c : {"cat", "circle", "star"}) {
+    files.push_back(TestData(std::string("numpy_bitmap/") + c + ".npy"));
+  }
   return files;
 }
 
@@ -59,10 +68,13 @@ double OfflineMap(const MapInput& input, int dimension, float class_weight) {
 
 class MapClientTest : public ::testing::Test {
  protected:
+  // `index`: what the server's GetInfo says of its index (the fake index itself is exact).
   absl::StatusOr<MapReport> RunMap(const MapInput& input, float class_weight,
-                                   const std::vector<Sketch>* indexed = nullptr, int batch = 8) {
-    server_ =
-        StartFakeServer(indexed ? *indexed : input.sketches, input.class_names, 8, class_weight);
+                                   const std::vector<Sketch>* indexed = nullptr, int batch = 8,
+                                   const IndexDescription& index = {}) {
+    server_ = StartFakeServer({}, input.class_names, 8, class_weight, /*serve=*/false);
+    ServeFakes(server_.get(), indexed ? *indexed : input.sketches, input.class_names, 8,
+               class_weight, {}, index);
     stub_ = v1::SketchSearch::NewStub(server_->InProcessChannel());
     SketchClient client(stub_.get(), absl::Seconds(30));
     MapOptions options;
@@ -108,12 +120,7 @@ TEST_F(MapClientTest, LiveMapEqualsTheOfflineComputation) {
 }
 
 TEST_F(MapClientTest, SharedKeyIdsAreMatchedByWordToo) {
-  // numpy_bitmap key_ids are row numbers, so every class has key_ids 0..59.
-  std::vector<std::string> files;
-  for (const char* c : {"cat", "circle", "star"}) {
-    files.push_back(TestData(std::string("numpy_bitmap/") + c + ".npy"));
-  }
-  auto input = LoadMapInputFromFiles(files);
+  auto input = LoadMapInputFromFiles(NumpyBitmapFiles());
   ASSERT_TRUE(input.ok()) << input.status();
   auto report = RunMap(*input, /*class_weight=*/0);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -122,29 +129,13 @@ TEST_F(MapClientTest, SharedKeyIdsAreMatchedByWordToo) {
 
 // A server that expands queries cannot leave a drawing out of its own expansion unless it can
 // exclude it by key_id: shared key_ids are refused there, and only there.
-TEST(MapClientQueryExpansionTest, SharedKeyIdsAreRefusedWhenTheServerExpandsQueries) {
-  std::vector<std::string> files;
-  for (const char* c : {"cat", "circle", "star"}) {
-    files.push_back(TestData(std::string("numpy_bitmap/") + c + ".npy"));
-  }
-  auto input = LoadMapInputFromFiles(files);
+TEST_F(MapClientTest, SharedKeyIdsAreRefusedWhenTheServerExpandsQueries) {
+  auto input = LoadMapInputFromFiles(NumpyBitmapFiles());
   ASSERT_TRUE(input.ok()) << input.status();
-  ServerOptions server_options;
-  auto server = SketchServer::Start(server_options);
-  ASSERT_TRUE(server.ok()) << server.status();
   IndexDescription expanding;
   expanding.query_expansion_neighbors = 3;
   expanding.query_expansion_alpha = 3;
-  ASSERT_TRUE((*server)
-                  ->Serve(std::make_unique<FakeEmbedder>(input->class_names, 8, 0.0f),
-                          MakeFakeIndex(input->sketches, input->class_names, 8, 0.0f),
-                          BundleInfo{"sknet", "h", "", {}, expanding})
-                  .ok());
-  auto stub = v1::SketchSearch::NewStub((*server)->InProcessChannel());
-  SketchClient client(stub.get(), absl::Seconds(30));
-  MapOptions options;
-  options.progress = false;
-  auto report = RunLeaveOneOutMap(client, *input, options);
+  auto report = RunMap(*input, /*class_weight=*/0, nullptr, /*batch=*/8, expanding);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(report.status().message(), HasSubstr("query expansion needs unique key_ids"));
 }
