@@ -34,7 +34,7 @@ namespace {
 absl::StatusOr<Affine> ParseView(std::string view) {
   bool mirror = false;
   if (view == "mirror") return Affine{-1.0f, 0.0f, 0.0f, 1.0f};
-  if (view.size() > 1 && view[0] == 'm' && view != "mirror") {
+  if (view.size() > 1 && view[0] == 'm') {  // "mirror" itself was answered above
     mirror = true;
     view = view.substr(1);
   }
