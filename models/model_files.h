@@ -8,6 +8,7 @@
 #ifndef SKETCH_MODELS_MODEL_FILES_H_
 #define SKETCH_MODELS_MODEL_FILES_H_
 
+#include <torch/nn/module.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
