@@ -6,6 +6,7 @@
 #define SKETCH_TRAINER_AUGMENT_H_
 
 #include "absl/status/status.h"
+#include "core/affine_map.h"
 #include "core/random.h"
 #include "core/sketch.h"
 
@@ -20,7 +21,8 @@ struct AugmentOptions {
   // Draw! words mean the same mirrored, and a model that serves with mirror averaging
   // (models/preprocessing.h) then sees both orientations in training too. 0 = never.
   double mirror_probability = 0.0;
-  // Bitmap drawings too (resampled, ApplyAffine); off, they are never augmented.
+  // Bitmap drawings too (resampled, core/affine_map.h's ApplyAffine); off, they are never
+  // augmented.
   bool bitmaps = false;
 };
 
@@ -28,29 +30,11 @@ struct AugmentOptions {
 // min_scale <= 0 or min_scale > max_scale, shear above 1 (it would fold the drawing flat).
 absl::Status ValidateAugmentOptions(const AugmentOptions& options);
 
-// A 2x2 linear map: (x, y) -> (a x + b y, c x + d y).
-struct Affine {
-  float a = 1.0f, b = 0.0f, c = 0.0f, d = 1.0f;
-};
-
 // Draws rotation, x scale, y scale, shear and the mirror's coin from `rng` in that order (five
 // draws, always, so no draw depends on the options, and the first four are those of the streams
 // before the mirror existed) and composes rotation * shear * scale * mirror, the mirror being
 // diag(-1, 1) with probability mirror_probability and the identity otherwise.
 Affine SampleAffine(const AugmentOptions& options, Rng* rng);
-
-// Writes to `out` the drawing `in` mapped by `affine`. A bitmap drawing: each output pixel takes
-// the bilinear sample of `in` at the pre-image of its centre under `affine` about the bitmap's
-// centre (0 beyond the edges), same size, rounded to uint8. A stroke drawing (any frame): every
-// point mapped by `affine`, then
-// re-fitted to the simplified frame (top-left aligned, longer side 0..255, rounded to integers),
-// so the result passes ValidateSketch like any dataset drawing. Metadata is copied; `out`'s
-// stroke storage is reused. A degenerate map or drawing (zero extent) puts every point at the
-// origin, which rasterizes as a dot. InvalidArgument for a malformed stroke (x/y length
-// mismatch, non-finite points), a bitmap ValidateSketch rejects, or a map that is not
-// invertible. Per-point times are kept. `in` and `out` must
-// differ. Thread-safe.
-absl::Status ApplyAffine(const Sketch& in, const Affine& affine, Sketch* out);
 
 }  // namespace sketch
 
