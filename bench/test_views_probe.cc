@@ -20,12 +20,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/affine_map.h"
 #include "core/atomic_file.h"
 #include "core/dataset.h"
 #include "core/npy_format.h"
 #include "core/status_macros.h"
 #include "models/inference_engine.h"
-#include "trainer/augment.h"
 #include "trainer/run_files.h"
 
 namespace sketch {
@@ -42,9 +42,7 @@ absl::StatusOr<Affine> ParseView(std::string view) {
   double value = 0.0;
   if (view == "id") {
   } else if (view.rfind("rot", 0) == 0 && absl::SimpleAtod(view.substr(3), &value)) {
-    const double r = value * M_PI / 180.0;
-    a = {static_cast<float>(std::cos(r)), static_cast<float>(-std::sin(r)),
-         static_cast<float>(std::sin(r)), static_cast<float>(std::cos(r))};
+    a = RotationAffine(value);
   } else if (view.rfind("sx", 0) == 0 && absl::SimpleAtod(view.substr(2), &value)) {
     a.a = static_cast<float>(value);
   } else if (view.rfind("sy", 0) == 0 && absl::SimpleAtod(view.substr(2), &value)) {
@@ -64,7 +62,7 @@ absl::Status Run(const std::string& model_dir, const std::string& dataset_path,
   ASSIGN_OR_RETURN(TrainedModel model, LoadTrainedModel(model_dir));
   ASSIGN_OR_RETURN(Dataset dataset, ReadDataset(dataset_path));
   Preprocessing preprocessing = model.preprocessing;
-  preprocessing.mirror_average = false;
+  preprocessing.test_time = TestTimeViews();
   ASSIGN_OR_RETURN(std::unique_ptr<InferenceEngine> engine,
                    InferenceEngine::Create(*model.model, preprocessing, Precision::kFp32));
   const int64_t n = static_cast<int64_t>(dataset.test.size());

@@ -19,6 +19,15 @@ std::string ShapeOf(const torch::Tensor& t) {
   return out.str();
 }
 
+// [N * R * M, D] -> [N, D]: the mean over each drawing's views, laid out as Run lays them: the
+// mirrored half (M = 2) after the plain one, and within each half drawing after drawing, each
+// drawing's R rotated views together.
+torch::Tensor AverageViews(const torch::Tensor& outputs, int64_t n, int64_t rotations,
+                           int64_t mirrors) {
+  if (rotations * mirrors == 1) return outputs;
+  return outputs.reshape({mirrors, n, rotations, outputs.size(1)}).mean({0, 2});
+}
+
 }  // namespace
 
 InferenceEngine::InferenceEngine(std::shared_ptr<SketchModel> model, Preprocessing preprocessing,
@@ -55,28 +64,41 @@ absl::StatusOr<std::unique_ptr<InferenceEngine>> InferenceEngine::Create(
 
 absl::StatusOr<InferenceOutput> InferenceEngine::Run(const torch::Tensor& images) const {
   InferenceOutput result;
-  RETURN_IF_ERROR(ValidateImages(*model_, images));
+  const int64_t rotations = RotationViewCount(preprocessing_.test_time);
+  if (rotations > 1) {
+    // Each rotated view's planes must be what the network takes; the rest is ValidateImages's.
+    if (!images.defined() || images.dim() != 4 || images.size(1) != input_planes()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "images must be [N, ", input_planes(), ", S, S] (", rotations, " rotated views of ",
+          in_channels(), " planes), got ", images.defined() ? ShapeOf(images) : "none"));
+    }
+    RETURN_IF_ERROR(ValidateImages(*model_, images.narrow(1, 0, in_channels())));
+  } else {
+    RETURN_IF_ERROR(ValidateImages(*model_, images));
+  }
   RETURN_IF_ERROR(TorchCall("model failed", [&]() -> absl::Status {
     // InferenceMode and autocast are thread-local: they must be set on the thread that runs
     // Forward.
     c10::InferenceMode inference;
     AutocastScope autocast(precision_, device_.type());
-    const torch::Tensor on_device = images.to(device_);
-    // Mirrored copies ride in the same forward pass: one batch of 2N keeps the kernels as busy
+    const TestTimeViews& views = preprocessing_.test_time;
+    const int64_t n = images.size(0);
+    const int64_t mirrors = views.mirror ? 2 : 1;
+    // [N, R*C, S, S] -> [N*R, C, S, S]: each rotated view an image of its own (a view, no copy).
+    const torch::Tensor on_device = images.to(device_).reshape(
+        {n * rotations, images.size(1) / rotations, images.size(2), images.size(3)});
+    // Mirrored copies ride in the same forward pass: one batch of M*N*R keeps the kernels as busy
     // as the plain pass and costs one call.
     const torch::Tensor batch =
-        preprocessing_.mirror_average ? torch::cat({on_device, on_device.flip({3})}) : on_device;
+        views.mirror ? torch::cat({on_device, on_device.flip({3})}) : on_device;
     const torch::Tensor input = ToChannelsLast(batch);
     // The images were checked above, and TorchCall turns what Forward throws into a status.
     ModelOutput out = model_->Forward(input);
     // Both come back float32 under autocast too (the .to is then a no-op).
-    torch::Tensor logits = out.logits.to(torch::kFloat32);
-    torch::Tensor features = out.features.to(torch::kFloat32);
-    if (preprocessing_.mirror_average) {
-      const int64_t n = images.size(0);
-      logits = 0.5 * (logits.slice(0, 0, n) + logits.slice(0, n));
-      features = 0.5 * (features.slice(0, 0, n) + features.slice(0, n));
-    }
+    const torch::Tensor logits =
+        AverageViews(out.logits.to(torch::kFloat32), n, rotations, mirrors);
+    const torch::Tensor features =
+        AverageViews(out.features.to(torch::kFloat32), n, rotations, mirrors);
     result.logits = logits.to(torch::kCPU).contiguous();
     result.features = features.to(torch::kCPU).contiguous();
     return absl::OkStatus();

@@ -7,8 +7,9 @@
 // The recipe: a BatchNorm-folded copy of the weights (MakeInferenceCopy) on the chosen device
 // (CPU unless told), the precision resolved once (kAuto: bf16 iff the CPU has it, always on
 // CUDA); channels-last weights and inputs; for bf16 the weights stored in bf16
-// (CastWeightsForInference) under bf16 autocast; the forward pass under InferenceMode; logits
-// and features returned in float32 on the CPU.
+// (CastWeightsForInference) under bf16 autocast; the forward pass under InferenceMode, over all
+// the test-time views of models/preprocessing.h at once (the rasterized rotations, the mirror
+// flipped here), averaged; logits and features returned in float32 on the CPU.
 #ifndef SKETCH_MODELS_INFERENCE_ENGINE_H_
 #define SKETCH_MODELS_INFERENCE_ENGINE_H_
 
@@ -40,13 +41,13 @@ class InferenceEngine {
       const SketchModel& model, Preprocessing preprocessing, Precision precision,
       c10::Device device = c10::Device(c10::kCPU));
 
-  // images: float32 [N >= 1, C, S, S] on the CPU or device(), S = input_size(),
-  // C = in_channels(), made with
-  // preprocessing() (e.g. by RasterizeBatch or an ImageBatcher). With
-  // preprocessing().mirror_average the outputs are the means of each image's and its left-right
-  // mirror's, from one forward pass over 2N. InvalidArgument for another shape; Internal when torch
-  // fails. InferenceMode and autocast are set here, on the calling thread. Concurrent calls are
-  // safe (the copy is in eval mode and only read).
+  // images: float32 [N >= 1, P, S, S] on the CPU or device(), S = input_size(),
+  // P = input_planes() (in_channels() per rotated view), made with preprocessing() (e.g. by
+  // RasterizeBatch or an ImageBatcher). With test-time views (preprocessing().test_time) the
+  // outputs are each drawing's means over its views, from one forward pass over ViewCount * N
+  // images. InvalidArgument for another shape; Internal when torch fails. InferenceMode and
+  // autocast are set here, on the calling thread. Concurrent calls are safe (the copy is in eval
+  // mode and only read).
   absl::StatusOr<InferenceOutput> Run(const torch::Tensor& images) const;
 
   // RasterizeBatch(sketches, preprocessing()), then Run. InvalidArgument (naming the position)
@@ -60,6 +61,7 @@ class InferenceEngine {
   int num_classes() const { return model_->num_classes(); }
   int input_size() const { return model_->input_size(); }
   int in_channels() const { return model_->in_channels(); }
+  int input_planes() const { return InputPlaneCount(preprocessing_); }
   const std::string& architecture() const { return model_->architecture(); }
 
  private:

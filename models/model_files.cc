@@ -88,7 +88,9 @@ absl::Status SavePreprocessing(const Preprocessing& preprocessing, const std::st
                  {"margin", r.margin}};
   // Written only when they differ from the defaults, so earlier models' files read the same.
   if (r.channels != RasterChannels::kInk) j["raster"]["channels"] = RasterChannelsName(r.channels);
-  if (preprocessing.mirror_average) j["test_time"] = {{"mirror_average", true}};
+  const TestTimeViews& views = preprocessing.test_time;
+  if (views.mirror) j["test_time"]["mirror_average"] = true;
+  if (views.rotation_degrees > 0.0f) j["test_time"]["rotation_degrees"] = views.rotation_degrees;
   j["normalization"] = {{"formula", "(pixel / 255 - mean) / std"},
                         {"mean", n.mean},
                         {"std", n.std},
@@ -121,7 +123,8 @@ absl::StatusOr<Preprocessing> LoadPreprocessing(const std::string& dir) {
       p.raster.channels = *channels;
     }
     if (j.contains("test_time")) {
-      p.mirror_average = j["test_time"].value("mirror_average", false);
+      p.test_time.mirror = j["test_time"].value("mirror_average", false);
+      p.test_time.rotation_degrees = j["test_time"].value("rotation_degrees", 0.0f);
     }
     p.normalization.mean = n.at("mean").get<float>();
     p.normalization.std = n.at("std").get<float>();

@@ -91,7 +91,7 @@ absl::StatusOr<BundleReport> BuildBundle(const BundleOptions& options) {
   RETURN_IF_ERROR(
       CheckQueryExpansion(options.query_expansion, options.normalization, options.index));
   ASSIGN_OR_RETURN(TrainedModel model, LoadTrainedModel(options.model_dir));
-  model.preprocessing.mirror_average = options.mirror_average;
+  model.preprocessing.test_time = options.test_time;
   TrainConfig config;
   RunInfo run_info;
   RETURN_IF_ERROR(ReadTrainConfig(options.model_dir, &config, &run_info));

@@ -10,6 +10,7 @@
 #include "bundle/model_bundle.h"
 #include "index/index_spec.h"
 #include "index/query_expanding_index.h"
+#include "models/preprocessing.h"
 #include "trainer/evaluate.h"
 
 namespace sketch {
@@ -29,9 +30,9 @@ struct BundleOptions {
   // recall@10 against exact search is measured on `recall_queries` of the indexed features.
   IndexSpec index;
   int recall_queries = 1000;
-  // Test-time mirror averaging (models/preprocessing.h): the bundle's features, its figures and
-  // the server's queries all average each drawing with its left-right mirror.
-  bool mirror_average = false;
+  // Test-time views (models/preprocessing.h): the bundle's features, its figures and the
+  // server's queries all average each drawing over them (its mirror, its rotations).
+  TestTimeViews test_time;
   // Search-time query expansion (index/query_expanding_index.h), recorded in the manifest for
   // the server; the bundle's "map" is then the expanded search's. Needs L2-normalized features
   // (`normalization` auto or l2) and an index that is not IVF.

@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/binary_format.h"
 #include "index/query_expanding_index.h"
+#include "models/preprocessing.h"
 #include "models/torch_runtime.h"
 #include "trainer/bundle_builder.h"
 #include "trainer/drawing_evaluation.h"
@@ -78,6 +79,24 @@ void AddIndexFlags(CLI::App* cmd, IndexSpec* index, int* recall_queries) {
   cmd->add_option("--recall-queries", *recall_queries,
                   "indexed features that measure an approximate index's recall@10")
       ->capture_default_str();
+}
+
+// Test-time views (models/preprocessing.h), recorded in the bundle; a bundle given as the model
+// keeps its own unless a flag sets them. The flags need `needs` when it is given.
+void AddTestTimeViewFlags(CLI::App* cmd, TestTimeViews* views, CLI::Option* needs = nullptr) {
+  auto* mirror = cmd->add_flag("--mirror-average", views->mirror,
+                               "embed each drawing as the mean of it and its left-right mirror "
+                               "(twice the compute)");
+  auto* rotation =
+      cmd->add_option("--rotation-average", views->rotation_degrees,
+                      "also average each drawing's rotations by +/- this many degrees (0: none; "
+                      "three times the compute, six with --mirror-average; 6 is measured)")
+          ->check(CLI::Range(0.0f, kMaxViewRotationDegrees))
+          ->capture_default_str();
+  if (needs != nullptr) {
+    mirror->needs(needs);
+    rotation->needs(needs);
+  }
 }
 
 // The learned whitening of a gallery's features (index/feature_whitening.h); the flags need
@@ -233,9 +252,7 @@ void AddEvaluate(CLI::App* app, Commands* c) {
       ->needs(drawings);
   cmd->add_option("--json", c->eval_json, "also write the report as JSON to this file")
       ->needs(drawings);
-  cmd->add_flag("--mirror-average", d.mirror_average,
-                "embed each drawing as the mean of it and its mirror (a bundle may already)")
-      ->needs(drawings);
+  AddTestTimeViewFlags(cmd, &d.test_time, drawings);
   AddWhiteningFlags(cmd, &d.whitening, drawings);
   AddQueryExpansionFlags(cmd, &d.query_expansion, drawings);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
@@ -277,8 +294,7 @@ void AddBundle(CLI::App* app, Commands* c) {
   AddDeviceFlag(cmd, &b.evaluate.device);
   cmd->add_option("--batch", b.evaluate.batch_size, "inference batch")->capture_default_str();
   cmd->add_flag("!--no-train-eval", b.evaluate_train, "skip the pass over the training set");
-  cmd->add_flag("--mirror-average", b.mirror_average,
-                "embed each drawing as the mean of it and its mirror (twice the compute)");
+  AddTestTimeViewFlags(cmd, &b.test_time);
   AddIndexFlags(cmd, &b.index, &b.recall_queries);
   AddQueryExpansionFlags(cmd, &b.query_expansion);
   cmd->add_flag("--quiet,-q", c->quiet, "no progress bar");
@@ -298,8 +314,7 @@ void AddIndex(CLI::App* app, Commands* c) {
                   "raw | l2 | auto (a bundle's own choice; l2 for a model directory)")
       ->capture_default_str();
   cmd->add_flag("--skip-invalid", g.features.skip_invalid, "skip (and count) malformed records");
-  cmd->add_flag("--mirror-average", g.mirror_average,
-                "embed each drawing as the mean of it and its mirror (a bundle may already)");
+  AddTestTimeViewFlags(cmd, &g.test_time);
   AddWhiteningFlags(cmd, &g.whitening);
   AddQueryExpansionFlags(cmd, &g.query_expansion);
   cmd->add_flag("!--no-drawings", g.store_drawings, "do not store the drawings in the bundle");

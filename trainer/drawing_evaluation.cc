@@ -26,8 +26,7 @@ absl::StatusOr<DrawingEvaluation> EvaluateDrawings(const DrawingEvaluationOption
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(const std::vector<DrawingFile> files, ListDrawingFiles(options.inputs));
   ASSIGN_OR_RETURN(const GalleryModel model,
-                   LoadGalleryModel(options.model, options.normalization,
-                                                    options.mirror_average));
+                   LoadGalleryModel(options.model, options.normalization, options.test_time));
   // Before the extraction spends minutes (the measure searches a Flat index).
   RETURN_IF_ERROR(CheckQueryExpansion(
       options.query_expansion,
@@ -43,6 +42,7 @@ absl::StatusOr<DrawingEvaluation> EvaluateDrawings(const DrawingEvaluationOption
   e.model_classes = static_cast<int64_t>(model.model.classes.size());
   e.l2_normalized = model.l2_normalized;
   e.precision = std::string(PrecisionName(ResolvePrecision(options.features.precision)));
+  e.test_time = model.model.preprocessing.test_time;
   ASSIGN_OR_RETURN(
       const MeasuredFeatures measured,
       MeasureSearchFeatures(std::move(extracted.features), extracted.rows, model.l2_normalized,
@@ -63,8 +63,9 @@ std::string FormatDrawingEvaluation(const DrawingEvaluation& e) {
       r.unseen_entries, r.words - r.seen_words);
   out += FormatGalleryRetrieval(
       r, FeatureSpaceName(e.l2_normalized, e.whitening_dims, e.query_expansion_neighbors));
-  absl::StrAppendFormat(&out, "%s; %.1f s (features %.1f s)\n", e.precision, e.seconds,
-                        e.feature_seconds);
+  const int views = ViewCount(e.test_time);
+  absl::StrAppendFormat(&out, "%s, %d view%s a drawing; %.1f s (features %.1f s)\n", e.precision,
+                        views, views == 1 ? "" : "s", e.seconds, e.feature_seconds);
   return out;
 }
 
@@ -84,6 +85,10 @@ std::string DrawingEvaluationJson(const DrawingEvaluationOptions& options,
                     {"seen", {{"words", r.seen_words}, {"drawings", r.seen_entries}}},
                     {"unseen", {{"words", r.words - r.seen_words}, {"drawings", r.unseen_entries}}},
                     {"features", e.l2_normalized ? "l2" : "raw"},
+                    {"test_time",
+                     {{"mirror_average", e.test_time.mirror},
+                      {"rotation_degrees", e.test_time.rotation_degrees},
+                      {"views", ViewCount(e.test_time)}}},
                     {"whitening", e.whitening_dims > 0 ? Json{{"dims", e.whitening_dims},
                                                               {"shrink", options.whitening.shrink}}
                                                        : Json(nullptr)},

@@ -23,7 +23,8 @@ struct DrawingEvaluationOptions {
   // kAuto: a bundle's own choice (manifest index.l2_normalized); L2 for a model directory, as
   // `index` would index them.
   FeatureNormalization normalization = FeatureNormalization::kAuto;
-  bool mirror_average = false;  // embed with mirror averaging; false keeps the model's own
+  // Embed with these test-time views; each one set overrides the model's own, the rest keep it.
+  TestTimeViews test_time;
   // dims > 0: whiten the L2-normalized features, fitted on these drawings, as `index --whiten`
   // does on a gallery.
   WhiteningOptions whitening;
@@ -46,6 +47,7 @@ struct DrawingEvaluation {
   int whitening_dims = 0;  // 0: not whitened
   int query_expansion_neighbors = 0;  // 0: not expanded
   std::string precision;  // as run: "fp32" or "bf16"
+  TestTimeViews test_time;  // as embedded: the option's, else the model's own
   double feature_seconds = 0, seconds = 0;
 };
 

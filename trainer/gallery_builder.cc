@@ -38,13 +38,17 @@ Json WorkSignature(const GalleryOptions& options, const std::vector<DrawingFile>
         {{"path", file.path}, {"bytes", fs::file_size(file.path, ec)}, {"mtime", mtime}});
   }
   const FeatureOptions& f = options.features;
-  return {{"model_sha256", model.weights_sha256},
-          {"inputs", inputs},
-          {"skip_invalid", f.skip_invalid},
-          {"chunk_size", f.chunk_size},
-          {"precision", f.precision == Precision::kBf16 ? "bf16" : "fp32"},
-          // The same weights embed otherwise with mirror averaging.
-          {"mirror_average", model.model.preprocessing.mirror_average}};
+  Json signature = {{"model_sha256", model.weights_sha256},
+                    {"inputs", inputs},
+                    {"skip_invalid", f.skip_invalid},
+                    {"chunk_size", f.chunk_size},
+                    {"precision", f.precision == Precision::kBf16 ? "bf16" : "fp32"},
+                    // The same weights embed otherwise with other test-time views.
+                    {"mirror_average", model.model.preprocessing.test_time.mirror}};
+  // Only when set, so that work directories from before rotated views still resume.
+  const float rotation = model.model.preprocessing.test_time.rotation_degrees;
+  if (rotation > 0.0f) signature["rotation_degrees"] = rotation;
+  return signature;
 }
 
 // How far feature extraction got: chunks written, drawings they hold (every chunk but the
@@ -183,7 +187,7 @@ absl::StatusOr<GalleryReport> BuildGallery(const GalleryOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(const std::vector<DrawingFile> files, ListDrawingFiles(options.inputs));
   ASSIGN_OR_RETURN(GalleryModel model,
-                   LoadGalleryModel(options.model, options.normalization, options.mirror_average));
+                   LoadGalleryModel(options.model, options.normalization, options.test_time));
   // Before the extraction spends minutes.
   RETURN_IF_ERROR(CheckQueryExpansion(
       options.query_expansion,

@@ -29,8 +29,9 @@ struct GalleryOptions {
   std::string out_dir;              // the bundle to write; its work directory is out_dir + ".work"
   // kAuto: a bundle's own choice (manifest index.l2_normalized); L2 for a model directory.
   FeatureNormalization normalization = FeatureNormalization::kAuto;
-  // Embed with mirror averaging (recorded in the gallery bundle); false keeps the model's own.
-  bool mirror_average = false;
+  // Embed with these test-time views (recorded in the gallery bundle); each one set overrides
+  // the model's own, the rest keep it.
+  TestTimeViews test_time;
   // dims > 0: whiten the L2-normalized features, fitted on this gallery's (stored in the bundle,
   // applied to every query; index/feature_whitening.h).
   WhiteningOptions whitening;

@@ -133,7 +133,7 @@ size_t DrawingStream::files_done() const { return next_file_ - (reader_ ? 1 : 0)
 
 absl::StatusOr<GalleryModel> LoadGalleryModel(const std::string& dir,
                                               FeatureNormalization normalization,
-                                              bool mirror_average) {
+                                              const TestTimeViews& views) {
   GalleryModel g;
   if (fs::exists(fs::path(dir) / "manifest.json")) {
     ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(dir));
@@ -157,7 +157,11 @@ absl::StatusOr<GalleryModel> LoadGalleryModel(const std::string& dir,
   if (normalization != FeatureNormalization::kAuto) {
     g.l2_normalized = normalization == FeatureNormalization::kL2;
   }
-  if (mirror_average) g.model.preprocessing.mirror_average = true;
+  TestTimeViews& own = g.model.preprocessing.test_time;
+  if (views.mirror) own.mirror = true;
+  if (views.rotation_degrees > 0.0f) own.rotation_degrees = views.rotation_degrees;
+  // A rotation given here is checked now, not when the first batch fails.
+  RETURN_IF_ERROR(ValidatePreprocessing(g.model.preprocessing));
   ASSIGN_OR_RETURN(g.weights_sha256, Sha256File((fs::path(dir) / "model.pt").string()));
   return g;
 }

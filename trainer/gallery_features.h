@@ -74,11 +74,12 @@ struct GalleryModel {
 // a bundle's own choice (manifest index.l2_normalized), L2 for a model directory. Errors: those
 // of LoadBundle or LoadTrainedModel (NotFound for a missing file, DataLoss for a malformed or
 // mismatched one, e.g. weights of another size than the config says).
-// `mirror_average` true embeds with mirror averaging (models/preprocessing.h) whatever the model's
-// own setting; false keeps the model's (a bundle made with `bundle --mirror-average` has it).
+// `views`: the test-time views to embed with (models/preprocessing.h); each one set (mirror true,
+// rotation > 0) overrides the model's own setting, the rest keep it (a bundle made with `bundle
+// --mirror-average` has the mirror). InvalidArgument for a rotation ValidatePreprocessing refuses.
 absl::StatusOr<GalleryModel> LoadGalleryModel(const std::string& dir,
                                               FeatureNormalization normalization,
-                                              bool mirror_average = false);
+                                              const TestTimeViews& views = {});
 
 // How features are extracted (all of it but `progress` is what a resumed `index` run must share
 // with the run it continues).

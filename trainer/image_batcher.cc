@@ -169,7 +169,7 @@ absl::Status ImageBatcher::FillBatch(int64_t step, Scratch* scratch, Batch* batc
   const int64_t offset = (step % steps_per_epoch_) * options_.batch_size;
   const int64_t count = std::min<int64_t>(options_.batch_size, n - offset);
   const int64_t s = preprocessing_.raster.size;
-  const int64_t c = RasterChannelCount(preprocessing_.raster.channels);
+  const int64_t c = InputPlaneCount(preprocessing_);  // planes per drawing
   const int64_t total = count * options_.views;
   batch->images = torch::empty(
       {total, c, s, s}, torch::TensorOptions(torch::kFloat).pinned_memory(options_.pin_memory));

@@ -135,7 +135,7 @@ TEST(InferenceEngineTest, RefusesMismatchedPreprocessingAndBadInput) {
 TEST(InferenceEngineTest, MirrorAverageIsTheMeanOfTheImageAndItsMirror) {
   std::shared_ptr<SketchModel> model = Model("sknet");
   Preprocessing mirrored = Small();
-  mirrored.mirror_average = true;
+  mirrored.test_time.mirror = true;
   auto plain = InferenceEngine::Create(*model, Small(), Precision::kFp32);
   auto averaged = InferenceEngine::Create(*model, mirrored, Precision::kFp32);
   ASSERT_TRUE(plain.ok() && averaged.ok());
@@ -154,6 +154,62 @@ TEST(InferenceEngineTest, MirrorAverageIsTheMeanOfTheImageAndItsMirror) {
   EXPECT_FALSE(torch::allclose(mean->features, a->features, 1e-3, 1e-4));
   // A bad shape is still InvalidArgument, not a torch error from the flip.
   EXPECT_EQ((*averaged)->Run(torch::zeros({2, 16, 16})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Rotated views: a drawing's planes hold its rasterized turns (models/preprocessing.h), and the
+// outputs are the means over them (and with the mirror, over the mirrors of those three too), from
+// one pass; each drawing's answer is its own whatever the batch (live == offline).
+TEST(InferenceEngineTest, RotatedViewsAreTheMeanOverTheDrawingsTurns) {
+  std::shared_ptr<SketchModel> model = Model("sknet");
+  Preprocessing rotated = Small();
+  rotated.test_time.rotation_degrees = 6.0f;
+  Preprocessing both = rotated;
+  both.test_time.mirror = true;
+  auto plain = InferenceEngine::Create(*model, Small(), Precision::kFp32);
+  auto three = InferenceEngine::Create(*model, rotated, Precision::kFp32);
+  auto six = InferenceEngine::Create(*model, both, Precision::kFp32);
+  ASSERT_TRUE(plain.ok() && three.ok() && six.ok());
+  EXPECT_EQ((*three)->input_planes(), 3);
+  Sketch l;  // an L and a stroke across it: no turn or mirror maps it onto itself
+  l.strokes.push_back({{0, 0, 120}, {0, 255, 255}, {}});
+  l.strokes.push_back({{60, 200}, {100, 40}, {}});
+  const Sketch cross = Cross();
+  auto images = RasterizeBatch({&l, &cross, &l}, rotated);
+  ASSERT_TRUE(images.ok()) << images.status();
+  ASSERT_EQ(images->size(1), 3);
+  torch::Tensor sum_three = torch::zeros({3, kFeatureSize});
+  torch::Tensor sum_six = torch::zeros({3, kFeatureSize});
+  torch::Tensor logits_three = torch::zeros({3, 3});
+  for (int64_t view = 0; view < 3; ++view) {
+    const torch::Tensor planes = images->narrow(1, view, 1).contiguous();
+    auto out = (*plain)->Run(planes);
+    auto mirrored = (*plain)->Run(planes.flip({3}));
+    ASSERT_TRUE(out.ok() && mirrored.ok());
+    sum_three += out->features;
+    logits_three += out->logits;
+    sum_six += out->features + mirrored->features;
+  }
+  auto a = (*three)->Run(*images);
+  auto b = (*six)->Run(*images);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  EXPECT_EQ(a->features.sizes(), (std::vector<int64_t>{3, kFeatureSize}));
+  EXPECT_TRUE(a->features.is_contiguous());
+  EXPECT_TRUE(torch::allclose(a->features, sum_three / 3, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(a->logits, logits_three / 3, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(b->features, sum_six / 6, 1e-4, 1e-5));
+  auto only = (*plain)->RunSketches({&l});
+  ASSERT_TRUE(only.ok());
+  EXPECT_FALSE(torch::allclose(a->features.slice(0, 0, 1), only->features, 1e-3, 1e-4));
+  // RunSketches rasterizes the views itself; one drawing alone is answered as within the batch.
+  auto alone = (*six)->RunSketches({&cross});
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_TRUE(torch::allclose(alone->features, b->features.slice(0, 1, 2), 1e-5, 1e-6));
+  // Images of one view where three are due are refused, not misread.
+  auto refused = (*three)->Run(torch::zeros({3, 1, 32, 32}));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("3 rotated views"));
+  EXPECT_EQ((*three)->Run(torch::zeros({3, 3, 16, 16})).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

@@ -65,16 +65,38 @@ TEST(ModelFilesTest, ChannelsAndMirrorAveragingRoundTripAndDefaultWhenAbsent) {
   auto back = LoadPreprocessing(dir);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->raster.channels, RasterChannels::kInk);
-  EXPECT_FALSE(back->mirror_average);
+  EXPECT_FALSE(back->test_time.mirror);
+  EXPECT_EQ(back->test_time.rotation_degrees, 0.0f);
 
   Preprocessing order = plain;
   order.raster.channels = RasterChannels::kStrokeOrder;
-  order.mirror_average = true;
+  order.test_time.mirror = true;
   ASSERT_TRUE(SavePreprocessing(order, dir).ok());
   back = LoadPreprocessing(dir);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->raster.channels, RasterChannels::kStrokeOrder);
-  EXPECT_TRUE(back->mirror_average);
+  EXPECT_TRUE(back->test_time.mirror);
+  EXPECT_EQ(back->test_time.rotation_degrees, 0.0f);
+
+  // Rotated views round-trip beside the mirror; a rotation out of range in the file is DataLoss
+  // naming it.
+  Preprocessing turned = order;
+  turned.test_time.rotation_degrees = 6.0f;
+  ASSERT_TRUE(SavePreprocessing(turned, dir).ok());
+  back = LoadPreprocessing(dir);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->test_time.mirror);
+  EXPECT_EQ(back->test_time.rotation_degrees, 6.0f);
+  std::string turned_text = ReadFileBytes(dir + "/preprocessing.json");
+  const std::string six_degrees = "\"rotation_degrees\": 6.0";
+  ASSERT_NE(turned_text.find(six_degrees), std::string::npos) << turned_text;
+  turned_text.replace(turned_text.find(six_degrees), six_degrees.size(),
+                      "\"rotation_degrees\": 90.0");
+  std::ofstream(dir + "/preprocessing.json", std::ios::binary) << turned_text;
+  auto out_of_range = LoadPreprocessing(dir);
+  EXPECT_EQ(out_of_range.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(out_of_range.status().message().find("rotation"), std::string::npos);
+  ASSERT_TRUE(SavePreprocessing(order, dir).ok());
 
   // An unknown channel name is DataLoss naming the file.
   std::string text = ReadFileBytes(dir + "/preprocessing.json");

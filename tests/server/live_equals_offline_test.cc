@@ -4,6 +4,7 @@
 // on the same input, so live mAP == offline mAP follows from code, not from a comment.
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 #include "bundle/model_bundle.h"
@@ -31,13 +32,16 @@ double MaxDifference(const std::vector<float>& a, const std::vector<float>& b) {
   return diff;
 }
 
-TEST(LiveEqualsOfflineTest, ServedFeaturesAreTheIndexedAndEvaluatedOnes) {
+// Builds a bundle of the fixture's model with `views`, then compares the served, indexed and
+// evaluated features of its test drawings.
+void ExpectLiveEqualsOffline(const TestTimeViews& views, const std::string& name) {
   const testing::ModelFixture* fixture = SharedModelFixture();
   ASSERT_NE(fixture, nullptr);
   BundleOptions options;
   options.model_dir = fixture->model_dir;
   options.dataset_path = fixture->dataset_path;
-  options.bundle_dir = FreshTempDir("live_equals_offline");
+  options.bundle_dir = FreshTempDir(name);
+  options.test_time = views;
   options.normalization = FeatureNormalization::kRaw;  // the index holds the features as computed
   options.evaluate_train = false;
   options.evaluate.batch_size = 7;  // other batch boundaries than the server's single batch
@@ -72,6 +76,7 @@ TEST(LiveEqualsOfflineTest, ServedFeaturesAreTheIndexedAndEvaluatedOnes) {
   }
   auto model = LoadTrainedModel(fixture->model_dir);
   ASSERT_TRUE(model.ok()) << model.status();
+  model->preprocessing.test_time = views;
   EvaluateOptions evaluate;
   evaluate.precision = Precision::kFp32;
   auto evaluation = EvaluateSplit(*model, dataset->test, evaluate);
@@ -82,6 +87,19 @@ TEST(LiveEqualsOfflineTest, ServedFeaturesAreTheIndexedAndEvaluatedOnes) {
   EXPECT_LE(MaxDifference(live, evaluation->features), 1e-6);
   // Batches of another size may round the last bit differently (oneDNN's blocking), never more.
   EXPECT_LE(MaxDifference(evaluation->features, report->test.features), 1e-6);
+}
+
+TEST(LiveEqualsOfflineTest, ServedFeaturesAreTheIndexedAndEvaluatedOnes) {
+  ExpectLiveEqualsOffline(TestTimeViews(), "live_equals_offline");
+}
+
+// With test-time views (the mirror and rotations by +/- 6 degrees) the server rasterizes and
+// averages each query's six views as the bundle did.
+TEST(LiveEqualsOfflineTest, SoWithTestTimeViews) {
+  TestTimeViews views;
+  views.mirror = true;
+  views.rotation_degrees = 6.0f;
+  ExpectLiveEqualsOffline(views, "live_equals_offline_views");
 }
 
 }  // namespace

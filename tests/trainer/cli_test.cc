@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "models/model_files.h"
 #include "tests/testing/temp_files.h"
 #include "tests/testing/tiny_model.h"
 
@@ -78,6 +79,38 @@ TEST_F(TrainerCliTest, EvaluateDrawingsWithQueryExpansion) {
             0);
   EXPECT_NE(RunCli({"evaluate", "--model", model_->dir, "--drawings", drawings, "--query-expansion",
                     "-1", "-q"}),
+            0);
+}
+
+// The test-time view flags reach the bundle (its preprocessing records them) and the drawings'
+// report; a rotation out of range, or the flags of `evaluate` without --drawings, are refused.
+TEST_F(TrainerCliTest, TestTimeViewFlags) {
+  const std::string bundle = TempPath("cli_views_bundle");
+  fs::remove_all(bundle);
+  ASSERT_EQ(RunCli({"bundle", "--model", model_->dir, "--dataset", model_->dataset, "--out", bundle,
+                    "--no-train-eval", "--mirror-average", "--rotation-average", "6", "-q"}),
+            0);
+  auto preprocessing = LoadPreprocessing(bundle);
+  ASSERT_TRUE(preprocessing.ok()) << preprocessing.status();
+  EXPECT_TRUE(preprocessing->test_time.mirror);
+  EXPECT_EQ(preprocessing->test_time.rotation_degrees, 6.0f);
+  std::string out;
+  // A bundle's own views are kept (here: six) when no flag is given.
+  ASSERT_EQ(RunCli({"evaluate", "--model", bundle, "--drawings", kData + "/simplified-25",
+                    "--threads", "1", "-q"},
+                   &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("6 views a drawing"));
+  ASSERT_EQ(RunCli({"evaluate", "--model", model_->dir, "--drawings", kData + "/simplified-25",
+                    "--threads", "1", "--rotation-average", "10", "-q"},
+                   &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("3 views a drawing"));
+  EXPECT_NE(RunCli({"bundle", "--model", model_->dir, "--dataset", model_->dataset, "--out",
+                    TempPath("cli_views_refused"), "--rotation-average", "50", "-q"}),
+            0);
+  EXPECT_NE(RunCli({"evaluate", "--model", model_->dir, "--dataset", model_->dataset,
+                    "--rotation-average", "6", "-q"}),
             0);
 }
 

@@ -271,10 +271,17 @@ TEST_F(GalleryBuilderTest, AResumeWithOtherInputsOrADamagedChunkIsRefused) {
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("inputs"));
   // The same weights with mirror averaging embed otherwise: their chunks are not reused.
   GalleryOptions mirrored = o;
-  mirrored.mirror_average = true;
+  mirrored.test_time.mirror = true;
   auto other_embedding = BuildGallery(mirrored);
   EXPECT_EQ(other_embedding.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(other_embedding.status().message()), HasSubstr("mirror_average"));
+
+  // So do rotated views.
+  GalleryOptions turned = o;
+  turned.test_time.rotation_degrees = 6.0f;
+  auto turned_embedding = BuildGallery(turned);
+  EXPECT_EQ(turned_embedding.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(turned_embedding.status().message()), HasSubstr("rotation_degrees"));
 
   // A chunk of another feature size (e.g. from another model's run) is named, not used.
   const std::string chunk = o.out_dir + ".work/features_000000.npy";

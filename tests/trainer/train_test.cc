@@ -321,7 +321,7 @@ TEST_F(TrainTest, StrokeOrderRunLoadsAndBundlesWithItsChannels) {
   b.dataset_path = *dataset_path_;
   b.bundle_dir = TempDir("order_bundle");
   b.evaluate_train = false;
-  b.mirror_average = true;
+  b.test_time.mirror = true;
   auto report = BuildBundle(b);
   ASSERT_TRUE(report.ok()) << report.status();
   auto bundle = LoadBundle(b.bundle_dir);
@@ -329,7 +329,7 @@ TEST_F(TrainTest, StrokeOrderRunLoadsAndBundlesWithItsChannels) {
   const TrainedModel& served = bundle->model;
   EXPECT_EQ(served.model->in_channels(), 3);
   EXPECT_EQ(served.preprocessing.raster.channels, RasterChannels::kStrokeOrder);
-  EXPECT_TRUE(served.preprocessing.mirror_average);
+  EXPECT_TRUE(served.preprocessing.test_time.mirror);
   auto dataset = ReadDataset(*dataset_path_);
   ASSERT_TRUE(dataset.ok());
   auto evaluation = EvaluateSplit(served, dataset->test, {});
