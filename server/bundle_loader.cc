@@ -53,6 +53,7 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   const BundleManifest& manifest = bundle->manifest;
   servable.precision = std::string(PrecisionName((*embedder)->precision()));
   servable.threads = at::get_num_threads();
+  servable.views = ViewCount(bundle->model.preprocessing.test_time);
   servable.embedder = *std::move(embedder);
   servable.index_l2_normalized = manifest.index_l2_normalized;
   servable.index_whitening_dims = manifest.index_whitening_dims;
