@@ -90,7 +90,7 @@ void AddTestTimeViewFlags(CLI::App* cmd, TestTimeViews* views, CLI::Option* need
   auto* rotation =
       cmd->add_option("--rotation-average", views->rotation_degrees,
                       "also average each drawing's rotations by +/- this many degrees (0: none; "
-                      "three times the compute, six with --mirror-average; 6 is measured)")
+                      "three times the compute, six with --mirror-average; 6 and 12 are measured)")
           ->check(CLI::Range(0.0f, kMaxViewRotationDegrees))
           ->capture_default_str();
   if (needs != nullptr) {
