@@ -256,6 +256,13 @@ class Soak {
                 slope, flags_.max_rss_slope, alive ? "server alive" : "SERVER GONE");
     const bool passed = alive && wrong_answers_ == 0 && unexpected_.empty() &&
                         std::isfinite(slope) && slope < flags_.max_rss_slope;
+    if (!passed) {  // the fitted window's samples, to tell a step from a climb
+      std::printf("soak: RSS in the fitted window (s: MB):");
+      for (const auto& [minute, mb] : rss) {
+        if (minute >= from_minute) std::printf(" %.0f:%.1f", minute * 60, mb);
+      }
+      std::printf("\n");
+    }
     std::printf("soak: %s\n", passed ? "PASS" : "FAIL");
     return passed ? 0 : 1;
   }
