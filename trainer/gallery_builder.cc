@@ -68,12 +68,17 @@ absl::StatusOr<WorkState> ReadWorkState(const std::string& work, const Json& sig
       !state["chunks"].is_number_unsigned() || !state["rows"].is_number_unsigned()) {
     return absl::DataLossError(absl::StrCat(path, ": not a gallery work state"));
   }
+  const auto refuse = [&work](const std::string& key) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        work, " holds a build with another ", key, " (inputs, model or options changed): ",
+        "run the same command as before, or delete ", work, " to start over"));
+  };
   for (const auto& [key, value] : signature.items()) {
-    if (!state["signature"].contains(key) || state["signature"][key] != value) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          work, " holds a build with another ", key, " (inputs, model or options changed): ",
-          "run the same command as before, or delete ", work, " to start over"));
-    }
+    if (!state["signature"].contains(key) || state["signature"][key] != value) return refuse(key);
+  }
+  // Both ways: a field written only when set (rotation_degrees) is absent from one of them.
+  for (const auto& [key, value] : state["signature"].items()) {
+    if (!signature.contains(key)) return refuse(key);
   }
   return WorkState{state["chunks"].get<int64_t>(), state["rows"].get<int64_t>()};
 }

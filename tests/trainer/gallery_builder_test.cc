@@ -282,6 +282,17 @@ TEST_F(GalleryBuilderTest, AResumeWithOtherInputsOrADamagedChunkIsRefused) {
   auto turned_embedding = BuildGallery(turned);
   EXPECT_EQ(turned_embedding.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(turned_embedding.status().message()), HasSubstr("rotation_degrees"));
+  // And the other way round: chunks embedded with rotated views are not reused without them.
+  GalleryOptions turned_first = Options("turned_first");
+  turned_first.test_time.rotation_degrees = 6.0f;
+  turned_first.max_chunks = 1;
+  EXPECT_EQ(BuildGallery(turned_first).status().code(), absl::StatusCode::kAborted);
+  GalleryOptions unturned = turned_first;
+  unturned.test_time.rotation_degrees = 0.0f;
+  unturned.max_chunks = 0;
+  auto unturned_embedding = BuildGallery(unturned);
+  EXPECT_EQ(unturned_embedding.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(unturned_embedding.status().message()), HasSubstr("rotation_degrees"));
 
   // A chunk of another feature size (e.g. from another model's run) is named, not used.
   const std::string chunk = o.out_dir + ".work/features_000000.npy";
