@@ -96,6 +96,11 @@ std::string FormatInfo(const v1::GetInfoResponse& info, OutputStyle style) {
   absl::StrAppendFormat(&out, "%-14s %d\n", "input size", info.input_size());
   absl::StrAppendFormat(&out, "%-14s %d\n", "index size", info.index_size());
   absl::StrAppendFormat(&out, "%-14s %d\n", "dimension", info.dimension());
+  // Servers from before the field say 0; one view is what they computed.
+  if (info.test_time_views() > 1) {
+    absl::StrAppendFormat(&out, "%-14s %d forward passes a drawing, averaged\n", "views",
+                          info.test_time_views());
+  }
   if (info.has_index()) {
     const v1::IndexInfo& index = info.index();
     absl::StrAppendFormat(&out, "%-14s %s, %s (recall@10 %.4f), %d words, drawings %s\n",

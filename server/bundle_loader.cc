@@ -53,7 +53,6 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   const BundleManifest& manifest = bundle->manifest;
   servable.precision = std::string(PrecisionName((*embedder)->precision()));
   servable.threads = at::get_num_threads();
-  servable.views = ViewCount(bundle->model.preprocessing.test_time);
   servable.embedder = *std::move(embedder);
   servable.index_l2_normalized = manifest.index_l2_normalized;
   servable.index_whitening_dims = manifest.index_whitening_dims;
@@ -84,9 +83,13 @@ absl::StatusOr<ServableBundle> LoadServableBundle(const std::string& dir,
   } else {
     servable.index = std::move(searched);
   }
-  servable.info =
-      BundleInfo{manifest.architecture, bundle->bundle_hash, manifest.recipe,
-                 manifest.metrics,      index_description,   std::move(bundle->drawings)};
+  servable.info = BundleInfo{manifest.architecture,
+                             bundle->bundle_hash,
+                             manifest.recipe,
+                             manifest.metrics,
+                             index_description,
+                             std::move(bundle->drawings),
+                             ViewCount(bundle->model.preprocessing.test_time)};
   return servable;
 }
 

@@ -40,7 +40,6 @@ struct ServableBundle {
   BundleInfo info;        // architecture, bundle hash, recipe, the manifest's metrics
   std::string precision;  // resolved: "fp32" or "bf16"
   int threads = 0;        // torch intra-op threads in effect
-  int views = 1;          // forward passes per drawing: the bundle's test-time views
 };
 
 // Loads and verifies `dir` (LoadBundle: NotFound when there is no bundle, DataLoss for a corrupt

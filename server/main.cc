@@ -249,7 +249,9 @@ int main(int argc, char** argv) {
                                       bundle->info.index.query_expansion_neighbors, " neighbours)")
                        : std::string(),
                    " indexed, ", bundle->precision, ", ",
-                   bundle->views > 1 ? absl::StrCat(bundle->views, " views a drawing, ") : "",
+                   bundle->info.test_time_views > 1
+                       ? absl::StrCat(bundle->info.test_time_views, " views a drawing, ")
+                       : "",
                    bundle->threads, " threads, bundle ", bundle->info.bundle_hash);
   absl::Status serving = (*server)->Serve(std::move(bundle->embedder), std::move(bundle->index),
                                           std::move(bundle->info));

@@ -227,6 +227,7 @@ void ToProto(const ServiceInfo& info, const RequestLimits& limits, int max_messa
   index->set_query_expansion_neighbors(info.bundle.index.query_expansion_neighbors);
   index->set_query_expansion_alpha(info.bundle.index.query_expansion_alpha);
   for (const std::string& word : info.words) index->add_words(word);
+  response->set_test_time_views(info.bundle.test_time_views);
 }
 
 }  // namespace sketch

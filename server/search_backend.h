@@ -41,6 +41,7 @@ struct BundleInfo {
   // A gallery bundle's drawings (entry i = index id i), or null: searches return them on request.
   // (Defaulted so that brace-initialized BundleInfos without it stay warning-free.)
   std::shared_ptr<const DrawingStore> drawings = nullptr;
+  int test_time_views = 1;  // forward passes per drawing (models/preprocessing.h's ViewCount)
 };
 
 // GetInfo's answer, before it becomes a proto.

@@ -92,6 +92,10 @@ TEST(OutputFormatTest, InfoAndHealth) {
   EXPECT_THAT(text, HasSubstr("metric         test_map = 0.5000\n"));
   EXPECT_EQ(nlohmann::json::parse(FormatInfo(info, OutputStyle::kJson))["index_size"], "800");
   EXPECT_THAT(text, Not(HasSubstr("index type")));  // a server that does not say
+  EXPECT_THAT(text, Not(HasSubstr("views")));
+  info.set_test_time_views(6);
+  EXPECT_THAT(FormatInfo(info, OutputStyle::kTable),
+              HasSubstr("views          6 forward passes a drawing, averaged\n"));
   v1::IndexInfo* index = info.mutable_index();
   index->set_type("HNSW32");
   index->set_recall_at_10(0.97);

@@ -133,7 +133,7 @@ TEST(BundleLoaderTest, ServesWhatTheBundleIndexedWithRawAndL2Features) {
     EXPECT_EQ(bundle->info.bundle_hash.size(), 64u);
     EXPECT_EQ(bundle->precision, "fp32");
     EXPECT_GE(bundle->threads, 1);
-    EXPECT_EQ(bundle->views, 1);
+    EXPECT_EQ(bundle->info.test_time_views, 1);
     EXPECT_EQ(bundle->embedder->num_classes(), 4);
     ASSERT_EQ(bundle->index->size(), 40);
     ASSERT_EQ(bundle->info.metrics.count("map"), 1u);

@@ -58,7 +58,7 @@ void ExpectLiveEqualsOffline(const TestTimeViews& views, const std::string& name
   serving.precision = "fp32";
   auto servable = LoadServableBundle(options.bundle_dir, serving);
   ASSERT_TRUE(servable.ok()) << servable.status();
-  EXPECT_EQ(servable->views, ViewCount(views));
+  EXPECT_EQ(servable->info.test_time_views, ViewCount(views));
   std::vector<float> live;
   for (const Sketch* sketch : sketches) {  // one request at a time, as a client sends them
     auto embedded = servable->embedder->EmbedBatch({sketch});

@@ -25,7 +25,11 @@ using ::testing::HasSubstr;
 const std::vector<std::string> kClasses = {"cat", "dog", "fish"};
 constexpr int kDim = 8;
 
-BundleInfo Bundle() { return {"sknet", "hash-1", "recipe", {{"test_map", 0.5}}, {}}; }
+BundleInfo Bundle() {
+  BundleInfo bundle{"sknet", "hash-1", "recipe", {{"test_map", 0.5}}, {}};
+  bundle.test_time_views = 6;  // a mirror and two turns: reported as the bundle says
+  return bundle;
+}
 
 // A server reachable only through in-process channels, serving fakes.
 class ServiceTest : public ::testing::Test {
@@ -115,6 +119,7 @@ TEST_F(ServiceTest, EmbedsAndReportsInfo) {
   EXPECT_EQ(info.dimension(), kDim);
   EXPECT_EQ(info.input_size(), 128);
   EXPECT_EQ(info.bundle_hash(), "hash-1");
+  EXPECT_EQ(info.test_time_views(), 6);
   EXPECT_EQ(info.limits().max_batch_requests(), 256);
   EXPECT_EQ(info.limits().max_message_bytes(), 16 << 20);
 }
