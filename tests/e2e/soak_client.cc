@@ -216,11 +216,13 @@ class Soak {
     const absl::Time start = absl::Now();
     const double total_seconds = flags_.warmup_seconds + flags_.seconds;
     const absl::Time end = start + absl::Seconds(total_seconds);
-    std::vector<std::pair<double, double>> rss;  // (minutes since start, MB)
+    std::vector<std::pair<double, double>> rss;   // (minutes since start, MB)
+    std::vector<std::pair<double, double>> anon;  // the same for RssAnon alone
     std::thread sampler([&] {
       while (absl::Now() < end) {
-        rss.emplace_back(absl::ToDoubleMinutes(absl::Now() - start),
-                         testing::ProcessStatusMb(flags_.server_pid, "VmRSS"));
+        const double minute = absl::ToDoubleMinutes(absl::Now() - start);
+        anon.emplace_back(minute, testing::ProcessStatusMb(flags_.server_pid, "RssAnon"));
+        rss.emplace_back(minute, testing::ProcessStatusMb(flags_.server_pid, "VmRSS"));
         absl::SleepFor(absl::Seconds(1));
       }
     });
@@ -233,16 +235,20 @@ class Soak {
     // Least-squares slope over the measured window less its first quarter: the server's caches
     // (oneDNN's primitives per batch shape, the allocator's arenas) fill during the warm-up.
     const double from_minute = (flags_.warmup_seconds + flags_.seconds / 4) / 60.0;
-    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (size_t i = 0; i < rss.size(); ++i) {
-      if (rss[i].first < from_minute) continue;
-      n += 1;
-      sx += rss[i].first;
-      sy += rss[i].second;
-      sxx += rss[i].first * rss[i].first;
-      sxy += rss[i].first * rss[i].second;
-    }
-    const double slope = n >= 2 ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : NAN;
+    const auto fitted_slope = [from_minute](const std::vector<std::pair<double, double>>& mb) {
+      double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+      for (const auto& [x, y] : mb) {
+        if (x < from_minute) continue;
+        n += 1;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        sxy += x * y;
+      }
+      return n >= 2 ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : NAN;
+    };
+    const double slope = fitted_slope(rss);
+    const double anon_slope = fitted_slope(anon);
     const bool alive = kill(flags_.server_pid, 0) == 0;
     std::printf(
         "soak: %d clients, %.0f s, %lld calls (%.0f/s), %lld wrong answers, %zu "
@@ -254,6 +260,9 @@ class Soak {
     std::printf("soak: server RSS %.1f -> %.1f MB, slope %.2f MB/min (bound %.2f), %s\n",
                 rss.empty() ? NAN : rss.front().second, rss.empty() ? NAN : rss.back().second,
                 slope, flags_.max_rss_slope, alive ? "server alive" : "SERVER GONE");
+    std::printf("soak: of it anonymous (RssAnon) %.1f -> %.1f MB, slope %.2f MB/min\n",
+                anon.empty() ? NAN : anon.front().second, anon.empty() ? NAN : anon.back().second,
+                anon_slope);
     const bool passed = alive && wrong_answers_ == 0 && unexpected_.empty() &&
                         std::isfinite(slope) && slope < flags_.max_rss_slope;
     if (!passed) {  // the fitted window's samples, to tell a step from a climb
