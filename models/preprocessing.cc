@@ -81,8 +81,8 @@ absl::Status RenderView(const Sketch& sketch, const Preprocessing& preprocessing
 absl::Status RenderInput(const Sketch& sketch, const Preprocessing& preprocessing,
                          std::vector<uint8_t>* scratch, float* out) {
   RETURN_IF_ERROR(RenderView(sketch, preprocessing, scratch, out));
+  if (RotationViewCount(preprocessing.test_time) == 1) return absl::OkStatus();
   const float degrees = preprocessing.test_time.rotation_degrees;
-  if (!(degrees > 0.0f)) return absl::OkStatus();
   const size_t view_floats = scratch->size();  // the planes Rasterize just wrote
   Sketch rotated;
   for (const float turn : {degrees, -degrees}) {
