@@ -25,7 +25,8 @@ std::string ShapeOf(const torch::Tensor& t) {
 torch::Tensor AverageViews(const torch::Tensor& outputs, int64_t n, int64_t rotations,
                            int64_t mirrors) {
   if (rotations * mirrors == 1) return outputs;
-  return outputs.reshape({mirrors, n, rotations, outputs.size(1)}).mean({0, 2});
+  return outputs.reshape({mirrors, n, rotations, outputs.size(1)})
+      .mean(at::IntArrayRef{0, 2});  // not {0, 2}: LibTorch 1.13 finds it ambiguous
 }
 
 }  // namespace
