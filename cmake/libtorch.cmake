@@ -63,8 +63,11 @@ if(SKETCH_LIBTORCH STREQUAL "pytorch-cuda")
   find_package(Torch REQUIRED)
   # libtorch_cuda finds its CUDA libraries (NCCL, cuDNN, ...) beside the wheel through its own
   # RPATH at run time; at link time ld ignores that RPATH and would take the machine's older
-  # ones (a CUDA toolkit's NCCL), so name the wheel's folders for the link too.
-  file(GLOB torch_cuda_lib_dirs LIST_DIRECTORIES true "${SKETCH_TORCH_ROOT}/../nvidia/*/lib")
+  # ones (a CUDA toolkit's NCCL), so name the wheel's folders for the link too. CONFIGURE_DEPENDS:
+  # a build configured before `scripts/setup.sh --libtorch pytorch-cuda` installed them (only
+  # nvidia/cu13 then) re-globs instead of failing to link on NCCL's symbols.
+  file(GLOB torch_cuda_lib_dirs LIST_DIRECTORIES true CONFIGURE_DEPENDS
+       "${SKETCH_TORCH_ROOT}/../nvidia/*/lib")
   list(JOIN torch_cuda_lib_dirs ":" torch_cuda_rpath_link)
   add_library(sketch_libtorch_cuda INTERFACE)
   target_link_libraries(sketch_libtorch_cuda INTERFACE ${TORCH_LIBRARIES})
