@@ -25,7 +25,7 @@
 # lease is spent on it. SKETCH_TORCH_PYTHON names the python (default: python3 if it imports
 # torch with CUDA, else .venv/torch2/bin/python).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 phase="${1:-}"
 case "$phase" in build | measure) ;; *) echo "usage: bench/gpu_checks.sh build|measure" >&2; exit 2 ;; esac
 device="${SKETCH_GPU_CHECKS_DEVICE:-cuda}"
@@ -66,6 +66,7 @@ if [ ! -f /usr/lib/x86_64-linux-gnu/cmake/grpc/gRPCConfig.cmake ] || [ -n "${SKE
   prefix=/tmp/sketch-gpu-kit
   [ -d "$kit/debs" ] || { echo "gpu_checks: no $kit/debs: run bench/gpu_kit.sh fetch here and carry $kit"; exit 1; }
   [ -d "$prefix/usr" ] || bench/gpu_kit.sh unpack "$kit" "$prefix" || exit 1
+  # shellcheck source=/dev/null
   source <(bench/gpu_kit.sh env "$prefix")
 fi
 
