@@ -33,8 +33,20 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libbenchmark1debian
 )
 
+# Every library scripts/setup.sh installs (its PACKAGES after "# libraries") must be in the kit:
+# a package added there and not here would fail the build on the GPU machine alone.
+check_covers_setup() {
+  local p missing=0
+  for p in $(sed -n '/^PACKAGES=(/,/^)/p' scripts/setup.sh | sed -n '/# libraries/,/^)/p' |
+               sed 's/#.*//; s/)//' | tr -s ' ' '\n'); do
+    [[ " ${PACKAGES[*]} " == *" $p "* ]] || { echo "gpu_kit: scripts/setup.sh installs $p, the kit lacks it" >&2; missing=1; }
+  done
+  return "$missing"
+}
+
 fetch() {
   local kit="$1"
+  check_covers_setup || exit 1
   mkdir -p "$kit/debs" "$kit/data"
   grep -qx '/.gpu-kit/' .git/info/exclude 2>/dev/null || echo '/.gpu-kit/' >>.git/info/exclude
   (cd "$kit/debs" && apt-get download "${PACKAGES[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
