@@ -7,7 +7,7 @@
 # prefix that CMake and pkg-config are pointed at, without touching the machine's own /usr.
 #
 #   bench/gpu_kit.sh fetch [KIT]          here: download the packages and the datasets into KIT
-#                                         (default .gpu-kit, git-ignored via .git/info/exclude)
+#                                         (default .gpu-kit, git-ignored)
 #   bench/gpu_kit.sh unpack KIT PREFIX    there: unpack into PREFIX and make it relocatable
 #   source <(bench/gpu_kit.sh env PREFIX) there: the variables that point a build at PREFIX
 #
@@ -48,7 +48,6 @@ fetch() {
   local kit="$1"
   check_covers_setup || exit 1
   mkdir -p "$kit/debs" "$kit/data"
-  grep -qx '/.gpu-kit/' .git/info/exclude 2>/dev/null || echo '/.gpu-kit/' >>.git/info/exclude
   (cd "$kit/debs" && apt-get download "${PACKAGES[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
   local missing=0
   for p in "${PACKAGES[@]}"; do
