@@ -70,6 +70,14 @@ side (sketch_models_bench --malloc=heap, pytorch_models.py --malloc heap: ctypes
 parameter and buffer names and shapes are compared with every LibTorch binary's --describe, per
 size, and must be equal.
 
+The roof (CPU only): before the first round and after the last, the first LibTorch binary's
+BM_ArithmeticPeak measures this CPU's fp32 FMA and bf16 dot-product peak on --threads threads
+(bench/arithmetic_peak.h; the higher of the two readings counts), and the newest PyTorch's --info
+counts each net's FLOP per image (torch.utils.flop_counter: forward with BatchNorm folded for
+infer, forward + backward for train). Every row then gives its GFLOP/s and their share of the
+peak of its precision, and the summary the ceiling: peak / the reference's GFLOP/s, the highest
+ratio any side could reach against the reference on this CPU without doing fewer FLOPs.
+
 --json OUT writes the arguments, the sides (versions, libtorch_cpu files), every per-round
 figure and the table's rows. --dry-run prints the sides and the commands of the first round only.
 """
@@ -229,6 +237,49 @@ def check_same_networks(libtorch_sides, pythons, a):
                            for arch in a.nets)
         print(f"{size} px: identical parameter/buffer names and shapes on all "
               f"{len(libtorch_sides) + len(pythons)} programs ({counts} parameters)")
+
+
+def measure_peak(bench, threads, timeout):
+    """{"fp32": GFLOP/s or None, "bf16": ..., "fp32_instruction": ..., "bf16_instruction": ...}
+    from sketch_models_bench's BM_ArithmeticPeak; None where the CPU lacks the instruction (or
+    has AMX, whose bf16 peak it does not measure) or the binary predates the benchmark."""
+    cmd = [bench, f"--threads={threads}", "--benchmark_filter=^BM_ArithmeticPeak/",
+           "--benchmark_format=json"]
+    peak = {"fp32": None, "bf16": None, "fp32_instruction": "not measured",
+            "bf16_instruction": "not measured"}
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        runs = json.loads(out.stdout)["benchmarks"] if out.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        runs = []
+    for r in runs:
+        m = re.match(r"BM_ArithmeticPeak/kind:(\d)", r.get("name", ""))
+        if not m:
+            continue
+        precision = PRECISIONS[int(m.group(1))]
+        if r.get("error_occurred"):
+            peak[f"{precision}_instruction"] = r.get("error_message", "unsupported")
+        else:
+            peak[precision] = r["gflop_per_s"]
+            peak[f"{precision}_instruction"] = r.get("label", "")
+    return peak
+
+
+def higher_peak(first, second):
+    return {k: (max(v, second[k]) if isinstance(v, float) and isinstance(second[k], float)
+                else v if v is not None else second[k]) for k, v in first.items()}
+
+
+def flops_table(pythons, reference):
+    """{(net, size): {"infer": FLOP, "train": FLOP}} from the reference interpreter's --info, else
+    any that counted them; {} if none could (torch < 2.1)."""
+    infos = [reference.info] + [info for _, info in pythons.values()]
+    for info in infos:
+        flops = info.get("flops") or {}
+        if any(v for per_size in flops.values() for v in per_size.values()):
+            return {(net, int(size)): v for size, per_size in flops.items()
+                    for net, v in per_size.items() if v}
+    return {}
 
 
 def variant_bits(mode, bf16, channels_last):
@@ -511,6 +562,10 @@ def main():
                     print(f"{'/'.join(map(str, case))} {s.label}: {' '.join(cmd)}")
         return
 
+    flops = flops_table(pythons, reference) if a.device == "cpu" else {}
+    peaks = []
+    if a.device == "cpu":
+        peaks.append(measure_peak(libtorch[0].path, a.threads, a.timeout))
     load_start = os.getloadavg()
     print("load average at start: %.2f %.2f %.2f" % load_start, flush=True)
     samples = {}  # (case, label) -> list of result dicts, one per round
@@ -544,6 +599,9 @@ def main():
         print(f"round {rnd + 1}/{a.rounds} done ({time.time() - started:.0f} s, load "
               "%.2f)" % os.getloadavg()[0], flush=True)
     load_end = os.getloadavg()
+    if a.device == "cpu":
+        peaks.append(measure_peak(libtorch[0].path, a.threads, a.timeout))
+    peak = higher_peak(*peaks) if peaks else {}
 
     def ratio(case, label, key):
         """Median over rounds of the per-round ratio: each pair ran minutes apart at most."""
@@ -566,6 +624,11 @@ def main():
                 row["images_per_cpu_s"] = statistics.median(r["images_per_cpu_s"] for r in got)
                 row["ratio"] = ratio(case, s.label, "images_per_s")
                 row["ratio_cpu"] = ratio(case, s.label, "images_per_cpu_s")
+                per_image = flops.get((case[0], case[1]), {}).get(case[3])
+                if per_image:
+                    row["gflop_per_s"] = row["images_per_s"] * per_image / 1e9
+                    if peak.get(case[2]):
+                        row["of_peak"] = row["gflop_per_s"] / peak[case[2]]
                 compile_s = [r["compile_s"] for r in got if "compile_s" in r]
                 if compile_s:
                     row["compile_s"] = statistics.median(compile_s)
@@ -575,11 +638,25 @@ def main():
     def fmt(value, suffix=""):
         return "-" if value is None else f"{value:.2f}{suffix}"
 
+    def roof_cell(row):
+        if "gflop_per_s" not in row:
+            return "-"
+        share = f" ({100 * row['of_peak']:.0f} %)" if "of_peak" in row else ""
+        return f"{row['gflop_per_s']:.0f}{share}"
+
+    def ceiling(case):
+        """peak / the reference's GFLOP/s: the best ratio against it without fewer FLOPs."""
+        ref = next((r for r in rows if r["side"] == reference.label and
+                    (r["net"], r["size"], r["precision"], r["mode"]) == case), None)
+        if ref is None or not ref.get("of_peak"):
+            return None
+        return 1 / ref["of_peak"]
+
     prec_label = {p: p + ("+NHWC" if a.layout == "nhwc" else "") for p in a.precisions}
     print()
     print(f"| network | size | precision | mode | side | img/s | img/CPU-s | / ref | "
-          f"/ ref (CPU) | compile s | note |")
-    print("|" + "---|" * 11)
+          f"/ ref (CPU) | GFLOP/s (of peak) | compile s | note |")
+    print("|" + "---|" * 12)
     for row in rows:
         note = f"failed: {row['error']}" if row["error"] else (
             "reference" if row["side"] == reference.label else "")
@@ -593,14 +670,15 @@ def main():
         print(f"| {ARCH_LABEL[row['net']]} | {row['size']} | {prec_label[row['precision']]} | "
               f"{row['mode']} | {row['side']} | {fmt(row.get('images_per_s'))} | "
               f"{fmt(row.get('images_per_cpu_s'))} | {fmt(row.get('ratio'), 'x')} | "
-              f"{fmt(row.get('ratio_cpu'), 'x')} | {compile_s} | {note} |")
+              f"{fmt(row.get('ratio_cpu'), 'x')} | {roof_cell(row)} | {compile_s} | {note} |")
 
     print()
     print(f"LibTorch / {reference.label}, wall and CPU ratio, targets: train "
           f"{' then '.join(f'>= {t}x' for t in TARGETS['train'])}, infer "
           f">= {TARGETS['infer'][0]}x (both ratios)")
-    print("| network | size | precision | mode | " + " | ".join(s.label for s in libtorch) + " |")
-    print("|" + "---|" * (4 + len(libtorch)))
+    print("| network | size | precision | mode | " + " | ".join(s.label for s in libtorch) +
+          " | ceiling |")
+    print("|" + "---|" * (5 + len(libtorch)))
     for case in cases:
         cells = []
         for s in libtorch:
@@ -611,6 +689,9 @@ def main():
                 continue
             cells.append(f"{row['ratio']:.2f}x / {row['ratio_cpu']:.2f}x: "
                          f"{verdict(case[3], row['ratio'], row['ratio_cpu'])}")
+        top = ceiling(case)
+        cells.append("-" if top is None else f"{top:.2f}x" + (
+            " (target above the roof)" if top < TARGETS[case[3]][-1] else ""))
         print(f"| {ARCH_LABEL[case[0]]} | {case[1]} | {prec_label[case[2]]} | {case[3]} | "
               + " | ".join(cells) + " |")
 
@@ -623,11 +704,24 @@ def main():
                                                 else "in a fresh process per timing"))
     print("img/s: medians over rounds; / ref: median over rounds of side / reference; compile s: "
           "median wall time of the compiling first call")
+    if peak:
+        print("peak (%d threads, the higher of the readings before and after): fp32 %s (%s), "
+              "bf16 %s (%s); before %s, after %s GFLOP/s" % (
+                  a.threads, fmt(peak["fp32"]), peak["fp32_instruction"], fmt(peak["bf16"]),
+                  peak["bf16_instruction"],
+                  "/".join(fmt(p[k]) for p in peaks[:1] for k in PRECISIONS),
+                  "/".join(fmt(p[k]) for p in peaks[1:] for k in PRECISIONS)))
+        print("GFLOP/s: img/s x FLOP per image (torch.utils.flop_counter; infer: forward, "
+              "train: forward + backward); ceiling: peak / reference GFLOP/s, the highest ratio "
+              "any side can reach without doing fewer FLOPs")
     print("%d rounds; load average at start %.2f %.2f %.2f, at end %.2f %.2f %.2f "
           "(%d CPUs)" % ((a.rounds,) + load_start + load_end + (os.cpu_count(),)))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"args": vars(a), "load_start": load_start, "load_end": load_end,
+                       "peaks": peaks, "peak": peak,
+                       "flops_per_image": [{"net": k[0], "size": k[1], **v}
+                                           for k, v in flops.items()],
                        "reference": reference.label,
                        "sides": [{"label": s.label, "kind": s.kind, "name": s.name,
                                   "path": s.path, "impl": s.impl, "torch": s.info["torch"],

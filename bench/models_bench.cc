@@ -8,6 +8,7 @@
 //                       [--iterations=I] [--malloc=glibc|heap] [--device=cpu|cuda]
 //                       [--adam=fused|loop] [google-benchmark flags]
 //   sketch_models_bench --describe [--size=S] [--classes=C]
+//   sketch_models_bench --threads=N --benchmark_filter=^BM_ArithmeticPeak
 //
 // --threads: ATen threads (default 2). --batch/--size/--classes: the input [batch, 1, S, S] and
 // the head (defaults 32, 128, 345). --warmup: untimed calls before the loop (default 1; the first
@@ -18,7 +19,9 @@
 // against it). --device=cuda: model and images on the GPU (the torch2-cuda build), each timed
 // call synchronized. --adam: the training step's optimizer calls as the trainer makes them
 // (default: SetGradientsToNone and FusedAdamStep, whose fused kernel needs LibTorch 2.4) or
-// LibTorch's own zero_grad() and step().
+// LibTorch's own zero_grad() and step(). BM_ArithmeticPeak/kind:0|1: the CPU's measured fp32 FMA
+// and bf16 dot-product peak on --threads threads (bench/arithmetic_peak.h), the roof that
+// compare_pytorch.py reads every side's FLOP rate against.
 #include <benchmark/benchmark.h>
 #include <time.h>
 #include <torch/cuda.h>
@@ -32,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/arithmetic_peak.h"
 #include "core/process_cpu_time.h"
 #include "models/fused_adam.h"
 #include "models/sketch_model.h"
@@ -49,6 +53,7 @@ struct Options {
   int classes = 345;      // Quick, Draw!
   int warmup = 1;         // the first calls create oneDNN primitives
   int64_t iterations = 0;  // 0: google-benchmark's own count, at least kMinTime seconds
+  int threads = 2;         // --threads: ATen's, and BM_ArithmeticPeak's
   c10::Device device = c10::Device(c10::kCPU);  // --device: where model and images live
   // --adam=fused: SetGradientsToNone + FusedAdamStep, as the trainer; --adam=loop: zero_grad()
   // + step(), LibTorch's own.
@@ -197,6 +202,25 @@ void BM_TrainStep(benchmark::State& state) {
   state.SetLabel(Label(state.range(0), variant));
 }
 
+// kind 0: fp32 FMA, 1: bf16 dot product; gflop_per_s is the mean of the iterations, each half a
+// second of every thread multiplying and adding in registers.
+void BM_ArithmeticPeak(benchmark::State& state) {
+  const PeakKind kind = state.range(0) == 0 ? PeakKind::kFp32Fma : PeakKind::kBf16Dot;
+  double sum = 0;
+  ArithmeticPeak peak;
+  for (auto _ : state) {
+    peak = MeasureArithmeticPeak(kind, options.threads, 0.5);
+    if (!peak.supported) {
+      state.SkipWithError(peak.instruction);
+      return;
+    }
+    sum += peak.gflop_per_s;
+  }
+  state.counters["gflop_per_s"] = sum / static_cast<double>(state.iterations());
+  state.counters["threads"] = options.threads;
+  state.SetLabel(peak.instruction);
+}
+
 // {architecture, variant}; each iteration is a fraction of a second to seconds long, so a short
 // minimum time suffices. Forward: fp32, fp32+NHWC, bf16+NHWC, each unfolded and folded, and
 // bf16+NHWC folded with bf16 weights. Training: fp32, fp32+NHWC, bf16+NHWC.
@@ -220,6 +244,12 @@ void RegisterBenchmarks() {
       b->MinTime(kMinTime);
     }
   }
+  benchmark::RegisterBenchmark("BM_ArithmeticPeak", BM_ArithmeticPeak)
+      ->ArgName("kind")
+      ->DenseRange(0, 1)
+      ->Iterations(3)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
 }
 
 // JSON {"sknet": {"parameters": [[name, [shape]], ...], "buffers": [...]}, "skresnet": ...}.
@@ -318,7 +348,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--malloc=heap: mallopt refused\n");
     return 1;
   }
-  sketch::SetTorchThreads(static_cast<int>(threads));
+  options.threads = static_cast<int>(threads);
+  sketch::SetTorchThreads(options.threads);
   int remaining = static_cast<int>(args.size());
   benchmark::Initialize(&remaining, args.data());
   if (benchmark::ReportUnrecognizedArguments(remaining, args.data())) return 1;

@@ -37,7 +37,8 @@ What is timed (as in models_bench.cc):
   the --warmup calls; a recompile during the timed loop is an error, not a slow iteration.
 
 --info prints one JSON line: torch version, the libtorch_cpu file this process loaded, whether
-torch.compile exists, and --describe's JSON per size in --sizes (compare_pytorch.py's check).
+torch.compile exists, and per size in --sizes --describe's JSON (compare_pytorch.py's check) and
+each net's FLOP per image, forward and training step (flops_per_image; null before torch 2.1).
 """
 import argparse
 import ctypes
@@ -368,11 +369,33 @@ def loaded_libtorch_cpu():
                      if "libtorch_cpu.so" in line), "?")
 
 
+def flops_per_image(arch, classes, size):
+    """{"infer": FLOP of one image's forward (BatchNorm folded), "train": forward + backward of
+    the training step}, counted by torch.utils.flop_counter (convolutions and matrix products,
+    the backward as it runs: no gradient for the images); None where this torch lacks it."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:
+        return None
+    batch = 2
+    images = torch.rand(batch, 1, size, size)
+    labels = torch.zeros(batch, dtype=torch.long)
+    model = build(arch, classes, size)
+    with FlopCounterMode(display=False) as train:
+        nn.functional.cross_entropy(model(images)[0], labels).backward()
+    model.fold()
+    with torch.no_grad(), FlopCounterMode(display=False) as infer:
+        model(images)
+    return {"infer": infer.get_total_flops() / batch, "train": train.get_total_flops() / batch}
+
+
 def info(sizes, classes):
     return {"torch": torch.__version__, "libtorch_cpu": loaded_libtorch_cpu(),
             "python": sys.executable, "has_compile": hasattr(torch, "compile"),
             "describe": {str(size): {n: describe(build(n, classes, size)) for n in ARCHITECTURES}
-                         for size in sizes}}
+                         for size in sizes},
+            "flops": {str(size): {n: flops_per_image(n, classes, size) for n in ARCHITECTURES}
+                      for size in sizes}}
 
 
 def main():
