@@ -460,6 +460,15 @@ def verdict(mode, r_wall, r_cpu):
     return f">= {met[-1]}x" if met else f"below {TARGETS[mode][0]}x"
 
 
+def ratio_text(value, mode):
+    """Two decimals, three where two would round up onto a target the value misses (0.996x
+    is "0.996x", not a "1.00x" that reads as met)."""
+    text = f"{value:.2f}"
+    if any(value < t <= float(text) for t in TARGETS[mode]):
+        text = f"{value:.3f}"
+    return text + "x"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -687,10 +696,11 @@ def main():
             if row.get("ratio") is None or row.get("ratio_cpu") is None:
                 cells.append("-")
                 continue
-            cells.append(f"{row['ratio']:.2f}x / {row['ratio_cpu']:.2f}x: "
+            cells.append(f"{ratio_text(row['ratio'], case[3])} / "
+                         f"{ratio_text(row['ratio_cpu'], case[3])}: "
                          f"{verdict(case[3], row['ratio'], row['ratio_cpu'])}")
         top = ceiling(case)
-        cells.append("-" if top is None else f"{top:.2f}x" + (
+        cells.append("-" if top is None else ratio_text(top, case[3]) + (
             " (target above the roof)" if top < TARGETS[case[3]][-1] else ""))
         print(f"| {ARCH_LABEL[case[0]]} | {case[1]} | {prec_label[case[2]]} | {case[3]} | "
               + " | ".join(cells) + " |")
