@@ -39,6 +39,16 @@ __attribute__((target("avx512f"))) float SumLanes(const __m512 (&acc)[kChains]) 
   return sum;
 }
 
+__attribute__((target("avx2"))) float SumLanes(const __m256 (&acc)[kChains]) {
+  alignas(32) float lanes[8];
+  float sum = 0;
+  for (int i = 0; i < kChains; ++i) {
+    _mm256_store_ps(lanes, acc[i]);
+    for (float x : lanes) sum += x;
+  }
+  return sum;
+}
+
 // Each kernel runs `blocks` blocks of kChains x kBlock instructions and returns a value that
 // depends on every accumulator, so the compiler keeps them all.
 __attribute__((target("avx512f"))) float Fp32Zmm(int64_t blocks) {
@@ -60,13 +70,7 @@ __attribute__((target("avx2,fma"))) float Fp32Ymm(int64_t blocks) {
 #pragma GCC unroll 16
     for (int i = 0; i < kChains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
   }
-  float sum = 0;
-  alignas(32) float lanes[8];
-  for (int i = 0; i < kChains; ++i) {
-    _mm256_store_ps(lanes, acc[i]);
-    for (float x : lanes) sum += x;
-  }
-  return sum;
+  return SumLanes(acc);
 }
 
 __attribute__((target("avx512f,avx512bf16"))) float Bf16Zmm(int64_t blocks) {

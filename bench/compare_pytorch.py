@@ -187,11 +187,12 @@ def short_version(version):
     return m.group(1) if m else version
 
 
-def python_info(python, sizes, classes, option):
+def python_info(python, sizes, classes, option, flops):
     """pytorch_models.py --info under that interpreter: torch version, its libtorch_cpu,
-    whether it has torch.compile, and the nets' names and shapes per size."""
+    whether it has torch.compile, the nets' names and shapes per size and, with flops, their FLOP
+    per image."""
     cmd = [python, PYTORCH_MODELS, "--info", f"--sizes={','.join(map(str, sizes))}",
-           f"--classes={classes}"]
+           f"--classes={classes}"] + (["--flops"] if flops else [])
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -265,9 +266,14 @@ def measure_peak(bench, threads, timeout):
     return peak
 
 
-def higher_peak(first, second):
-    return {k: (max(v, second[k]) if isinstance(v, float) and isinstance(second[k], float)
-                else v if v is not None else second[k]) for k, v in first.items()}
+def higher_peak(readings):
+    """One peak from measure_peak's readings: per precision the highest rate any of them got
+    (a lower one was disturbed), the instructions as the first reading names them."""
+    peak = dict(readings[0])
+    for precision in PRECISIONS:
+        rates = [r[precision] for r in readings if r[precision] is not None]
+        peak[precision] = max(rates) if rates else None
+    return peak
 
 
 def flops_table(pythons, reference):
@@ -419,7 +425,9 @@ def make_sides(a):
         path = os.path.abspath(path) if os.sep in path else path
         option = (f"--pytorch {spec}" if a.pytorch else
                   f"no --pytorch given, so this interpreter ({sys.executable})")
-        info = python_info(path, a.sizes, a.classes, option)
+        # FLOP counts serve only the CPU roof columns of a timed run.
+        info = python_info(path, a.sizes, a.classes, option,
+                           flops=a.device == "cpu" and not a.dry_run)
         name = name or short_version(info["torch"])
         if name in pythons:
             sys.exit(f"--pytorch {spec}: the name {name} is taken (give NAME=PYTHON)")
@@ -610,7 +618,7 @@ def main():
     load_end = os.getloadavg()
     if a.device == "cpu":
         peaks.append(measure_peak(libtorch[0].path, a.threads, a.timeout))
-    peak = higher_peak(*peaks) if peaks else {}
+    peak = higher_peak(peaks) if peaks else {}
 
     def ratio(case, label, key):
         """Median over rounds of the per-round ratio: each pair ran minutes apart at most."""

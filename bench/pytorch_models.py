@@ -13,7 +13,7 @@ C++ compiler (inductor builds its CPU kernels with g++).
       [--precision bf16|fp32] [--batch 32] [--threads 2] [--size 128] [--classes 345]
       [--warmup 1] [--iterations 3] [--impl eager|jit|compile] [--bf16-weights]
       [--compile-mode default] [--no-freezing] [--malloc glibc|heap] [--describe]
-  .venv/torch2/bin/python bench/pytorch_models.py --info [--sizes 64,128] [--classes 345]
+  .venv/torch2/bin/python bench/pytorch_models.py --info [--flops] [--sizes 64,128] [--classes 345]
 
 What is timed (as in models_bench.cc):
   train: zero_grad, forward + cross-entropy under torch.autocast('cpu', bfloat16) when bf16,
@@ -37,8 +37,9 @@ What is timed (as in models_bench.cc):
   the --warmup calls; a recompile during the timed loop is an error, not a slow iteration.
 
 --info prints one JSON line: torch version, the libtorch_cpu file this process loaded, whether
-torch.compile exists, and per size in --sizes --describe's JSON (compare_pytorch.py's check) and
-each net's FLOP per image, forward and training step (flops_per_image; null before torch 2.1).
+torch.compile exists, and per size in --sizes --describe's JSON (compare_pytorch.py's check);
+with --flops also each net's FLOP per image, forward and training step (flops_per_image; null
+before torch 2.1), which costs a forward and a backward per net and size.
 """
 import argparse
 import ctypes
@@ -389,13 +390,15 @@ def flops_per_image(arch, classes, size):
     return {"infer": infer.get_total_flops() / batch, "train": train.get_total_flops() / batch}
 
 
-def info(sizes, classes):
-    return {"torch": torch.__version__, "libtorch_cpu": loaded_libtorch_cpu(),
-            "python": sys.executable, "has_compile": hasattr(torch, "compile"),
-            "describe": {str(size): {n: describe(build(n, classes, size)) for n in ARCHITECTURES}
-                         for size in sizes},
-            "flops": {str(size): {n: flops_per_image(n, classes, size) for n in ARCHITECTURES}
-                      for size in sizes}}
+def info(sizes, classes, flops):
+    result = {"torch": torch.__version__, "libtorch_cpu": loaded_libtorch_cpu(),
+              "python": sys.executable, "has_compile": hasattr(torch, "compile"),
+              "describe": {str(size): {n: describe(build(n, classes, size))
+                                       for n in ARCHITECTURES} for size in sizes}}
+    if flops:
+        result["flops"] = {str(size): {n: flops_per_image(n, classes, size)
+                                       for n in ARCHITECTURES} for size in sizes}
+    return result
 
 
 def main():
@@ -426,6 +429,8 @@ def main():
                    help="print parameter/buffer names and shapes of both nets as JSON")
     p.add_argument("--info", action="store_true",
                    help="print torch version, loaded libtorch_cpu and --describe per --sizes")
+    p.add_argument("--flops", action="store_true",
+                   help="--info: also count each net's FLOP per image (torch.utils.flop_counter)")
     a = p.parse_args()
     global DEVICE
     DEVICE = a.device
@@ -441,7 +446,7 @@ def main():
             sizes = [int(x) for x in a.sizes.split(",") if x]
         except ValueError:
             sys.exit(f"--sizes: comma-separated integers, not {a.sizes!r}")
-        print(json.dumps(info(sizes, a.classes)))
+        print(json.dumps(info(sizes, a.classes, a.flops)))
         return
     if a.mode == "train" and a.impl == "jit":
         sys.exit("--impl jit is inference only (--mode infer)")
